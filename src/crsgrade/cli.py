@@ -1,0 +1,159 @@
+"""The `crsgrade` command line: thin commands that hand off to the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import CrsgradeError, SettingsError
+from .evaluators import durable_available
+from .grading import Grader
+from .output import timeline, to_csv, to_json
+from .ruleset import load_ruleset
+
+app = typer.Typer(
+    name="crsgrade",
+    help="Grade CRS and ICANS after immune effector cell therapy by the ASTCT 2019 consensus.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class Engine(StrEnum):
+    auto = "auto"
+    durable = "durable"
+    python = "python"
+
+
+def _user_errors(command):
+    """Shows a user error as red lines on stderr and exits 1, instead of a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CrsgradeError as exc:
+            for line in str(exc).splitlines():
+                _err.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _engine_in_use() -> str:
+    return "durable-rules" if durable_available() else "python (durable-rules not importable here)"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"crsgrade {__version__} (engine: {_engine_in_use()}; Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and engine.")
+    ] = False,
+) -> None:
+    """Grade CRS and ICANS after immune effector cell therapy by the ASTCT 2019 consensus."""
+
+
+def _parse_sets(pairs: list[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise SettingsError(f"--set {pair!r}: expected NAME=VALUE, e.g. antipyretic_waives_fever=false")
+        settings[name.strip()] = value.strip()
+    return settings
+
+
+RulesOption = Annotated[
+    Optional[Path],
+    typer.Option("--rules", help="Rule set directory (default: the shipped ASTCT 2019 rules)."),
+]
+
+
+@app.command()
+@_user_errors
+def grade(
+    file: Annotated[Path, typer.Argument(help="Observation CSV, one row per patient-day.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="Change an [open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
+    ] = [],
+    rules: RulesOption = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="Rule evaluator.")] = Engine.auto,
+) -> None:
+    """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
+    that set each one."""
+    grader = Grader(rules, _parse_sets(set_), engine.value)
+    result = grader.grade(file)
+    for warning in result.warnings:
+        _err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    if format is Format.table:
+        if output is None:
+            Console(soft_wrap=False).print(timeline(result))
+            return
+        console = Console(file=io_open(output), width=160, color_system=None)
+        console.print(timeline(result))
+        console.file.close()
+        return
+    text = to_csv(result) if format is Format.csv else to_json(result)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        _write(output, text)
+
+
+def io_open(path: Path):
+    try:
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise CrsgradeError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write(path: Path, text: str) -> None:
+    with io_open(path) as handle:
+        handle.write(text)
+
+
+@app.command()
+@_user_errors
+def settings(rules: RulesOption = None) -> None:
+    """List the [open] settings of the rule set, with their defaults."""
+    ruleset = load_ruleset(rules)
+    table = Table(title=f"Settings of {ruleset.manifest.system}", title_justify="left")
+    table.add_column("Setting")
+    table.add_column("Default")
+    table.add_column("Allowed")
+    table.add_column("Meaning")
+    for name, spec in ruleset.manifest.settings.items():
+        allowed = ", ".join(spec.choices) if spec.type == "choice" else spec.type
+        default = str(spec.default).lower() if spec.type == "bool" else f"{spec.default:g}" if spec.type == "number" else spec.default
+        table.add_row(name, default, allowed, spec.statement)
+    Console().print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,305 @@
+"""The condition language of the rule files, and its two evaluators.
+
+A condition is plain data, so a rule file never executes code:
+
+    all: [c, ...]        every condition holds        any: [c, ...]   at least one holds
+    not: c               c is known to be false       ref: name       a named condition of the file
+    setting: name        a bool setting is true       setting: name, is: value   a choice setting
+    field: value         the fact equals value        field: {op: value, ...}    op is one of
+                                                      eq ne lt lte gt gte in
+
+An unrecorded fact makes a test unknown, never true or false; a rule fires only when its
+condition is known to be true. `not` is pushed down to the tests at load time (not gte becomes
+lt, and both need the fact recorded), and settings are folded into constants, so what reaches an
+evaluator is only all/any over field tests. `to_durable` turns that into durable-rules' JSON
+conditions; `evaluate` is the same logic in Python for where durable-rules cannot run.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any as AnyValue
+from typing import Mapping, Union
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
+_ORDERING = ("lt", "lte", "gt", "gte")
+_NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
+_DURABLE = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+
+
+class ConditionError(ValueError):
+    """A condition is malformed; the message says where and what is allowed."""
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    """What the rules may test about one fact: its kind and, for text, the allowed values."""
+
+    kind: str  # "bool", "number" or "text"
+    values: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    kind: str  # "bool", "choice" or "number"
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Test:
+    field: str
+    op: str
+    value: AnyValue
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Any:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    item: Node
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+
+
+@dataclass(frozen=True)
+class SettingTest:
+    name: str
+    value: AnyValue
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool
+
+
+Node = Union[Test, All, Any, Not, Ref, SettingTest, Const]
+
+
+def _closest(word: str, options) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+class Parser:
+    """Parses raw YAML data into condition nodes, checking fields, operators and values."""
+
+    def __init__(
+        self,
+        facts: Mapping[str, FactSpec],
+        settings: Mapping[str, SettingSpec],
+        refs: set[str],
+    ):
+        self.facts = facts
+        self.settings = settings
+        self.refs = refs
+
+    def parse(self, raw: AnyValue, where: str = "when") -> Node:
+        if not isinstance(raw, dict) or not raw:
+            raise ConditionError(f"{where}: a condition must be a mapping, got {raw!r}")
+        keys = set(raw)
+        if keys <= {"setting", "is"} and "setting" in keys:
+            return self._setting(raw, where)
+        if len(raw) != 1:
+            raise ConditionError(
+                f"{where}: a condition has exactly one key (all, any, not, ref, setting or a fact),"
+                f" got {sorted(raw)}; combine tests with all:"
+            )
+        key, value = next(iter(raw.items()))
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                raise ConditionError(f"{where}.{key}: expected a non-empty list of conditions")
+            items = tuple(self.parse(item, f"{where}.{key}[{i}]") for i, item in enumerate(value))
+            return All(items) if key == "all" else Any(items)
+        if key == "not":
+            return Not(self.parse(value, f"{where}.not"))
+        if key == "ref":
+            if value not in self.refs:
+                raise ConditionError(
+                    f"{where}: unknown named condition '{value}'{_closest(str(value), self.refs)}"
+                )
+            return Ref(value)
+        return self._field(key, value, where)
+
+    def _setting(self, raw: dict, where: str) -> Node:
+        name = raw["setting"]
+        spec = self.settings.get(name)
+        if spec is None:
+            raise ConditionError(
+                f"{where}: unknown setting '{name}'{_closest(str(name), self.settings)}"
+            )
+        if spec.kind == "bool":
+            if "is" in raw and not isinstance(raw["is"], bool):
+                raise ConditionError(f"{where}: setting '{name}' is true or false")
+            return SettingTest(name, raw.get("is", True))
+        if spec.kind == "choice":
+            if raw.get("is") not in spec.choices:
+                raise ConditionError(
+                    f"{where}: setting '{name}' needs 'is:' one of {', '.join(spec.choices)}"
+                )
+            return SettingTest(name, raw["is"])
+        raise ConditionError(f"{where}: number setting '{name}' cannot be tested in a condition")
+
+    def _field(self, name: str, value: AnyValue, where: str) -> Node:
+        spec = self.facts.get(name)
+        if spec is None:
+            raise ConditionError(
+                f"{where}: unknown fact '{name}'{_closest(name, self.facts)}"
+                f"; known facts: {', '.join(sorted(self.facts))}"
+            )
+        if not isinstance(value, dict):
+            return self._test(name, spec, "eq", value, where)
+        if not value:
+            raise ConditionError(f"{where}.{name}: no operator given; use one of {', '.join(OPERATORS)}")
+        tests = tuple(self._test(name, spec, op, v, where) for op, v in value.items())
+        return tests[0] if len(tests) == 1 else All(tests)
+
+    def _test(self, name: str, spec: FactSpec, op: str, value: AnyValue, where: str) -> Test:
+        here = f"{where}.{name}"
+        if op not in OPERATORS:
+            raise ConditionError(
+                f"{here}: unknown operator '{op}'{_closest(str(op), OPERATORS)};"
+                f" allowed: {', '.join(OPERATORS)}"
+            )
+        if op in _ORDERING and spec.kind != "number":
+            raise ConditionError(f"{here}: '{op}' compares numbers, but '{name}' is {spec.kind}")
+        if op == "in":
+            if not isinstance(value, list) or not value:
+                raise ConditionError(f"{here}: 'in' takes a non-empty list")
+            return Test(name, "in", tuple(self._value(name, spec, v, here) for v in value))
+        return Test(name, op, self._value(name, spec, value, here))
+
+    @staticmethod
+    def _value(name: str, spec: FactSpec, value: AnyValue, here: str) -> AnyValue:
+        if spec.kind == "bool":
+            if not isinstance(value, bool):
+                raise ConditionError(f"{here}: '{name}' is true or false, got {value!r}")
+        elif spec.kind == "number":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConditionError(f"{here}: '{name}' is a number, got {value!r}")
+        elif value not in spec.values:
+            raise ConditionError(
+                f"{here}: '{name}' cannot be {value!r}{_closest(str(value), spec.values)};"
+                f" allowed: {', '.join(spec.values)}"
+            )
+        return value
+
+
+def resolve(
+    node: Node,
+    named: Mapping[str, Node],
+    settings: Mapping[str, AnyValue],
+    negate: bool = False,
+) -> Node:
+    """Expands refs, folds settings into constants and pushes `not` down to the tests."""
+    if isinstance(node, Ref):
+        return resolve(named[node.name], named, settings, negate)
+    if isinstance(node, Not):
+        return resolve(node.item, named, settings, not negate)
+    if isinstance(node, SettingTest):
+        return Const((settings[node.name] == node.value) != negate)
+    if isinstance(node, Const):
+        return Const(node.value != negate)
+    if isinstance(node, Test):
+        if not negate:
+            return node
+        if node.op == "in":
+            return All(tuple(Test(node.field, "ne", v) for v in node.value))
+        return Test(node.field, _NEGATED[node.op], node.value)
+    conjunctive = isinstance(node, All) != negate
+    items = [resolve(item, named, settings, negate) for item in node.items]
+    return _simplify(conjunctive, items)
+
+
+def _simplify(conjunctive: bool, items: list[Node]) -> Node:
+    absorbing = not conjunctive  # False ends an all, True ends an any
+    kept: list[Node] = []
+    for item in items:
+        if isinstance(item, Const):
+            if item.value == absorbing:
+                return Const(absorbing)
+            continue
+        kept.append(item)
+    if not kept:
+        return Const(conjunctive)
+    if len(kept) == 1:
+        return kept[0]
+    return All(tuple(kept)) if conjunctive else Any(tuple(kept))
+
+
+def to_durable(node: Node) -> dict:
+    """durable-rules' JSON form of a resolved condition."""
+    if isinstance(node, Test):
+        if node.op == "eq":
+            return {node.field: node.value}
+        if node.op == "in":
+            return {"$or": [{node.field: v} for v in node.value]}
+        return {_DURABLE[node.op]: {node.field: node.value}}
+    if isinstance(node, All | Any):
+        return {"$and" if isinstance(node, All) else "$or": [to_durable(i) for i in node.items]}
+    raise TypeError(f"not a resolved condition: {node!r}")
+
+
+def evaluate(node: Node, fact: Mapping[str, AnyValue]) -> bool | None:
+    """Three-valued truth of a resolved condition: None when an unrecorded fact decides it."""
+    if isinstance(node, Test):
+        value = fact.get(node.field)
+        if value is None:
+            return None
+        if node.op == "eq":
+            return value == node.value
+        if node.op == "ne":
+            return value != node.value
+        if node.op == "in":
+            return value in node.value
+        if node.op == "lt":
+            return value < node.value
+        if node.op == "lte":
+            return value <= node.value
+        if node.op == "gt":
+            return value > node.value
+        return value >= node.value
+    if isinstance(node, Const):
+        return node.value
+    results = [evaluate(item, fact) for item in node.items]
+    if isinstance(node, All):
+        if False in results:
+            return False
+        return None if None in results else True
+    if True in results:
+        return True
+    return None if None in results else False
+
+
+def fields_of(node: Node) -> set[str]:
+    """The facts a resolved condition tests."""
+    if isinstance(node, Test):
+        return {node.field}
+    if isinstance(node, All | Any):
+        return set().union(*(fields_of(item) for item in node.items))
+    return set()
+
+
+def settings_of(node: Node, named: Mapping[str, Node]) -> set[str]:
+    """The settings an unresolved condition depends on (the [open] choices it rests on)."""
+    if isinstance(node, SettingTest):
+        return {node.name}
+    if isinstance(node, Ref):
+        return settings_of(named[node.name], named)
+    if isinstance(node, Not):
+        return settings_of(node.item, named)
+    if isinstance(node, All | Any):
+        return set().union(*(settings_of(item, named) for item in node.items))
+    return set()

@@ -1,0 +1,179 @@
+"""The facts the rules test, and how one observation day becomes one fact.
+
+Python derives only what the guide calls derived facts — temperature in °C, ICE total, oxygen
+class, whether fever counts, whether it is waived — and takes every threshold, device class and
+therapy list it needs from the rule set's `definitions`. The cross-day state of the fever waiver
+is kept by `grading.py`; here it arrives as two arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Mapping
+
+from .conditions import FactSpec
+from .observations import (
+    CerebralEdema,
+    Consciousness,
+    DeathCause,
+    MotorWeakness,
+    O2Device,
+    Observation,
+    Seizure,
+)
+
+ATTRIBUTION_FLAGS = (
+    "fever_other_cause",
+    "hypotension_other_cause",
+    "hypoxia_other_cause",
+    "neuro_other_cause",
+)
+
+# Facts that messages may show but conditions may not test.
+MESSAGE_ONLY_FACTS = ("fever_basis",)
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def format_value(value: Any) -> str:
+    """A fact as a message shows it: 38.0 not 38, 37.96 not 38.0, nasal cannula not
+    nasal_cannula, empty as 'not recorded'."""
+    if value is None:
+        return "not recorded"
+    if isinstance(value, float):
+        return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
+    return str(value).replace("_", " ")
+
+
+def _text(enum) -> FactSpec:
+    return FactSpec("text", tuple(member.value for member in enum))
+
+
+def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
+    """Every fact a condition may test, with its kind and allowed values."""
+    flag = FactSpec("bool")
+    return {
+        "temp_c": FactSpec("number", description="highest temperature of the day, °C"),
+        "fever": FactSpec("bool", description="temp_c at or above the fever threshold"),
+        "fever_waived": FactSpec("bool", description="fever requirement waived after CRS therapy"),
+        "hypotension": flag,
+        "vasopressors": FactSpec("number", description="vasopressors in use, vasopressin not counted"),
+        "vasopressin": flag,
+        "o2_device": _text(O2Device),
+        "o2_flow_lpm": FactSpec("number"),
+        "o2_class": FactSpec("text", oxygen_classes, "oxygen support class of the device and flow"),
+        "ice_total": FactSpec("number", description="ICE score, for patients assessed with ICE"),
+        "capd_total": FactSpec("number", description="CAPD total, for children assessed with CAPD"),
+        "consciousness": _text(Consciousness),
+        "seizure": _text(Seizure),
+        "motor_weakness": _text(MotorWeakness),
+        "cerebral_edema": _text(CerebralEdema),
+        "death_cause": _text(DeathCause),
+        "age_years": FactSpec("number"),
+        **{name: flag for name in ATTRIBUTION_FLAGS},
+    }
+
+
+def complete(fact: Mapping[str, Any]) -> dict[str, Any]:
+    """Fills the facts that are always known: attribution is false unless recorded, and fever
+    is waived only when the waiver says so."""
+    filled = {name: False for name in ATTRIBUTION_FLAGS}
+    filled["fever_waived"] = False
+    filled.update({k: v for k, v in fact.items() if v is not None})
+    return filled
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """Why fever is waived today: the therapy and the day it was given."""
+
+    therapy: str
+    day: int
+
+    def describe(self) -> str:
+        return f"fever waived after {self.therapy} on day {self.day}"
+
+
+def oxygen_class(obs: Observation, oxygen: Any, settings: Mapping[str, Any]) -> str | None:
+    """The class of the day's oxygen support, from the rule set's device table."""
+    if obs.o2_device is None:
+        return None
+    device = oxygen.devices[obs.o2_device.value]
+    if device.class_ is not None:
+        chosen = device.class_
+    elif obs.o2_flow_lpm is None:
+        chosen = device.flow_not_recorded
+    elif obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
+        chosen = device.at_or_below
+    else:
+        chosen = device.above
+    return chosen.value(settings)
+
+
+def uses_capd(age_years: float | None, definitions: Any, settings: Mapping[str, Any]) -> bool | None:
+    """Whether a patient of this age is assessed with CAPD (None when age is not recorded)."""
+    if age_years is None:
+        return None
+    return age_years < definitions.encephalopathy.capd_below_age.value(settings)
+
+
+def derive(
+    obs: Observation,
+    *,
+    age_years: float | None,
+    definitions: Any,
+    settings: Mapping[str, Any],
+    waiver: Waiver | None,
+) -> dict[str, Any]:
+    """The fact the engine sees for one patient-day; unrecorded facts are left out."""
+    temp = obs.temperature_c
+    fever = None if temp is None else temp >= definitions.fever.threshold_c
+    capd = uses_capd(age_years, definitions, settings)
+    fact = {
+        "temp_c": temp,
+        "fever": fever,
+        "fever_waived": waiver is not None,
+        "hypotension": obs.hypotension,
+        "vasopressors": obs.vasopressors,
+        "vasopressin": obs.vasopressin,
+        "o2_device": obs.o2_device.value if obs.o2_device else None,
+        "o2_flow_lpm": obs.o2_flow_lpm,
+        "o2_class": oxygen_class(obs, definitions.oxygen, settings),
+        "ice_total": None if capd else obs.ice_total,
+        "capd_total": obs.capd_score,
+        "consciousness": obs.consciousness,
+        "seizure": obs.seizure,
+        "motor_weakness": obs.motor_weakness,
+        "cerebral_edema": obs.cerebral_edema,
+        "death_cause": obs.death_cause,
+        "age_years": age_years,
+        **{name: getattr(obs, name) for name in ATTRIBUTION_FLAGS},
+    }
+    fact = complete({name: _plain(value) for name, value in fact.items()})
+    if fever and not fact["fever_other_cause"]:
+        fact["fever_basis"] = f"fever {format_value(temp)} °C"
+    elif waiver is not None:
+        fact["fever_basis"] = waiver.describe()
+    return fact
+
+
+def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[str]:
+    """The therapies given on this day that waive fever under the current settings."""
+    waiver = definitions.fever_waiver
+    names = list(waiver.therapies) + [
+        therapy for therapy, setting in waiver.therapies_by_setting.items() if settings[setting]
+    ]
+    return [name for name in names if getattr(obs, name)]
+
+
+# The input column a derived fact comes from, for messages about what was not recorded.
+SOURCE_COLUMNS = {
+    "fever": "temp_c",
+    "temp_c": "temp_c",
+    "o2_class": "o2_device",
+    "ice_total": "ice_score",
+    "capd_total": "capd_score",
+}

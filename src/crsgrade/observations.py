@@ -1,0 +1,148 @@
+"""The observation record: one patient-day, as the public CSV column contract defines it.
+
+Field names are the CSV column names. Empty means "not recorded", which is never the same as
+normal: the rules decide what an unrecorded value means for a grade.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_PATIENT_ID = "1"
+ICE_ITEMS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
+
+
+class O2Device(StrEnum):
+    room_air = "room_air"
+    blow_by = "blow_by"
+    nasal_cannula = "nasal_cannula"
+    high_flow_nasal_cannula = "high_flow_nasal_cannula"
+    face_mask = "face_mask"
+    non_rebreather = "non_rebreather"
+    venturi = "venturi"
+    cpap = "cpap"
+    bipap = "bipap"
+    mechanical_ventilation = "mechanical_ventilation"
+
+
+class Consciousness(StrEnum):
+    alert = "alert"
+    awakens_spontaneously = "awakens_spontaneously"
+    awakens_to_voice = "awakens_to_voice"
+    awakens_to_touch = "awakens_to_touch"
+    unarousable = "unarousable"
+
+
+class Seizure(StrEnum):
+    none = "none"
+    resolved = "resolved"
+    prolonged = "prolonged"
+
+
+class MotorWeakness(StrEnum):
+    none = "none"
+    deep_focal = "deep_focal"
+
+
+class CerebralEdema(StrEnum):
+    none = "none"
+    focal = "focal"
+    diffuse = "diffuse"
+
+
+class DeathCause(StrEnum):
+    crs = "crs"
+    icans = "icans"
+    other = "other"
+
+
+ENUM_ALIASES = {"o2_device": {"none": "room_air"}}
+
+Score = Annotated[int, Field(ge=0)]
+
+
+class Observation(BaseModel):
+    """One patient-day. Only `day` is required; every other field may be left unrecorded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patient_id: str = DEFAULT_PATIENT_ID
+    day: int
+    temp_c: float | None = Field(None, gt=25, lt=45)
+    temp_f: float | None = Field(None, gt=77, lt=113)
+    hypotension: bool | None = None
+    vasopressors: int | None = Field(None, ge=0, le=10)
+    vasopressin: bool | None = None
+    o2_device: O2Device | None = None
+    o2_flow_lpm: float | None = Field(None, ge=0, le=80)
+    tocilizumab: bool | None = None
+    siltuximab: bool | None = None
+    anakinra: bool | None = None
+    steroids: bool | None = None
+    antipyretic: bool | None = None
+    fever_other_cause: bool | None = None
+    hypotension_other_cause: bool | None = None
+    hypoxia_other_cause: bool | None = None
+    ice_score: int | None = Field(None, ge=0, le=10)
+    ice_orientation: int | None = Field(None, ge=0, le=4)
+    ice_naming: int | None = Field(None, ge=0, le=3)
+    ice_commands: int | None = Field(None, ge=0, le=1)
+    ice_writing: int | None = Field(None, ge=0, le=1)
+    ice_attention: int | None = Field(None, ge=0, le=1)
+    consciousness: Consciousness | None = None
+    seizure: Seizure | None = None
+    motor_weakness: MotorWeakness | None = None
+    cerebral_edema: CerebralEdema | None = None
+    neuro_other_cause: bool | None = None
+    age_years: float | None = Field(None, ge=0, le=120)
+    capd_score: int | None = Field(None, ge=0, le=32)
+    death_cause: DeathCause | None = None
+
+    @field_validator("patient_id", mode="before")
+    @classmethod
+    def _patient_id_text(cls, value: object) -> object:
+        return str(value).strip() if isinstance(value, int | str) else value
+
+    @field_validator(
+        "o2_device", "consciousness", "seizure", "motor_weakness", "cerebral_edema", "death_cause",
+        mode="before",
+    )
+    @classmethod
+    def _normalise_enum(cls, value: object, info) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower().replace("-", "_").replace(" ", "_")
+            return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
+        return value
+
+    @model_validator(mode="after")
+    def _ice_consistent(self) -> Observation:
+        items = [getattr(self, name) for name in ICE_ITEMS]
+        recorded = [name for name, value in zip(ICE_ITEMS, items) if value is not None]
+        if recorded and len(recorded) < len(ICE_ITEMS):
+            missing = ", ".join(name for name in ICE_ITEMS if name not in recorded)
+            raise ValueError(f"ICE items are incomplete: {missing} not recorded")
+        if recorded and self.ice_score is not None and sum(items) != self.ice_score:
+            raise ValueError(
+                f"ice_score {self.ice_score} disagrees with the sum of its items ({sum(items)})"
+            )
+        return self
+
+    @property
+    def ice_total(self) -> int | None:
+        """The ICE score, from `ice_score` or the sum of its five items."""
+        if self.ice_score is not None:
+            return self.ice_score
+        items = [getattr(self, name) for name in ICE_ITEMS]
+        return None if None in items else sum(items)
+
+    @property
+    def temperature_c(self) -> float | None:
+        """The day's highest temperature in °C (`temp_f` converted when `temp_c` is empty)."""
+        if self.temp_c is not None:
+            return self.temp_c
+        if self.temp_f is not None:
+            return round((self.temp_f - 32) * 5 / 9, 2)
+        return None

@@ -1,0 +1,82 @@
+"""Typed grading results: what the library returns and the CLI prints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Syndrome = Literal["crs", "icans"]
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FiredRule(_Result):
+    """A criterion that was met, with its message filled in from the day's values."""
+
+    id: str
+    grade: int
+    message: str
+
+
+class SyndromeGrade(_Result):
+    """One syndrome on one day. `grade` is None when not enough was recorded to grade it."""
+
+    grade: int | None
+    reason: str
+    rules: tuple[FiredRule, ...] = ()
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        """The ids of the rules that set the grade (the highest-grade rules that fired)."""
+        return tuple(rule.id for rule in self.rules if rule.grade == self.grade)
+
+
+class GradedDay(_Result):
+    patient_id: str
+    day: int
+    crs: SyndromeGrade
+    icans: SyndromeGrade
+    fever_waived: bool
+    notes: tuple[str, ...] = ()
+
+    def syndrome(self, name: Syndrome) -> SyndromeGrade:
+        return self.crs if name == "crs" else self.icans
+
+
+class Peak(_Result):
+    grade: int
+    day: int
+
+
+class GradedPatient(_Result):
+    patient_id: str
+    days: tuple[GradedDay, ...]
+
+    def peak(self, syndrome: Syndrome) -> Peak | None:
+        """The highest grade of a syndrome and the first day it was reached."""
+        graded = [d for d in self.days if d.syndrome(syndrome).grade is not None]
+        if not graded:
+            return None
+        top = max(d.syndrome(syndrome).grade for d in graded)
+        first = next(d.day for d in graded if d.syndrome(syndrome).grade == top)
+        return Peak(grade=top, day=first)
+
+
+class GradingResult(_Result):
+    """Every patient's graded days, with the rule set, settings and engine that produced them."""
+
+    ruleset: str
+    ruleset_version: str
+    engine: str
+    settings: dict[str, Any]
+    patients: tuple[GradedPatient, ...]
+    warnings: tuple[str, ...] = ()
+
+    def days(self) -> list[GradedDay]:
+        return [day for patient in self.patients for day in patient.days]
+
+    def patient(self, patient_id: str) -> GradedPatient:
+        return next(p for p in self.patients if p.patient_id == patient_id)

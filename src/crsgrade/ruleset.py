@@ -1,0 +1,532 @@
+"""Loading rule files: a strict pydantic schema over YAML, so a rule file is data, never code.
+
+A rule set is a directory: `ruleset.yaml` (references, settings, definitions) and one YAML file
+per syndrome holding its rules. Any problem is reported as `FILE:LINE: rule ID: what is wrong`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+
+from . import conditions as cond
+from .errors import RuleFileError, SettingsError
+from .facts import MESSAGE_ONLY_FACTS, fact_vocabulary
+from .observations import O2Device, Observation
+
+MANIFEST = "ruleset.yaml"
+SYNDROMES = ("crs", "icans")
+WAIVER_ENDS = ("episode_resolved", "never")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Citation(_Strict):
+    ref: str
+    where: str
+
+
+class Reference(_Strict):
+    citation: str
+    doi: str | None = None
+
+
+class SettingRef(_Strict):
+    setting: str
+
+    def value(self, settings: Mapping[str, Any]) -> Any:
+        return settings[self.setting]
+
+
+class Constant(BaseModel):
+    """A definition value given directly, with the same `value()` as a setting reference."""
+
+    model_config = ConfigDict(frozen=True)
+    fixed: Any
+
+    def value(self, settings: Mapping[str, Any]) -> Any:
+        return self.fixed
+
+
+def _wrap(value: Any) -> Any:
+    return value if isinstance(value, dict) else {"fixed": value}
+
+
+class SettingDef(_Strict):
+    type: Literal["bool", "choice", "number"]
+    default: bool | float | str
+    choices: tuple[str, ...] = ()
+    statement: str
+    rationale: str
+    citation: Citation
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> SettingDef:
+        if self.type == "choice" and self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} is not one of choices {list(self.choices)}")
+        if self.type != "choice" and self.choices:
+            raise ValueError("only a choice setting has choices")
+        if self.type == "bool" and not isinstance(self.default, bool):
+            raise ValueError("a bool setting needs a default of true or false")
+        if self.type == "number" and isinstance(self.default, bool | str):
+            raise ValueError("a number setting needs a number default")
+        return self
+
+    def parse(self, name: str, raw: Any) -> Any:
+        """A setting value from the library (typed) or the CLI (text)."""
+        text = str(raw).strip().lower()
+        if self.type == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if text in ("true", "yes", "1", "on"):
+                return True
+            if text in ("false", "no", "0", "off"):
+                return False
+            raise SettingsError(f"setting {name}: {raw!r} is not true or false")
+        if self.type == "number":
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                raise SettingsError(f"setting {name}: {raw!r} is not a number") from None
+        if text not in self.choices:
+            raise SettingsError(
+                f"setting {name}: {raw!r} is not allowed; choose one of {', '.join(self.choices)}"
+            )
+        return text
+
+
+class FeverDef(_Strict):
+    threshold_c: float
+
+
+class DeviceDef(_Strict):
+    class_: Constant | SettingRef | None = Field(None, alias="class")
+    at_or_below: Constant | SettingRef | None = None
+    above: Constant | SettingRef | None = None
+    flow_not_recorded: Constant | SettingRef | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_constants(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _wrap(v) for k, v in data.items()}
+        return data
+
+    @model_validator(mode="after")
+    def _complete(self) -> DeviceDef:
+        by_flow = [v is not None for v in (self.at_or_below, self.above, self.flow_not_recorded)]
+        if (self.class_ is not None and any(by_flow)) or (self.class_ is None and not all(by_flow)):
+            raise ValueError("give either class, or all of at_or_below, above, flow_not_recorded")
+        return self
+
+    def outcomes(self) -> list[Constant | SettingRef]:
+        return [v for v in (self.class_, self.at_or_below, self.above, self.flow_not_recorded) if v]
+
+
+class OxygenDef(_Strict):
+    flow_boundary_lpm: float
+    classes: tuple[str, ...]
+    devices: dict[str, DeviceDef]
+
+
+class WaiverDef(_Strict):
+    therapies: tuple[str, ...]
+    therapies_by_setting: dict[str, str] = {}
+    prophylaxis: Constant | SettingRef
+    ends: Constant | SettingRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_constants(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _wrap(v) if k in ("prophylaxis", "ends") else v for k, v in data.items()}
+        return data
+
+
+class EncephalopathyDef(_Strict):
+    capd_below_age: Constant | SettingRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap_constants(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: _wrap(v) for k, v in data.items()}
+        return data
+
+
+class Definitions(_Strict):
+    fever: FeverDef
+    oxygen: OxygenDef
+    fever_waiver: WaiverDef
+    encephalopathy: EncephalopathyDef
+
+
+class Manifest(_Strict):
+    system: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: str
+    version: str
+    references: dict[str, Reference]
+    settings: dict[str, SettingDef] = {}
+    definitions: Definitions
+
+
+class Examples(_Strict):
+    matches: list[dict[str, Any]] = Field(min_length=1)
+    does_not_match: list[dict[str, Any]] = Field(min_length=1)
+
+
+class RuleDef(_Strict):
+    id: str = Field(pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)+$")
+    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    grade: StrictInt = Field(ge=0, le=5)
+    since: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    evidence: Literal["confirmed", "verify"] = "confirmed"
+    statement: str = Field(min_length=1)
+    message: str = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+    citation: Citation
+    when: dict[str, Any]
+    examples: Examples
+
+
+class NamedConditionDef(_Strict):
+    statement: str
+    when: dict[str, Any]
+
+
+class RuleFileDef(_Strict):
+    syndrome: Literal["crs", "icans"]
+    conditions: dict[str, NamedConditionDef] = {}
+    rules: list[RuleDef] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One grading criterion, as loaded from its rule file."""
+
+    id: str
+    name: str
+    syndrome: str
+    grade: int
+    since: str
+    evidence: str
+    statement: str
+    message: str
+    rationale: str
+    citation: Citation
+    condition: cond.Node
+    named: Mapping[str, cond.Node] = field(repr=False)
+    examples: Examples = field(repr=False)
+    source: str = ""
+
+    @cached_property
+    def settings_used(self) -> frozenset[str]:
+        return frozenset(cond.settings_of(self.condition, self.named))
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A loaded, validated rule set: its manifest and its rules in file order."""
+
+    manifest: Manifest
+    rules: tuple[Rule, ...]
+    directory: Path
+
+    @property
+    def definitions(self) -> Definitions:
+        return self.manifest.definitions
+
+    @cached_property
+    def facts(self) -> dict[str, cond.FactSpec]:
+        return fact_vocabulary(self.definitions.oxygen.classes)
+
+    def rule(self, rule_id: str) -> Rule:
+        return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every setting's value: its default unless overridden. Unknown names are errors."""
+        declared = self.manifest.settings
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(declared))
+        if unknown:
+            raise SettingsError(
+                f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)};"
+                f" known settings: {', '.join(declared)}"
+            )
+        return {
+            name: spec.parse(name, overrides[name]) if name in overrides else spec.default
+            for name, spec in declared.items()
+        }
+
+    def resolved(self, settings: Mapping[str, Any]) -> dict[str, cond.Node]:
+        """Each rule's condition with refs expanded and settings folded in. A rule that the
+        settings switch off entirely is left out."""
+        out = {}
+        for rule in self.rules:
+            node = cond.resolve(rule.condition, rule.named, settings)
+            if isinstance(node, cond.Const):
+                if node.value:
+                    raise RuleFileError(
+                        f"{rule.source}: rule {rule.id}: with these settings the condition is"
+                        " always true; a rule must test at least one fact"
+                    )
+                continue
+            out[rule.id] = node
+        return out
+
+
+def default_rules_dir() -> Path:
+    """The ASTCT 2019 rule set shipped with crsgrade (inside the package when installed, the
+    repository's `rules/` when run from a checkout)."""
+    packaged = Path(str(resources.files("crsgrade"))) / "rules" / "astct2019"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "rules" / "astct2019"
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """The line in a YAML text of the node at a pydantic error location."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            match = node.value[key]
+        else:
+            match = None
+        if match is None:
+            break
+        node, line = match, match.start_mark.line + 1
+    return line
+
+
+def _read_yaml(path: Path) -> tuple[Any, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFileError(f"{path}: cannot read rule file: {exc}") from None
+    try:
+        return yaml.safe_load(text), text
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RuleFileError(f"{where}: YAML syntax error: {problem}") from None
+
+
+def _validation_problems(path: Path, text: str, data: Any, exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        rule = ""
+        if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            try:
+                rule = f" rule {data['rules'][loc[1]].get('id', f'#{loc[1] + 1}')}:"
+            except (AttributeError, IndexError, KeyError, TypeError):
+                rule = ""
+        field_path = ".".join(str(part) for part in loc)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "required field missing"
+        problems.append(f"{where}:{rule} {field_path}: {message}")
+    return problems
+
+
+def _parse(model: type[BaseModel], path: Path) -> tuple[Any, str, Any]:
+    data, text = _read_yaml(path)
+    try:
+        return model.model_validate(data), text, data
+    except ValidationError as exc:
+        raise RuleFileError("\n".join(_validation_problems(path, text, data, exc))) from None
+
+
+def _check_manifest(manifest: Manifest, path: Path) -> None:
+    problems = []
+    settings = manifest.settings
+    for name, spec in settings.items():
+        if spec.citation.ref not in manifest.references:
+            problems.append(f"setting {name}: unknown reference '{spec.citation.ref}'")
+    defs = manifest.definitions
+    oxygen = defs.oxygen
+    devices = set(oxygen.devices)
+    expected = {device.value for device in O2Device}
+    if devices != expected:
+        missing, extra = sorted(expected - devices), sorted(devices - expected)
+        problems.append(
+            f"definitions.oxygen.devices must classify every o2_device value"
+            f" (missing: {missing or 'none'}; unknown: {extra or 'none'})"
+        )
+    for device_name, device in oxygen.devices.items():
+        for outcome in device.outcomes():
+            if isinstance(outcome, SettingRef):
+                spec = settings.get(outcome.setting)
+                if spec is None or spec.type != "choice":
+                    problems.append(f"device {device_name}: '{outcome.setting}' is not a choice setting")
+                elif not set(spec.choices) <= set(oxygen.classes):
+                    problems.append(f"setting {outcome.setting}: choices must be oxygen classes")
+            elif outcome.fixed not in oxygen.classes:
+                problems.append(
+                    f"device {device_name}: '{outcome.fixed}' is not one of the oxygen classes"
+                    f" {list(oxygen.classes)}"
+                )
+    therapies = list(defs.fever_waiver.therapies) + list(defs.fever_waiver.therapies_by_setting)
+    for therapy in therapies:
+        if Observation.model_fields.get(therapy) is None or therapy in ("day", "patient_id"):
+            problems.append(f"fever_waiver: '{therapy}' is not an observation column")
+    for therapy, setting in defs.fever_waiver.therapies_by_setting.items():
+        if settings.get(setting) is None or settings[setting].type != "bool":
+            problems.append(f"fever_waiver: '{setting}' for {therapy} is not a bool setting")
+    for label, ref, kind in (
+        ("fever_waiver.prophylaxis", defs.fever_waiver.prophylaxis, "bool"),
+        ("fever_waiver.ends", defs.fever_waiver.ends, "choice"),
+    ):
+        if isinstance(ref, SettingRef) and (
+            settings.get(ref.setting) is None or settings[ref.setting].type != kind
+        ):
+            problems.append(f"{label}: '{ref.setting}' is not a {kind} setting")
+    ends = defs.fever_waiver.ends
+    allowed_ends = settings[ends.setting].choices if isinstance(ends, SettingRef) and ends.setting in settings else (ends.value({}),)
+    if not set(allowed_ends) <= set(WAIVER_ENDS):
+        problems.append(f"fever_waiver.ends: values must be among {', '.join(WAIVER_ENDS)}")
+    age = defs.encephalopathy.capd_below_age
+    if isinstance(age, SettingRef) and (
+        settings.get(age.setting) is None or settings[age.setting].type != "number"
+    ):
+        problems.append(f"encephalopathy: '{age.setting}' is not a number setting")
+    if problems:
+        raise RuleFileError("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+def _find_cycle(named: Mapping[str, cond.Node]) -> list[str] | None:
+    def refs(node: cond.Node) -> list[str]:
+        if isinstance(node, cond.Ref):
+            return [node.name]
+        if isinstance(node, cond.Not):
+            return refs(node.item)
+        if isinstance(node, cond.All | cond.Any):
+            return [name for item in node.items for name in refs(item)]
+        return []
+
+    def visit(name: str, trail: list[str]) -> list[str] | None:
+        if name in trail:
+            return trail[trail.index(name):] + [name]
+        for target in refs(named[name]):
+            found = visit(target, trail + [name])
+            if found:
+                return found
+        return None
+
+    for name in named:
+        found = visit(name, [])
+        if found:
+            return found
+    return None
+
+
+def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.FactSpec]) -> list[Rule]:
+    spec, text, data = _parse(RuleFileDef, path)
+    settings = {
+        name: cond.SettingSpec(s.type, tuple(s.choices)) for name, s in manifest.settings.items()
+    }
+    parser = cond.Parser(facts, settings, set(spec.conditions))
+    problems: list[str] = []
+
+    def fail(loc: tuple, rule_id: str | None, message: str) -> None:
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        problems.append(f"{where}:{f' rule {rule_id}:' if rule_id else ''} {message}")
+
+    named: dict[str, cond.Node] = {}
+    for name, named_def in spec.conditions.items():
+        try:
+            named[name] = parser.parse(named_def.when, f"conditions.{name}")
+        except cond.ConditionError as exc:
+            fail(("conditions", name), None, str(exc))
+    cycle = _find_cycle(named) if not problems else None
+    if cycle:
+        fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
+
+    rules, seen = [], set()
+    for index, rule in enumerate(spec.rules):
+        loc = ("rules", index)
+        if rule.id in seen:
+            fail(loc + ("id",), rule.id, "duplicate rule id")
+        seen.add(rule.id)
+        if rule.citation.ref not in manifest.references:
+            fail(loc + ("citation",), rule.id,
+                 f"citation: unknown reference '{rule.citation.ref}';"
+                 f" known: {', '.join(manifest.references)}")
+        for placeholder in _PLACEHOLDER.findall(rule.message):
+            if placeholder not in facts and placeholder not in MESSAGE_ONLY_FACTS:
+                fail(loc + ("message",), rule.id, f"message: unknown fact '{{{placeholder}}}'")
+        try:
+            node = parser.parse(rule.when, "when")
+        except cond.ConditionError as exc:
+            fail(loc + ("when",), rule.id, str(exc))
+            continue
+        for kind in ("matches", "does_not_match"):
+            for number, example in enumerate(getattr(rule.examples, kind)):
+                problem = _example_problem(example, facts)
+                if problem:
+                    fail(loc + ("examples", kind, number), rule.id, f"examples.{kind}[{number}]: {problem}")
+        rules.append(Rule(
+            id=rule.id, name=rule.name, syndrome=spec.syndrome, grade=rule.grade,
+            since=rule.since, evidence=rule.evidence, statement=rule.statement.strip(),
+            message=rule.message, rationale=rule.rationale.strip(), citation=rule.citation,
+            condition=node, named=named, examples=rule.examples, source=str(path),
+        ))
+    if problems:
+        raise RuleFileError("\n".join(problems))
+    return rules
+
+
+def _example_problem(example: Mapping[str, Any], facts: Mapping[str, cond.FactSpec]) -> str | None:
+    for name, value in example.items():
+        spec = facts.get(name)
+        if spec is None:
+            return f"unknown fact '{name}'"
+        try:
+            cond.Parser._value(name, spec, value, name)
+        except cond.ConditionError as exc:
+            return str(exc)
+    return None
+
+
+def load_ruleset(directory: Path | str | None = None) -> RuleSet:
+    """Loads and validates a rule set directory (the shipped ASTCT 2019 set by default)."""
+    directory = Path(directory) if directory is not None else default_rules_dir()
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise RuleFileError(f"{directory}: not a rule set directory (no {MANIFEST})")
+    manifest, _, _ = _parse(Manifest, manifest_path)
+    _check_manifest(manifest, manifest_path)
+    facts = fact_vocabulary(manifest.definitions.oxygen.classes)
+    rules: list[Rule] = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name != MANIFEST:
+            rules.extend(_load_rule_file(path, manifest, facts))
+    duplicates = sorted({r.id for r in rules if sum(o.id == r.id for o in rules) > 1})
+    if duplicates:
+        raise RuleFileError(f"{directory}: duplicate rule ids across files: {', '.join(duplicates)}")
+    missing = [s for s in SYNDROMES if not any(r.syndrome == s for r in rules)]
+    if missing:
+        raise RuleFileError(f"{directory}: no rules for {', '.join(missing)}")
+    return RuleSet(manifest=manifest, rules=tuple(rules), directory=directory)
