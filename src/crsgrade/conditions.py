@@ -17,10 +17,11 @@ conditions; `evaluate` is the same logic in Python for where durable-rules canno
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any as AnyValue
 from typing import Mapping, Union
+
+from .suggestions import did_you_mean as _closest
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
 _ORDERING = ("lt", "lte", "gt", "gte")
@@ -86,11 +87,6 @@ class Const:
 
 
 Node = Union[Test, All, Any, Not, Ref, SettingTest, Const]
-
-
-def _closest(word: str, options) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1)
-    return f" (did you mean '{match[0]}'?)" if match else ""
 
 
 class Parser:

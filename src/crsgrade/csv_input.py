@@ -7,7 +7,6 @@ number in the file (the header is line 1).
 from __future__ import annotations
 
 import csv
-import difflib
 import io
 from dataclasses import dataclass, field
 from enum import Enum
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 
 from .errors import ObservationError
 from .observations import ENUM_ALIASES, Observation
+from .suggestions import did_you_mean
 
 COLUMNS = tuple(Observation.model_fields)
 _BOOL_TEXT = "true/false, yes/no or 1/0"
@@ -39,9 +39,7 @@ def _allowed(name: str, value: Any) -> str:
     enum = _enum_of(name)
     if enum is not None:
         options = [m.value for m in enum] + list(ENUM_ALIASES.get(name, {}))
-        match = difflib.get_close_matches(str(value).strip().lower(), options, n=1)
-        hint = f" (did you mean '{match[0]}'?)" if match else ""
-        return f"allowed: {', '.join(options)}{hint}"
+        return f"allowed: {', '.join(options)}{did_you_mean(str(value), options)}"
     annotation = Observation.model_fields[name].annotation
     kinds = get_args(annotation) or (annotation,)
     if bool in kinds:
@@ -121,9 +119,7 @@ def parse_csv(text: str, source: str = "<csv>") -> ReadResult:
         problems.append(f"{source}:1: no 'day' column; it is required (day relative to infusion)")
     unknown = [n for n in dict.fromkeys(names) if n not in COLUMNS]
     for name in unknown:
-        match = difflib.get_close_matches(name, COLUMNS, n=1)
-        hint = f" (did you mean '{match[0]}'?)" if match else ""
-        warnings.append(f"{source}:1:{name}: unknown column, ignored{hint}")
+        warnings.append(f"{source}:1:{name}: unknown column, ignored{did_you_mean(name, COLUMNS)}")
     if problems:
         raise ObservationError(problems)
 

@@ -334,13 +334,14 @@ def _validation_problems(path: Path, text: str, data: Any, exc: ValidationError)
         loc = tuple(error["loc"])
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
-        rule = ""
+        rule, field_loc = "", loc
         if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
             try:
                 rule = f" rule {data['rules'][loc[1]].get('id', f'#{loc[1] + 1}')}:"
+                field_loc = loc[2:] or loc
             except (AttributeError, IndexError, KeyError, TypeError):
                 rule = ""
-        field_path = ".".join(str(part) for part in loc)
+        field_path = ".".join(str(part) for part in field_loc)
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"

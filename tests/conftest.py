@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crsgrade import GradedDay, Grader
+from crsgrade.evaluators import durable_available
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "dasatinib_case.csv"
+ENGINES = ["python"] + (["durable"] if durable_available() else [])
+
+_graders: dict[tuple, Grader] = {}
+
+
+def grader_for(engine: str, **settings) -> Grader:
+    """One Grader per engine and settings for the whole run (a durable-rules host starts
+    threads that live as long as the process)."""
+    key = (engine, tuple(sorted(settings.items())))
+    if key not in _graders:
+        _graders[key] = Grader(settings=settings, engine=engine)
+    return _graders[key]
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def grade_days(engine):
+    """Grades a list of observation dicts for one patient; returns the graded days in order."""
+
+    def run(rows: list[dict], **settings) -> list[GradedDay]:
+        rows = [{"day": index, **row} for index, row in enumerate(rows)]
+        result = grader_for(engine, **settings).grade(rows)
+        return [day for patient in result.patients for day in patient.days]
+
+    return run
+
+
+@pytest.fixture
+def grade_day(grade_days):
+    """Grades one observation day."""
+
+    def run(**observation) -> GradedDay:
+        settings = observation.pop("settings", {})
+        return grade_days([observation], **settings)[0]
+
+    return run
