@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.padding import Padding
 
 from . import __version__
 from .errors import CrsgradeError, SettingsError
@@ -141,18 +141,17 @@ def _write(path: Path, text: str) -> None:
 @app.command()
 @_user_errors
 def settings(rules: RulesOption = None) -> None:
-    """List the [open] settings of the rule set, with their defaults."""
+    """List the [open] settings of the rule set, with their defaults and what they mean."""
     ruleset = load_ruleset(rules)
-    table = Table(title=f"Settings of {ruleset.manifest.system}", title_justify="left")
-    table.add_column("Setting")
-    table.add_column("Default")
-    table.add_column("Allowed")
-    table.add_column("Meaning")
+    console = Console()
+    console.print(f"[bold]Settings of {ruleset.manifest.system}[/bold] (change with --set NAME=VALUE)\n")
     for name, spec in ruleset.manifest.settings.items():
-        allowed = ", ".join(spec.choices) if spec.type == "choice" else spec.type
-        default = str(spec.default).lower() if spec.type == "bool" else f"{spec.default:g}" if spec.type == "number" else spec.default
-        table.add_row(name, default, allowed, spec.statement)
-    Console().print(table)
+        allowed = " | ".join(spec.choices) if spec.type == "choice" else spec.type
+        default = str(spec.default).lower() if spec.type == "bool" else (
+            f"{spec.default:g}" if spec.type == "number" else spec.default
+        )
+        console.print(f"[bold cyan]{name}[/bold cyan] = {default}  [dim]({allowed})[/dim]", highlight=False)
+        console.print(Padding(spec.statement.strip(), (0, 0, 1, 4)), highlight=False)
 
 
 def main() -> None:

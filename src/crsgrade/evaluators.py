@@ -60,6 +60,8 @@ class DurableEvaluator:
     def __init__(self, resolved: Mapping[str, cond.Node]):
         from durable import engine
 
+        self._tested = set().union(*(cond.fields_of(node) for node in resolved.values()))
+
         fired: list[str] = []
         self._fired = fired
         self._lock = threading.Lock()
@@ -88,7 +90,17 @@ class DurableEvaluator:
             raise EngineError(f"durable-rules rejected the rule set: {exc!r}") from None
 
     def fired(self, fact: Mapping[str, Any]) -> list[str]:
-        record = {k: v for k, v in fact.items() if v is not None}
+        # Only the facts the conditions test are sent. durable-rules' JSON parser cannot read
+        # exponent notation, which Python writes for floats below 1e-4 or from 1e16.
+        record = {}
+        for name in self._tested:
+            value = fact.get(name)
+            if isinstance(value, float) and "e" in repr(value):
+                raise EngineError(
+                    f"durable-rules cannot compare {name} = {value!r}; use --engine python"
+                )
+            if value is not None:
+                record[name] = value
         record.update(_MARKER, crsgrade_id=next(self._ids))
         with self._lock:
             self._fired.clear()

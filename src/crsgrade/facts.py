@@ -30,8 +30,10 @@ ATTRIBUTION_FLAGS = (
     "neuro_other_cause",
 )
 
-# Facts that messages may show but conditions may not test.
-MESSAGE_ONLY_FACTS = ("fever_basis",)
+# Facts that messages may show but conditions may not test: the measurements behind derived
+# facts (conditions test fever, o2_class and the assessment tool, whose thresholds are in the
+# rule set's definitions), and the text that names why fever counts or is waived.
+MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis")
 
 
 def _plain(value: Any) -> Any:
@@ -56,14 +58,12 @@ def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
     """Every fact a condition may test, with its kind and allowed values."""
     flag = FactSpec("bool")
     return {
-        "temp_c": FactSpec("number", description="highest temperature of the day, °C"),
-        "fever": FactSpec("bool", description="temp_c at or above the fever threshold"),
+        "fever": FactSpec("bool", description="highest temperature at or above the fever threshold"),
         "fever_waived": FactSpec("bool", description="fever requirement waived after CRS therapy"),
         "hypotension": flag,
         "vasopressors": FactSpec("number", description="vasopressors in use, vasopressin not counted"),
         "vasopressin": flag,
         "o2_device": _text(O2Device),
-        "o2_flow_lpm": FactSpec("number"),
         "o2_class": FactSpec("text", oxygen_classes, "oxygen support class of the device and flow"),
         "ice_total": FactSpec("number", description="ICE score, for patients assessed with ICE"),
         "capd_total": FactSpec("number", description="CAPD total, for children assessed with CAPD"),
@@ -72,7 +72,6 @@ def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
         "motor_weakness": _text(MotorWeakness),
         "cerebral_edema": _text(CerebralEdema),
         "death_cause": _text(DeathCause),
-        "age_years": FactSpec("number"),
         **{name: flag for name in ATTRIBUTION_FLAGS},
     }
 

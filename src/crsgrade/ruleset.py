@@ -502,6 +502,10 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
 def _example_problem(example: Mapping[str, Any], facts: Mapping[str, cond.FactSpec]) -> str | None:
     for name, value in example.items():
         spec = facts.get(name)
+        if name in MESSAGE_ONLY_FACTS and name != "fever_basis":
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return f"'{name}' is a number, got {value!r}"
+            continue
         if spec is None:
             return f"unknown fact '{name}'"
         try:

@@ -1,0 +1,71 @@
+"""The library API: typed inputs, typed results, no printing."""
+
+from __future__ import annotations
+
+import pytest
+
+import crsgrade
+from crsgrade import Observation, ObservationError, SettingsError
+
+from .conftest import EXAMPLE
+
+
+def test_public_api_is_reexported():
+    for name in crsgrade.__all__:
+        assert hasattr(crsgrade, name)
+
+
+def test_grade_accepts_a_path_dicts_and_models(capsys):
+    from_path = crsgrade.grade(EXAMPLE)
+    rows = [
+        {"patient_id": "p", "day": 0, "temp_c": 38.1, "hypotension": "yes"},
+        Observation(patient_id="p", day=1, temp_c=37.0, ice_score=6),
+    ]
+    from_records = crsgrade.grade(rows)
+    assert from_path.patients[0].days[0].crs.grade == 2
+    assert [d.crs.grade for d in from_records.days()] == [2, 0]
+    assert from_records.days()[1].icans.grade == 2
+    assert from_records.days()[0].crs.rule_ids == ("ASTCT-CRS-2-HYPOTENSION",)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_settings_by_name():
+    rows = [{"day": 0, "temp_c": 38.5, "antipyretic": True},
+            {"day": 1, "temp_c": 37.0, "hypotension": True}]
+    assert crsgrade.grade(rows).days()[1].crs.grade == 2
+    result = crsgrade.grade(rows, settings={"antipyretic_waives_fever": False})
+    assert result.days()[1].crs.grade == 0
+    assert result.settings["antipyretic_waives_fever"] is False
+
+
+def test_unknown_setting():
+    with pytest.raises(SettingsError, match="unknown setting no_such_setting"):
+        crsgrade.grade([{"day": 0}], settings={"no_such_setting": True})
+
+
+def test_invalid_records_report_every_problem():
+    with pytest.raises(ObservationError) as info:
+        crsgrade.grade([{"day": 0, "ice_score": 14}, {"temp_c": 38}, {"day": 2, "colour": "red"}])
+    problems = info.value.problems
+    assert problems[0].startswith("record 0: ice_score: value '14'")
+    assert problems[1] == "record 1: day: required, but empty"
+    assert problems[2].startswith("record 2: colour: unknown column")
+
+
+def test_duplicate_days_in_records():
+    with pytest.raises(ObservationError, match="more than one row for the same day"):
+        crsgrade.grade([{"day": 0}, {"day": 0}])
+
+
+def test_result_is_json_serialisable():
+    data = crsgrade.grade(EXAMPLE).model_dump(mode="json")
+    assert data["patients"][0]["days"][7]["icans"]["grade"] == 4
+
+
+def test_engine_python_is_always_available():
+    assert crsgrade.grade(EXAMPLE, engine="python").engine == "python"
+
+
+def test_unknown_engine():
+    with pytest.raises(crsgrade.EngineError, match="unknown engine"):
+        crsgrade.grade(EXAMPLE, engine="rete")
