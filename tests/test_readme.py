@@ -1,0 +1,70 @@
+"""The README's examples and tables match what crsgrade really does."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+from typer.testing import CliRunner
+
+from crsgrade import load_ruleset
+from crsgrade.cli import app
+
+from .conftest import EXAMPLE, ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def block_after(marker: str) -> str:
+    tail = README.split(f"<!-- {marker} -->", 1)[1]
+    if tail.lstrip().startswith("```"):
+        return tail.split("```", 2)[1].split("\n", 1)[1]
+    return tail.strip().split("\n\n", 1)[0]
+
+
+def table_rows(marker: str) -> list[list[str]]:
+    lines = [line for line in block_after(marker).splitlines() if line.startswith("|")][2:]
+    return [[cell.strip().strip("`") for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_quick_start_commands():
+    assert "pip install . && crsgrade grade examples/dasatinib_case.csv" in README
+    assert "pip install '.[test]' && pytest" in README
+    assert "pip install '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_csv_example_is_the_real_output():
+    block = block_after("example-csv")
+    command, expected = block.split("\n", 1)
+    assert command == "$ crsgrade grade examples/dasatinib_case.csv --format csv"
+    result = CliRunner().invoke(app, ["grade", str(EXAMPLE), "--format", "csv"])
+    assert result.stdout == expected
+
+
+def test_settings_table_matches_the_rule_set():
+    manifest = load_ruleset().manifest
+    rows = {row[0]: row for row in table_rows("settings-table")}
+    assert set(rows) == set(manifest.settings)
+    for name, spec in manifest.settings.items():
+        default = str(spec.default).lower() if spec.type == "bool" else (
+            f"{spec.default:g}" if spec.type == "number" else spec.default
+        )
+        assert rows[name][1] == default, name
+        if spec.type == "choice":
+            assert rows[name][2] == ", ".join(spec.choices), name
+
+
+def test_rule_catalogue_lists_every_rule_with_its_grade():
+    rows = {row[0]: int(row[1]) for row in table_rows("rule-catalogue")}
+    assert rows == {rule.id: rule.grade for rule in load_ruleset().rules}
+
+
+def test_library_example_prints_what_it_says(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code = re.search(r"```python\n(.*?)```", README, re.S).group(1)
+    expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    assert out.getvalue().splitlines() == expected
