@@ -273,3 +273,26 @@ def test_patients_are_graded_separately(engine):
     ])
     grades = {(d.patient_id, d.day): d.crs.grade for d in result.days()}
     assert grades == {("a", 0): 1, ("a", 1): 3, ("b", 1): 0}
+
+
+# --- not recorded is never normal ------------------------------------------------------------
+
+def test_grade_from_partial_record_lists_what_could_raise_it(grade_day):
+    day = grade_day(temp_c=39.0)
+    assert crs(day) == 1
+    assert day.crs.not_recorded == ("hypotension", "vasopressors", "vasopressin", "o2_device")
+
+
+def test_complete_record_lists_nothing(grade_day):
+    day = grade_day(temp_c=39.0, hypotension=False, vasopressors=0, vasopressin=False,
+                    o2_device="room_air")
+    assert crs(day) == 1 and day.crs.not_recorded == ()
+
+
+def test_vasopressor_count_missing_could_raise_hypotension(grade_day):
+    day = grade_day(temp_c=39.0, hypotension=True, vasopressin=False, o2_device="room_air")
+    assert crs(day) == 2 and day.crs.not_recorded == ("vasopressors",)
+
+
+def test_no_fever_needs_nothing_else(grade_day):
+    assert grade_day(temp_c=37.0).crs.not_recorded == ()

@@ -144,3 +144,17 @@ def test_older_patient_with_developmental_delay_assessed_with_capd(grade_day):
 def test_age_is_carried_across_the_patients_rows(grade_days):
     days = grade_days([{"age_years": 6, "capd_score": 0}, {"ice_score": 5}])
     assert [icans(d) for d in days] == [0, None]
+
+
+def test_ice_without_consciousness_lists_it(grade_day):
+    day = grade_day(ice_score=10)
+    assert icans(day) == 0 and day.icans.not_recorded == ("consciousness",)
+
+
+def test_events_left_empty_are_not_listed(grade_day):
+    day = grade_day(ice_score=8, consciousness="alert")
+    assert icans(day) == 1 and day.icans.not_recorded == ()
+
+
+def test_the_other_assessment_tool_is_not_expected(grade_day):
+    assert grade_day(age_years=6, capd_score=4, consciousness="alert").icans.not_recorded == ()

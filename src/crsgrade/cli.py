@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -111,31 +112,31 @@ def grade(
     result = grader.grade(file)
     for warning in result.warnings:
         _err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    if format is Format.table:
-        if output is None:
-            Console(soft_wrap=False).print(timeline(result))
-            return
-        console = Console(file=io_open(output), width=160, color_system=None)
-        console.print(timeline(result))
-        console.file.close()
+    if format is Format.table and output is None:
+        Console().print(timeline(result))  # colours, at the terminal's width
         return
-    text = to_csv(result) if format is Format.csv else to_json(result)
+    if format is Format.table:
+        text = _plain_text(timeline(result))
+    else:
+        text = to_csv(result) if format is Format.csv else to_json(result)
     if output is None:
         sys.stdout.write(text)
-    else:
-        _write(output, text)
+        return
+    with _open_output(output) as handle:
+        handle.write(text)
 
 
-def io_open(path: Path):
+def _plain_text(renderable) -> str:
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    console.print(renderable)
+    return console.file.getvalue()
+
+
+def _open_output(path: Path):
     try:
         return path.open("w", encoding="utf-8")
     except OSError as exc:
         raise CrsgradeError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
-def _write(path: Path, text: str) -> None:
-    with io_open(path) as handle:
-        handle.write(text)
 
 
 @app.command()

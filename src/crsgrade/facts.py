@@ -171,7 +171,6 @@ def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str,
 # The input column a derived fact comes from, for messages about what was not recorded.
 SOURCE_COLUMNS = {
     "fever": "temp_c",
-    "temp_c": "temp_c",
     "o2_class": "o2_device",
     "ice_total": "ice_score",
     "capd_total": "capd_score",

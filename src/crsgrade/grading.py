@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import ValidationError
 
 from . import conditions as cond
-from .csv_input import describe_validation_error, read_observations
+from .csv_input import COLUMNS, describe_validation_error, read_observations
 from .errors import ObservationError
 from .evaluators import make_evaluator
 from .facts import SOURCE_COLUMNS, Waiver, derive, format_value, waiving_therapies
@@ -117,25 +117,46 @@ class Grader:
     def _syndrome_grade(self, syndrome: str, fact: Mapping[str, Any], fired: list[Rule]) -> SyndromeGrade:
         mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
         if not mine:
-            return SyndromeGrade(grade=None, reason=self._not_gradable(syndrome, fact))
+            return SyndromeGrade(
+                grade=None,
+                reason=self._not_gradable(syndrome, fact),
+                not_recorded=self._unrecorded(syndrome, fact, lambda rule: rule.grade > 0),
+            )
         top = mine[0].grade
         rules = tuple(FiredRule(id=r.id, grade=r.grade, message=_render(r.message, fact)) for r in mine)
-        reason = _join_messages([rule.message for rule in rules if rule.grade == top])
-        return SyndromeGrade(grade=top, reason=reason, rules=rules)
+        return SyndromeGrade(
+            grade=top,
+            reason=_join_messages([rule.message for rule in rules if rule.grade == top]),
+            rules=rules,
+            not_recorded=self._unrecorded(syndrome, fact, lambda rule: rule.grade > top),
+        )
 
-    def _not_gradable(self, syndrome: str, fact: Mapping[str, Any]) -> str:
-        """Which unrecorded values left the day without a grade: those that a grade-0 rule of
-        the syndrome would have needed."""
-        missing: list[str] = []
+    def _unrecorded(self, syndrome: str, fact: Mapping[str, Any], considered) -> tuple[str, ...]:
+        """The input columns, left empty, on which a considered rule of the syndrome was waiting:
+        rules whose condition is unknown rather than false. Event findings (seizure, edema, ...)
+        are recorded only when they happen, and a day assessed with one encephalopathy tool does
+        not expect the other, so those empty cells are not listed."""
+        definitions = self.ruleset.definitions
+        expected_absent = set(definitions.event_facts)
+        tools = definitions.encephalopathy.tools
+        if any(fact.get(tool) is not None for tool in tools):
+            expected_absent |= set(tools)
+        columns: set[str] = set()
         for rule in self.ruleset.rules:
             node = self._resolved.get(rule.id)
-            if rule.syndrome != syndrome or rule.grade != 0 or node is None:
+            if rule.syndrome != syndrome or node is None or not considered(rule):
                 continue
             if cond.evaluate(node, fact) is None:
-                for name in sorted(cond.fields_of(node)):
-                    column = SOURCE_COLUMNS.get(name, name)
-                    if fact.get(name) is None and column not in missing:
-                        missing.append(column)
+                columns |= {
+                    SOURCE_COLUMNS.get(name, name)
+                    for name in cond.fields_of(node) - expected_absent
+                    if fact.get(name) is None
+                }
+        return tuple(column for column in COLUMNS if column in columns)
+
+    def _not_gradable(self, syndrome: str, fact: Mapping[str, Any]) -> str:
+        """Why a day has no grade: the unrecorded values that a grade-0 rule would have needed."""
+        missing = self._unrecorded(syndrome, fact, lambda rule: rule.grade == 0)
         if not missing:
             return "not gradable from what was recorded"
         return f"not gradable: {', '.join(missing)} not recorded"

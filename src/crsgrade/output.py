@@ -14,7 +14,7 @@ from .results import GradedPatient, GradingResult, SyndromeGrade
 
 CSV_COLUMNS = (
     "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
-    "crs_reason", "icans_reason", "fever_waived",
+    "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
 )
 _GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red", 5: "bold white on red"}
 
@@ -29,7 +29,9 @@ def to_csv(result: GradingResult) -> str:
             "" if day.crs.grade is None else day.crs.grade,
             "" if day.icans.grade is None else day.icans.grade,
             " ".join(day.crs.rule_ids), " ".join(day.icans.rule_ids),
-            day.crs.reason, day.icans.reason, str(day.fever_waived).lower(),
+            day.crs.reason, day.icans.reason,
+            " ".join(day.crs.not_recorded), " ".join(day.icans.not_recorded),
+            str(day.fever_waived).lower(),
         ])
     return buffer.getvalue()
 
@@ -45,7 +47,12 @@ def _grade_cell(grade: SyndromeGrade) -> Text:
 
 
 def _reason_cell(grade: SyndromeGrade) -> Text:
-    return Text(grade.reason, style="dim" if grade.grade is None else "")
+    if grade.grade is None:
+        return Text(grade.reason, style="dim")
+    text = Text(grade.reason)
+    if grade.not_recorded:
+        text.append(f" (could be higher: {', '.join(grade.not_recorded)} not recorded)", style="dim")
+    return text
 
 
 def patient_table(patient: GradedPatient) -> Table:

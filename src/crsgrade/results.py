@@ -22,11 +22,16 @@ class FiredRule(_Result):
 
 
 class SyndromeGrade(_Result):
-    """One syndrome on one day. `grade` is None when not enough was recorded to grade it."""
+    """One syndrome on one day. `grade` is None when not enough was recorded to grade it.
+
+    `not_recorded` lists the input columns left empty that a rule of higher grade needed: the
+    grade is what the recorded values establish, and could be higher had these been recorded.
+    """
 
     grade: int | None
     reason: str
     rules: tuple[FiredRule, ...] = ()
+    not_recorded: tuple[str, ...] = ()
 
     @property
     def rule_ids(self) -> tuple[str, ...]:

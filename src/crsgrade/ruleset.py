@@ -11,10 +11,18 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from . import conditions as cond
 from .errors import RuleFileError, SettingsError
@@ -60,6 +68,11 @@ class Constant(BaseModel):
 
 def _wrap(value: Any) -> Any:
     return value if isinstance(value, dict) else {"fixed": value}
+
+
+# A definition value: given directly (`class: high_flow`) or taken from a setting
+# (`at_or_below: {setting: hfnc_at_low_flow}`); either way read with `.value(settings)`.
+Resolvable = Annotated[Union[Constant, SettingRef], BeforeValidator(_wrap)]
 
 
 class SettingDef(_Strict):
@@ -110,17 +123,10 @@ class FeverDef(_Strict):
 
 
 class DeviceDef(_Strict):
-    class_: Constant | SettingRef | None = Field(None, alias="class")
-    at_or_below: Constant | SettingRef | None = None
-    above: Constant | SettingRef | None = None
-    flow_not_recorded: Constant | SettingRef | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _wrap_constants(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: _wrap(v) for k, v in data.items()}
-        return data
+    class_: Resolvable | None = Field(None, alias="class")
+    at_or_below: Resolvable | None = None
+    above: Resolvable | None = None
+    flow_not_recorded: Resolvable | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> DeviceDef:
@@ -129,7 +135,7 @@ class DeviceDef(_Strict):
             raise ValueError("give either class, or all of at_or_below, above, flow_not_recorded")
         return self
 
-    def outcomes(self) -> list[Constant | SettingRef]:
+    def outcomes(self) -> list[Resolvable]:
         return [v for v in (self.class_, self.at_or_below, self.above, self.flow_not_recorded) if v]
 
 
@@ -142,32 +148,20 @@ class OxygenDef(_Strict):
 class WaiverDef(_Strict):
     therapies: tuple[str, ...]
     therapies_by_setting: dict[str, str] = {}
-    prophylaxis: Constant | SettingRef
-    ends: Constant | SettingRef
-
-    @model_validator(mode="before")
-    @classmethod
-    def _wrap_constants(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: _wrap(v) if k in ("prophylaxis", "ends") else v for k, v in data.items()}
-        return data
+    prophylaxis: Resolvable
+    ends: Resolvable
 
 
 class EncephalopathyDef(_Strict):
-    capd_below_age: Constant | SettingRef
-
-    @model_validator(mode="before")
-    @classmethod
-    def _wrap_constants(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: _wrap(v) for k, v in data.items()}
-        return data
+    capd_below_age: Resolvable
+    tools: tuple[str, ...] = ()
 
 
 class Definitions(_Strict):
     fever: FeverDef
     oxygen: OxygenDef
     fever_waiver: WaiverDef
+    event_facts: tuple[str, ...] = ()
     encephalopathy: EncephalopathyDef
 
 
@@ -404,9 +398,17 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
         ):
             problems.append(f"{label}: '{ref.setting}' is not a {kind} setting")
     ends = defs.fever_waiver.ends
-    allowed_ends = settings[ends.setting].choices if isinstance(ends, SettingRef) and ends.setting in settings else (ends.value({}),)
-    if not set(allowed_ends) <= set(WAIVER_ENDS):
+    if isinstance(ends, SettingRef):
+        possible = settings[ends.setting].choices if ends.setting in settings else ()
+    else:
+        possible = (ends.fixed,)
+    if not set(possible) <= set(WAIVER_ENDS):
         problems.append(f"fever_waiver.ends: values must be among {', '.join(WAIVER_ENDS)}")
+    vocabulary = fact_vocabulary(oxygen.classes)
+    for label, names in (("event_facts", defs.event_facts), ("encephalopathy.tools", defs.encephalopathy.tools)):
+        for name in names:
+            if name not in vocabulary:
+                problems.append(f"{label}: '{name}' is not a fact")
     age = defs.encephalopathy.capd_below_age
     if isinstance(age, SettingRef) and (
         settings.get(age.setting) is None or settings[age.setting].type != "number"
