@@ -26,8 +26,15 @@ def test_fever_boundary_fahrenheit(grade_day, temp_f, grade):
     assert crs(grade_day(temp_f=temp_f)) == grade
 
 
-def test_temp_c_wins_over_temp_f(grade_day):
-    assert crs(grade_day(temp_c=37.0, temp_f=101.0)) == 0
+def test_temp_c_and_temp_f_that_agree(grade_day):
+    assert crs(grade_day(temp_c=38.3, temp_f=100.9)) == 1
+
+
+def test_temp_c_and_temp_f_that_disagree_are_an_error(grade_day):
+    from crsgrade import ObservationError
+
+    with pytest.raises(ObservationError, match="disagrees with temp_c 37"):
+        grade_day(temp_c=37.0, temp_f=101.5)
 
 
 def test_message_shows_the_temperature(grade_day):

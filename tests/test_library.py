@@ -45,16 +45,23 @@ def test_unknown_setting():
 
 def test_invalid_records_report_every_problem():
     with pytest.raises(ObservationError) as info:
-        crsgrade.grade([{"day": 0, "ice_score": 14}, {"temp_c": 38}, {"day": 2, "colour": "red"}])
+        crsgrade.grade([{"day": 0, "ice_score": 14}, {"temp_c": 38}, {"day": 2, "ice_score": "x"}])
     problems = info.value.problems
-    assert problems[0].startswith("record 0: ice_score: value '14'")
-    assert problems[1] == "record 1: day: required, but empty"
-    assert problems[2].startswith("record 2: colour: unknown column")
+    assert problems[0].startswith("records:1:ice_score: value '14'")
+    assert problems[1] == "records:2:day: required, but empty"
+    assert problems[2].startswith("records:3:ice_score: value 'x'")
 
 
-def test_duplicate_days_in_records():
-    with pytest.raises(ObservationError, match="more than one row for the same day"):
-        crsgrade.grade([{"day": 0}, {"day": 0}])
+def test_unknown_keys_are_warnings():
+    result = crsgrade.grade([{"day": 0, "temp_c": 38.2, "colour": "red"}])
+    assert result.warnings == ("records:1:colour: unknown column, ignored",)
+
+
+def test_several_records_of_one_day_are_combined():
+    result = crsgrade.grade([{"day": 0, "temp_c": 38.2}, {"day": 0, "temp_c": 37.0, "hypotension": True}])
+    (day,) = result.days()
+    assert (day.crs.grade, day.readings) == (2, 2)
+    assert result.input.rows_combined == 1
 
 
 def test_result_is_json_serialisable():

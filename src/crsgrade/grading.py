@@ -8,21 +8,22 @@ depends on is in its own observation and the rule files.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from pydantic import ValidationError
-
 from . import conditions as cond
-from .csv_input import COLUMNS, describe_validation_error, read_observations
+from .aggregation import combine
+from .columns import CONTRACT_COLUMNS
 from .errors import ObservationError
 from .evaluators import make_evaluator
-from .facts import SOURCE_COLUMNS, Waiver, derive, format_value, waiving_therapies
+from .facts import SOURCE_COLUMNS, Waiver, derive, format_value, oxygen_class, waiving_therapies
 from .observations import Observation
-from .results import FiredRule, GradedDay, GradedPatient, GradingResult, SyndromeGrade
+from .reading import ReadResult, read_observations, read_records
+from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
 from .ruleset import SYNDROMES, Rule, RuleSet, load_ruleset
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
@@ -53,17 +54,56 @@ class Grader:
     def engine(self) -> str:
         return self._evaluator.name
 
-    def grade(self, observations: ObservationsInput) -> GradingResult:
-        """Grades observations: a CSV path, or an iterable of Observation models or dicts."""
-        warnings: list[str] = []
+    def read(
+        self,
+        observations: ObservationsInput,
+        *,
+        infusion_date: datetime.date | None = None,
+        skip_invalid: bool = False,
+    ) -> tuple[ReadResult, list[tuple[Observation, int]]]:
+        """Reads observations and combines each patient-day's readings into one day.
+
+        Returns what was read and the days with how many readings each combines. Raises
+        ObservationError listing every problem (unless `skip_invalid` leaves bad rows out).
+        """
         if isinstance(observations, str | Path):
-            read = read_observations(observations)
-            rows, warnings = read.observations, read.warnings
+            read = read_observations(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
         else:
-            rows = _validate_records(observations)
-        patients = []
-        for patient_id, days in _by_patient(rows).items():
-            patients.append(self._grade_patient(patient_id, days))
+            read = read_records(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
+        readings: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for index, obs in enumerate(read.observations):
+            readings[(obs.patient_id, obs.day)].append(index)
+        days, problems = [], []
+        for indexes in readings.values():
+            day, day_problems = combine(
+                [read.observations[i] for i in indexes],
+                [read.locations[i] for i in indexes],
+                self._o2_rank,
+            )
+            if day_problems and skip_invalid:
+                read.skipped.extend(day_problems)
+                read.rows_skipped += len(indexes)
+            problems.extend(day_problems)
+            if day is not None:
+                days.append((day, len(indexes)))
+        if problems and not skip_invalid:
+            raise ObservationError(problems)
+        return read, days
+
+    def grade(
+        self,
+        observations: ObservationsInput,
+        *,
+        infusion_date: datetime.date | None = None,
+        skip_invalid: bool = False,
+    ) -> GradingResult:
+        """Grades observations: a file path (CSV, JSON, JSON Lines; `-` for stdin), or an
+        iterable of Observation models or dicts with the contract's column names."""
+        read, days = self.read(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
+        by_patient: dict[str, list[tuple[Observation, int]]] = defaultdict(list)
+        for day, count in days:
+            by_patient[day.patient_id].append((day, count))
+        patients = [self._grade_patient(pid, patient_days) for pid, patient_days in by_patient.items()]
         manifest = self.ruleset.manifest
         return GradingResult(
             ruleset=manifest.system,
@@ -71,23 +111,37 @@ class Grader:
             engine=self.engine,
             settings=self.settings,
             patients=tuple(patients),
-            warnings=tuple(warnings),
+            warnings=tuple(read.warnings),
+            input=InputSummary(
+                rows_read=read.rows_read,
+                rows_combined=sum(count - 1 for _, count in days),
+                rows_rejected=read.rows_skipped,
+                patient_days=len(days),
+                skipped=tuple(read.skipped),
+            ),
         )
+
+    def _o2_rank(self, obs: Observation) -> tuple:
+        """Orders readings by oxygen support: class (as listed in the rule set), then flow."""
+        oxygen = self.ruleset.definitions.oxygen
+        chosen = oxygen_class(obs, oxygen, self.settings)
+        rank = -1 if chosen is None else oxygen.classes.index(chosen)
+        return (rank, obs.o2_flow_lpm if obs.o2_flow_lpm is not None else -1.0)
 
     def fired(self, fact: Mapping[str, Any]) -> list[Rule]:
         """The rules that fire for one fact (used to check each rule's own examples)."""
         return [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
 
-    def _grade_patient(self, patient_id: str, days: list[Observation]) -> GradedPatient:
+    def _grade_patient(self, patient_id: str, days: list[tuple[Observation, int]]) -> GradedPatient:
         definitions = self.ruleset.definitions
         waiver_def = definitions.fever_waiver
         prophylaxis = waiver_def.prophylaxis.value(self.settings)
         ends_on_resolution = waiver_def.ends.value(self.settings) == "episode_resolved"
-        known_age = next((d.age_years for d in days if d.age_years is not None), None)
+        known_age = next((d.age_years for d, _ in days if d.age_years is not None), None)
         waiver: Waiver | None = None
         in_episode = False
         graded = []
-        for obs in sorted(days, key=lambda d: d.day):
+        for obs, readings in sorted(days, key=lambda item: item[0].day):
             given = waiving_therapies(obs, definitions, self.settings)
             if given and waiver is None and (in_episode or prophylaxis):
                 waiver = Waiver(given[0], obs.day)
@@ -110,7 +164,7 @@ class Grader:
                 notes.append(f"ICE not used: a child of {format_value(age)} years is assessed with CAPD")
             graded.append(GradedDay(
                 patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
-                fever_waived=fact["fever_waived"], notes=tuple(notes),
+                fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
             ))
         return GradedPatient(patient_id=patient_id, days=tuple(graded))
 
@@ -152,7 +206,7 @@ class Grader:
                     for name in cond.fields_of(node) - expected_absent
                     if fact.get(name) is None
                 }
-        return tuple(column for column in COLUMNS if column in columns)
+        return tuple(column for column in CONTRACT_COLUMNS if column in columns)
 
     def _not_gradable(self, syndrome: str, fact: Mapping[str, Any]) -> str:
         """Why a day has no grade: the unrecorded values that a grade-0 rule would have needed."""
@@ -179,43 +233,6 @@ def _render(template: str, fact: Mapping[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
 
 
-def _validate_records(records: Iterable[Observation | Mapping[str, Any]]) -> list[Observation]:
-    rows, problems = [], []
-    for index, record in enumerate(records):
-        if isinstance(record, Observation):
-            rows.append(record)
-            continue
-        try:
-            rows.append(Observation.model_validate(dict(record)))
-        except ValidationError as exc:
-            problems.extend(
-                f"record {index}: {problem}" for problem in describe_validation_error(exc, record)
-            )
-        except (TypeError, ValueError):
-            problems.append(f"record {index}: expected a mapping of column names to values")
-    if problems:
-        raise ObservationError(problems)
-    return rows
-
-
-def _by_patient(rows: list[Observation]) -> dict[str, list[Observation]]:
-    patients: dict[str, list[Observation]] = defaultdict(list)
-    seen: dict[tuple[str, int], int] = {}
-    problems = []
-    for index, obs in enumerate(rows):
-        key = (obs.patient_id, obs.day)
-        if key in seen:
-            problems.append(
-                f"patient {obs.patient_id} day {obs.day}: more than one row for the same day"
-                f" (records {seen[key]} and {index}); give one row per patient-day"
-            )
-        seen.setdefault(key, index)
-        patients[obs.patient_id].append(obs)
-    if problems:
-        raise ObservationError(problems)
-    return dict(patients)
-
-
 @lru_cache(maxsize=16)
 def _cached_grader(rules: str | None, settings: tuple, engine: str) -> Grader:
     return Grader(rules, dict(settings), engine)
@@ -227,14 +244,19 @@ def grade(
     settings: Mapping[str, Any] | None = None,
     rules: str | Path | None = None,
     engine: str = "auto",
+    infusion_date: datetime.date | None = None,
+    skip_invalid: bool = False,
 ) -> GradingResult:
     """Grades CRS and ICANS for every patient-day.
 
-    `observations` is a CSV path or an iterable of `Observation` models or dicts with the CSV
-    column names. `settings` overrides the rule set's [open] choices by name; `rules` is a rule
-    set directory (the shipped ASTCT 2019 set by default); `engine` is "auto", "durable" or
-    "python".
+    `observations` is a file path (CSV, JSON or JSON Lines) or an iterable of `Observation`
+    models or dicts with the contract's column names; several rows of one patient-day are
+    combined into the day's worst finding. `settings` overrides the rule set's [open] choices
+    by name; `rules` is a rule set directory (the shipped ASTCT 2019 set by default); `engine`
+    is "auto", "durable" or "python". `infusion_date` turns a `date` column into days for
+    patients without an `infusion_date` column; `skip_invalid` grades the valid rows of a file
+    with errors and lists the rows it left out in `result.input.skipped`.
     """
     key = tuple(sorted((settings or {}).items()))
     grader = _cached_grader(str(rules) if rules is not None else None, key, engine)
-    return grader.grade(observations)
+    return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)

@@ -6,6 +6,7 @@ normal: the rules decide what an unrecorded value means for a grade.
 
 from __future__ import annotations
 
+import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -59,7 +60,32 @@ class DeathCause(StrEnum):
     other = "other"
 
 
-ENUM_ALIASES = {"o2_device": {"none": "room_air"}}
+# Accepted spellings of enumerated values (after lower-casing, with spaces and hyphens as "_").
+ENUM_ALIASES = {
+    "o2_device": {
+        "none": "room_air", "ra": "room_air", "air": "room_air",
+        "nc": "nasal_cannula", "lfnc": "nasal_cannula", "low_flow_nasal_cannula": "nasal_cannula",
+        "hfnc": "high_flow_nasal_cannula", "high_flow": "high_flow_nasal_cannula",
+        "simple_mask": "face_mask", "facemask": "face_mask", "mask": "face_mask",
+        "nrb": "non_rebreather", "non_rebreather_mask": "non_rebreather",
+        "venturi_mask": "venturi", "bpap": "bipap",
+        "mv": "mechanical_ventilation", "ventilator": "mechanical_ventilation",
+        "intubated": "mechanical_ventilation", "invasive_ventilation": "mechanical_ventilation",
+    },
+    "consciousness": {"awake": "alert", "normal": "alert", "coma": "unarousable", "stupor": "unarousable"},
+    "seizure": {"no": "none"},
+    "motor_weakness": {"no": "none", "hemiparesis": "deep_focal", "paraparesis": "deep_focal"},
+    "cerebral_edema": {"no": "none"},
+    "death_cause": {},
+}
+
+# Highest oxygen flow a device plausibly delivers, L/min; a larger flow is warned about as a
+# likely data-entry error (it still grades as recorded).
+PLAUSIBLE_MAX_FLOW = {
+    "room_air": 0, "blow_by": 15, "nasal_cannula": 15, "high_flow_nasal_cannula": 80,
+    "face_mask": 15, "non_rebreather": 25, "venturi": 15, "cpap": 80, "bipap": 80,
+    "mechanical_ventilation": 80,
+}
 
 Score = Annotated[int, Field(ge=0)]
 
@@ -71,6 +97,7 @@ class Observation(BaseModel):
 
     patient_id: str = DEFAULT_PATIENT_ID
     day: int
+    time: datetime.time | None = None
     temp_c: float | None = Field(None, gt=25, lt=45)
     temp_f: float | None = Field(None, gt=77, lt=113)
     hypotension: bool | None = None
@@ -113,7 +140,7 @@ class Observation(BaseModel):
     @classmethod
     def _normalise_enum(cls, value: object, info) -> object:
         if isinstance(value, str):
-            value = value.strip().lower().replace("-", "_").replace(" ", "_")
+            value = "_".join(value.strip().lower().replace("-", " ").split())
             return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
         return value
 

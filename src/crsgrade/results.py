@@ -40,11 +40,14 @@ class SyndromeGrade(_Result):
 
 
 class GradedDay(_Result):
+    """One patient-day. `readings` counts the input rows combined into it."""
+
     patient_id: str
     day: int
     crs: SyndromeGrade
     icans: SyndromeGrade
     fever_waived: bool
+    readings: int = 1
     notes: tuple[str, ...] = ()
 
     def syndrome(self, name: Syndrome) -> SyndromeGrade:
@@ -70,6 +73,26 @@ class GradedPatient(_Result):
         return Peak(grade=top, day=first)
 
 
+class InputSummary(_Result):
+    """Where every input row went: each row read is in a graded day or was rejected.
+
+    rows_read = patient_days + rows_combined + rows_rejected.
+    """
+
+    rows_read: int
+    rows_combined: int
+    rows_rejected: int
+    patient_days: int
+    skipped: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        text = (
+            f"{self.rows_read} rows read: {self.patient_days} patient-days graded,"
+            f" {self.rows_combined} rows combined into them, {self.rows_rejected} rejected"
+        )
+        return text
+
+
 class GradingResult(_Result):
     """Every patient's graded days, with the rule set, settings and engine that produced them."""
 
@@ -79,6 +102,7 @@ class GradingResult(_Result):
     settings: dict[str, Any]
     patients: tuple[GradedPatient, ...]
     warnings: tuple[str, ...] = ()
+    input: InputSummary
 
     def days(self) -> list[GradedDay]:
         return [day for patient in self.patients for day in patient.days]

@@ -1,0 +1,303 @@
+"""Reading observation files: formats, spellings, and every class of bad input."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+from crsgrade import ObservationError
+from crsgrade.reading import parse_text, read_observations
+
+
+def problems(text: str, **options) -> list[str]:
+    with pytest.raises(ObservationError) as info:
+        parse_text(text, "obs.csv", **options)
+    return info.value.problems
+
+
+def first(text: str, **options):
+    return parse_text(text, "obs.csv", **options).observations[0]
+
+
+# --- the contract -----------------------------------------------------------------------------
+
+def test_headers_are_case_insensitive_and_trimmed():
+    obs = first("Patient_ID, DAY ,Temp_C\nA,0,38.2\n")
+    assert (obs.patient_id, obs.day, obs.temp_c) == ("A", 0, 38.2)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("true", True), ("false", False), ("yes", True), ("no", False), ("1", True), ("0", False),
+    ("YES", True), ("No", False),
+])
+def test_booleans(text, value):
+    assert first(f"day,hypotension\n0,{text}\n").hypotension is value
+
+
+def test_empty_cell_is_not_recorded():
+    obs = first("day,temp_c,hypotension,o2_device\n0,,,\n")
+    assert obs.temp_c is None and obs.hypotension is None and obs.o2_device is None
+
+
+def test_patient_id_absent_means_one_patient():
+    read = parse_text("day,temp_c\n0,38\n1,37\n")
+    assert {o.patient_id for o in read.observations} == {"1"}
+
+
+def test_negative_days_before_infusion():
+    assert first("day\n-3\n").day == -3
+
+
+def test_enum_values_are_normalised():
+    obs = first("day,o2_device,consciousness\n0,Nasal Cannula,Awakens-To-Voice\n")
+    assert obs.o2_device.value == "nasal_cannula" and obs.consciousness.value == "awakens_to_voice"
+
+
+@pytest.mark.parametrize("written, device", [
+    ("none", "room_air"), ("RA", "room_air"), ("NC", "nasal_cannula"), ("HFNC", "high_flow_nasal_cannula"),
+    ("NRB", "non_rebreather"), ("ventilator", "mechanical_ventilation"), ("BPAP", "bipap"),
+])
+def test_device_spellings(written, device):
+    assert first(f"day,o2_device\n0,{written}\n").o2_device.value == device
+
+
+# --- formats ----------------------------------------------------------------------------------
+
+def test_semicolon_and_decimal_comma():
+    obs = first("patient_id;day;temp_c;o2_flow_lpm\nA;0;38,5;2,5\n")
+    assert (obs.temp_c, obs.o2_flow_lpm) == (38.5, 2.5)
+
+
+def test_tab_separated():
+    assert first("day\ttemp_c\n0\t38.4\n").temp_c == 38.4
+
+
+def test_quoted_decimal_comma_in_comma_separated_file():
+    assert first('day,temp_c\n0,"38,6"\n').temp_c == 38.6
+
+
+def test_utf8_bom_and_windows_line_ends(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfday;temp_c\r\n0;38,4\r\n")
+    assert read_observations(path).observations[0].temp_c == 38.4
+
+
+def test_windows_1252_is_read_with_a_warning(tmp_path):
+    path = tmp_path / "ansi.csv"
+    path.write_bytes("day;Temp (°C)\r\n0;38,4\r\n".encode("cp1252"))
+    read = read_observations(path)
+    assert read.observations[0].temp_c == 38.4
+    assert any("read as Windows-1252" in w for w in read.warnings)
+
+
+def test_json_array():
+    text = json.dumps([{"patient_id": "A", "day": 0, "temp_c": 38.1, "hypotension": True},
+                       {"patient_id": "A", "day": 1, "ice_score": 6}])
+    read = parse_text(text, "obs.json")
+    assert [o.day for o in read.observations] == [0, 1]
+    assert read.observations[0].hypotension is True
+
+
+def test_json_object_with_observations():
+    read = parse_text(json.dumps({"observations": [{"day": 0, "temp_c": 38.0}]}), "obs.json")
+    assert read.observations[0].temp_c == 38.0
+
+
+def test_json_lines():
+    read = parse_text('{"day": 0, "temp_c": 38.1}\n\n{"day": 1, "ICE": 7}\n', "obs.jsonl")
+    assert [o.ice_score for o in read.observations] == [None, 7]
+
+
+def test_json_lines_bad_line_is_named():
+    assert problems('{"day": 0}\n{"day": 1,\n') == ["obs.csv:2: not valid JSON: Expecting property name enclosed in double quotes"]
+
+
+def test_json_nested_value():
+    assert problems('[{"day": 0, "temp_c": [38, 39]}]') == [
+        "obs.csv:1:temp_c: expected a single value, not a list or object"
+    ]
+
+
+def test_stdin(monkeypatch):
+    import io
+    import sys
+
+    class Stdin:
+        buffer = io.BytesIO(b"day,temp_c\n0,38.9\n")
+
+    monkeypatch.setattr(sys, "stdin", Stdin)
+    read = read_observations("-")
+    assert read.observations[0].temp_c == 38.9 and read.locations == ["<stdin>:2"]
+
+
+# --- spellings and units ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("header, column", [
+    ("Temp (°C)", "temp_c"), ("Temperature (F)", "temp_f"), ("ICE", "ice_score"), ("CAPD", "capd_score"),
+    ("Patient", "patient_id"), ("O2 flow (L/min)", "o2_flow_lpm"), ("Oxygen device", "o2_device"),
+    ("Age", "age_years"), ("Pressors", "vasopressors"), ("Corticosteroids", "steroids"),
+    ("LOC", "consciousness"), ("Study day", "day"),
+])
+def test_header_aliases(header, column):
+    value = {"temp_c": "38.2", "temp_f": "100.9", "ice_score": "7", "capd_score": "3", "patient_id": "Z",
+             "o2_flow_lpm": "2", "o2_device": "nasal_cannula", "age_years": "40", "vasopressors": "1",
+             "steroids": "yes", "consciousness": "alert", "day": "4"}[column]
+    header_day = "" if column == "day" else "day,"
+    row_day = "" if column == "day" else "0,"
+    obs = first(f"{header_day}{header}\n{row_day}{value}\n")
+    assert getattr(obs, column) is not None
+
+
+def test_temperature_of_unstated_unit_in_celsius():
+    read = parse_text("day,temperature\n0,38.4\n")
+    assert read.observations[0].temp_c == 38.4 and read.warnings == []
+
+
+def test_temperature_of_unstated_unit_in_fahrenheit_is_warned():
+    read = parse_text("day,temp\n0,101.3\n", "obs.csv")
+    assert read.observations[0].temp_f == 101.3
+    assert read.warnings == ["obs.csv:2:temperature: value '101.3' read as °F (38.5 °C)"]
+
+
+def test_fahrenheit_in_temp_c_is_an_error_that_says_so():
+    (problem,) = problems("day,temp_c\n0,101.2\n")
+    assert problem == ("obs.csv:2:temp_c: value '101.2' — expected a number from 25 to 45;"
+                       " this looks like °F: put it in temp_f")
+
+
+# --- dates instead of days ---------------------------------------------------------------------
+
+def test_date_and_infusion_date_columns():
+    read = parse_text("patient_id,date,infusion_date,temp_c\nA,2024-03-14,2024-03-14,38.1\n"
+                      "A,2024-03-17,,39.0\nB,2024-05-02,2024-05-01,37.0\n")
+    assert [(o.patient_id, o.day) for o in read.observations] == [("A", 0), ("A", 3), ("B", 1)]
+
+
+def test_infusion_date_option():
+    read = parse_text("date,temp_c\n2024-03-12,38.1\n", infusion_date=datetime.date(2024, 3, 14))
+    assert read.observations[0].day == -2
+
+
+def test_date_without_infusion_date():
+    (problem,) = problems("date,temp_c\n2024-03-12,38.1\n")
+    assert problem.startswith("obs.csv:2:date: no infusion date for this patient")
+
+
+def test_bad_date():
+    (problem,) = problems("date,infusion_date\n12/03/2024,2024-03-01\n")
+    assert problem == "obs.csv:2:date: value '12/03/2024' — expected an ISO date such as 2024-03-18"
+
+
+def test_day_and_date_must_agree():
+    (problem,) = problems("day,date,infusion_date\n2,2024-03-12,2024-03-11\n")
+    assert "disagrees with date 2024-03-12 (day 1 after infusion on 2024-03-11)" in problem
+
+
+def test_conflicting_infusion_dates():
+    found = problems("patient_id,date,infusion_date\nA,2024-03-12,2024-03-11\nA,2024-03-13,2024-03-10\n")
+    assert any("infusion_date: 2024-03-10 differs from 2024-03-11" in p for p in found)
+
+
+def test_time_column():
+    obs = first("day,time,temp_c\n0,08:30,38.0\n")
+    assert obs.time == datetime.time(8, 30)
+
+
+# --- bad input, one test per class ------------------------------------------------------------
+
+BAD = [
+    ("wrong type", "day,hypotension\n0,maybe\n",
+     "obs.csv:2:hypotension: value 'maybe' — expected true/false, yes/no or 1/0"),
+    ("ICE out of range", "day,ice_score\n0,11\n",
+     "obs.csv:2:ice_score: value '11' — expected a whole number from 0 to 10"),
+    ("negative flow", "day,o2_device,o2_flow_lpm\n0,nasal_cannula,-2\n",
+     "obs.csv:2:o2_flow_lpm: value '-2' — expected a number from 0 to 80"),
+    ("too hot", "day,temp_c\n0,45\n", "obs.csv:2:temp_c: value '45' — expected a number from 25 to 45"),
+    ("too cold", "day,temp_c\n0,25\n", "obs.csv:2:temp_c: value '25' — expected a number from 25 to 45"),
+    ("CAPD out of range", "day,capd_score\n0,40\n",
+     "obs.csv:2:capd_score: value '40' — expected a whole number from 0 to 32"),
+    ("unknown enum", "day,seizure\n0,status\n",
+     "obs.csv:2:seizure: value 'status' — allowed: none, resolved, prolonged"),
+    ("enum with suggestion", "day,o2_device\n0,nasal\n",
+     "obs.csv:2:o2_device: value 'nasal' — allowed: room_air, blow_by, nasal_cannula, high_flow_nasal_cannula,"
+     " face_mask, non_rebreather, venturi, cpap, bipap, mechanical_ventilation (did you mean 'nasal_cannula'?)"),
+    ("day not an integer", "day,temp_c\n1.5,38\n", "obs.csv:2:day: value '1.5' — expected a whole number"),
+    ("day empty", "day,temp_c\n,38\n", "obs.csv:2:day: required, but empty"),
+    ("no day column", "temp_c\n38\n",
+     "obs.csv:1: no 'day' column; give the day relative to infusion, or 'date' with 'infusion_date'"
+     " (a column or --infusion-date)"),
+    ("ICE disagrees with items",
+     "day,ice_score,ice_orientation,ice_naming,ice_commands,ice_writing,ice_attention\n0,9,4,3,1,1,1\n",
+     "obs.csv:2:ice_score: ice_score 9 disagrees with the sum of its items (10)"),
+    ("ICE items incomplete", "day,ice_orientation\n0,4\n",
+     "obs.csv:2:ice_score: ICE items are incomplete: ice_naming, ice_commands, ice_writing, ice_attention"
+     " not recorded"),
+    ("ragged row", "day,temp_c\n0,38,1\n", "obs.csv:2: 3 cells, but the header has 2"),
+    ("duplicate column", "day,temp_c,TEMP (°C)\n0,38,38\n",
+     "obs.csv:1:temp_c: column appears more than once (as 'temp_c' and 'TEMP (°C)')"),
+    ("empty file", "", "obs.csv: empty file; expected a header row with at least 'day'"),
+    ("blank lines only", "\n\n  \n", "obs.csv: empty file; expected a header row with at least 'day'"),
+    ("header only", "day,temp_c\n", "obs.csv: header only; no observation rows"),
+    ("temperature of no unit", "day,temperature\n0,60\n",
+     "obs.csv:2:temperature: value '60' — expected a temperature in °C (25-45) or °F (77-113)"),
+    ("temp_c and temp_f disagree", "day,temp_c,temp_f\n0,37,101.5\n",
+     "obs.csv:2:temp_f: value '101.5' (38.6 °C) disagrees with temp_c 37"),
+]
+
+
+@pytest.mark.parametrize("text, message", [pytest.param(t, m, id=i) for i, t, m in BAD])
+def test_bad_input(text, message):
+    assert problems(text) == [message]
+
+
+def test_every_problem_of_a_file_is_reported_at_once():
+    found = problems("day,ice_score,o2_device,hypotension,temp_c\n0,11,nasal,maybe,38\nx,5,room_air,no,101.2\n")
+    assert len(found) == 5
+    assert {p.split(":")[1] for p in found} == {"2", "3"}
+
+
+def test_binary_garbage(tmp_path):
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    with pytest.raises(ObservationError, match="not a text file"):
+        read_observations(path)
+
+
+def test_undecodable_bytes(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"day,temp_c\n0,38\n\x81\x8d\x8f\x90\x9d\n")
+    with pytest.raises(ObservationError, match="not UTF-8 text"):
+        read_observations(path)
+
+
+# --- warnings: contradictions that still grade --------------------------------------------------
+
+@pytest.mark.parametrize("row, warning", [
+    ("0,,5", "o2_flow_lpm: value '5' with no o2_device; oxygen is graded by device, so this flow is not graded"),
+    ("0,nasal_cannula,40", "o2_flow_lpm: value '40' is implausible for nasal_cannula (at most 15 L/min); graded as recorded"),
+    ("0,room_air,2", "o2_flow_lpm: value '2' is implausible for room_air (at most 0 L/min); graded as recorded"),
+])
+def test_oxygen_contradictions_are_warnings(row, warning):
+    read = parse_text(f"day,o2_device,o2_flow_lpm\n{row}\n", "obs.csv")
+    assert read.warnings == [f"obs.csv:2:{warning}"]
+
+
+def test_unknown_column_is_a_warning():
+    read = parse_text("day,temp_c,tempc\n0,38,1\n", "obs.csv")
+    assert read.warnings == ["obs.csv:1:tempc: unknown column, ignored (did you mean 'temp_c'?)"]
+
+
+def test_blank_lines_are_skipped():
+    assert len(parse_text("day\n0\n\n1\n").observations) == 2
+
+
+# --- nothing lost -------------------------------------------------------------------------------
+
+def test_skip_invalid_keeps_the_valid_rows_and_lists_the_others():
+    read = parse_text("day,ice_score\n0,5\n1,12\n2,x\n3,10\n", "obs.csv", skip_invalid=True)
+    assert [o.day for o in read.observations] == [0, 3]
+    assert read.rows_read == 4 and read.rows_skipped == 2
+    assert read.skipped[0].startswith("obs.csv:3:ice_score")
+    assert read.skipped[1].startswith("obs.csv:4:")
