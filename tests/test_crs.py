@@ -303,3 +303,30 @@ def test_vasopressor_count_missing_could_raise_hypotension(grade_day):
 
 def test_no_fever_needs_nothing_else(grade_day):
     assert grade_day(temp_c=37.0).crs.not_recorded == ()
+
+
+@pytest.mark.parametrize("device, settings, grade", [
+    ("nasal_cannula", {}, 2),
+    ("high_flow_nasal_cannula", {"hfnc_at_low_flow": "low_flow"}, 2),
+    ("face_mask", {"face_mask_at_low_flow": "low_flow"}, 2),
+])
+def test_flow_not_recorded_is_the_least_the_device_can_be_and_is_listed(grade_day, device, settings, grade):
+    day = grade_day(temp_c=38.5, hypotension=False, vasopressors=0, vasopressin=False,
+                    o2_device=device, settings=settings)
+    assert crs(day) == grade
+    assert day.crs.not_recorded == ("o2_flow_lpm",)
+    assert "flow not recorded" in day.crs.reason
+
+
+def test_flow_not_needed_for_a_device_classed_without_it(grade_day):
+    day = grade_day(temp_c=38.5, hypotension=False, vasopressors=0, vasopressin=False,
+                    o2_device="non_rebreather")
+    assert crs(day) == 3 and day.crs.not_recorded == ()
+
+
+def test_temperature_shown_as_recorded(grade_day):
+    assert grade_day(temp_c=37.99999).crs.reason == "no fever that counts (37.99999 °C) and fever not waived"
+
+
+def test_fahrenheit_just_below_the_boundary_is_not_fever(grade_day):
+    assert crs(grade_day(temp_f=100.39)) == 0

@@ -158,3 +158,19 @@ def test_events_left_empty_are_not_listed(grade_day):
 
 def test_the_other_assessment_tool_is_not_expected(grade_day):
     assert grade_day(age_years=6, capd_score=4, consciousness="alert").icans.not_recorded == ()
+
+
+@pytest.mark.parametrize("finding, grade", [
+    ({"cerebral_edema": "focal"}, 3),
+    ({"cerebral_edema": "diffuse"}, 4),
+    ({"seizure": "prolonged"}, 4),
+    ({"motor_weakness": "deep_focal"}, 4),
+])
+def test_sedation_explains_consciousness_not_seizure_or_edema(grade_day, finding, grade):
+    day = grade_day(consciousness="unarousable", neuro_other_cause=True, **finding)
+    assert icans(day) == grade
+
+
+def test_child_with_ice_recorded_does_not_list_ice_as_missing(grade_day):
+    day = grade_day(age_years=8, ice_score=4, consciousness="alert")
+    assert icans(day) == 0 and "ice_score" not in day.icans.not_recorded

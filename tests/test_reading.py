@@ -301,3 +301,14 @@ def test_skip_invalid_keeps_the_valid_rows_and_lists_the_others():
     assert read.rows_read == 4 and read.rows_skipped == 2
     assert read.skipped[0].startswith("obs.csv:3:ice_score")
     assert read.skipped[1].startswith("obs.csv:4:")
+
+
+def test_vasopressors_with_hypotension_no_is_warned():
+    read = parse_text("day,hypotension,vasopressors\n0,no,1\n", "obs.csv")
+    assert read.warnings == ["obs.csv:2:hypotension: value 'no' while vasopressors or vasopressin are recorded;"
+                             " graded by the vasopressors"]
+
+
+def test_device_with_no_flow_is_warned():
+    read = parse_text("day,o2_device,o2_flow_lpm\n0,nasal_cannula,0\n", "obs.csv")
+    assert read.warnings == ["obs.csv:2:o2_flow_lpm: value '0' with nasal_cannula; graded by the device as recorded"]

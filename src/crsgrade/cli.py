@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import io
 import sys
@@ -17,6 +18,7 @@ from . import __version__
 from .errors import CrsgradeError, SettingsError
 from .evaluators import durable_available
 from .grading import Grader
+from .results import InputSummary
 from .output import timeline, to_csv, to_json
 from .ruleset import load_ruleset
 
@@ -93,10 +95,34 @@ RulesOption = Annotated[
 ]
 
 
+FileArgument = Annotated[
+    Path,
+    typer.Argument(help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
+]
+InfusionDateOption = Annotated[
+    Optional[datetime.datetime],
+    typer.Option(
+        "--infusion-date", formats=["%Y-%m-%d"],
+        help="Day 0 for a file with a date column and no infusion_date column (YYYY-MM-DD).",
+    ),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or summary on stderr.")]
+
+
+def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ...], quiet: bool) -> None:
+    if quiet:
+        return
+    for warning in warnings:
+        _err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for problem in skipped:
+        _err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False, soft_wrap=True)
+    _err.print(summary_line, style="dim", highlight=False, soft_wrap=True)
+
+
 @app.command()
 @_user_errors
 def grade(
-    file: Annotated[Path, typer.Argument(help="Observation CSV, one row per patient-day.")],
+    file: FileArgument,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
     set_: Annotated[
@@ -105,13 +131,19 @@ def grade(
     ] = [],
     rules: RulesOption = None,
     engine: Annotated[Engine, typer.Option("--engine", help="Rule evaluator.")] = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Grade the valid rows of a file with errors; list the rows left out."),
+    ] = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
     grader = Grader(rules, _parse_sets(set_), engine.value)
-    result = grader.grade(file)
-    for warning in result.warnings:
-        _err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    result = grader.grade(
+        file, infusion_date=infusion_date.date() if infusion_date else None, skip_invalid=skip_invalid,
+    )
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     if format is Format.table and output is None:
         Console().print(timeline(result))  # colours, at the terminal's width
         return
@@ -124,6 +156,21 @@ def grade(
         return
     with _open_output(output) as handle:
         handle.write(text)
+
+
+@app.command()
+@_user_errors
+def check(
+    file: FileArgument,
+    rules: RulesOption = None,
+    infusion_date: InfusionDateOption = None,
+) -> None:
+    """Validate FILE without grading it: report every problem and warning; exit 1 if any
+    row is invalid."""
+    grader = Grader(rules, engine="python")
+    read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None)
+    summary = InputSummary.of(read, days)
+    _report(f"{summary.line()}; no problems found", tuple(read.warnings), (), quiet=False)
 
 
 def _plain_text(renderable) -> str:

@@ -32,8 +32,9 @@ ATTRIBUTION_FLAGS = (
 
 # Facts that messages may show but conditions may not test: the measurements behind derived
 # facts (conditions test fever, o2_class and the assessment tool, whose thresholds are in the
-# rule set's definitions), and the text that names why fever counts or is waived.
-MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis")
+# rule set's definitions), the text that names why fever counts or is waived, and the oxygen
+# support in words ("nasal cannula 2.0 L/min", "face mask, flow not recorded").
+MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis", "o2_support")
 
 
 def _plain(value: Any) -> Any:
@@ -46,7 +47,7 @@ def format_value(value: Any) -> str:
     if value is None:
         return "not recorded"
     if isinstance(value, float):
-        return f"{value:.1f}" if round(value, 1) == value else f"{value:g}"
+        return f"{value:.1f}" if round(value, 1) == value else f"{value:.10g}"
     return str(value).replace("_", " ")
 
 
@@ -101,12 +102,10 @@ def oxygen_class(obs: Observation, oxygen: Any, settings: Mapping[str, Any]) -> 
     if obs.o2_device is None:
         return None
     device = oxygen.devices[obs.o2_device.value]
-    if device.class_ is not None:
+    if not device.by_flow:
         chosen = device.class_
-    elif obs.o2_flow_lpm is None:
-        chosen = device.flow_not_recorded
-    elif obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
-        chosen = device.at_or_below
+    elif obs.o2_flow_lpm is None or obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
+        chosen = device.at_or_below  # with no flow recorded: the least the device can be
     else:
         chosen = device.above
     return chosen.value(settings)
@@ -152,11 +151,29 @@ def derive(
         **{name: getattr(obs, name) for name in ATTRIBUTION_FLAGS},
     }
     fact = complete({name: _plain(value) for name, value in fact.items()})
+    if obs.o2_device is not None:
+        flow = obs.o2_flow_lpm
+        device = format_value(obs.o2_device.value)
+        if flow is not None:
+            fact["o2_support"] = f"{device} {format_value(flow)} L/min"
+        elif definitions.oxygen.devices[obs.o2_device.value].by_flow:
+            fact["o2_support"] = f"{device}, flow not recorded"
+        else:
+            fact["o2_support"] = device
     if fever and not fact["fever_other_cause"]:
         fact["fever_basis"] = f"fever {format_value(temp)} °C"
     elif waiver is not None:
         fact["fever_basis"] = waiver.describe()
     return fact
+
+
+def lower_bounds(fact: Mapping[str, Any], definitions: Any) -> dict[str, str]:
+    """Derived facts that are only a lower bound because an input was not recorded, with that
+    input's column: the oxygen class of a device whose class depends on a flow left empty."""
+    device = fact.get("o2_device")
+    if device and definitions.oxygen.devices[device].by_flow and fact.get("o2_flow_lpm") is None:
+        return {"o2_class": "o2_flow_lpm"}
+    return {}
 
 
 def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[str]:

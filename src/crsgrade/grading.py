@@ -20,7 +20,15 @@ from .aggregation import combine
 from .columns import CONTRACT_COLUMNS
 from .errors import ObservationError
 from .evaluators import make_evaluator
-from .facts import SOURCE_COLUMNS, Waiver, derive, format_value, oxygen_class, waiving_therapies
+from .facts import (
+    SOURCE_COLUMNS,
+    Waiver,
+    derive,
+    format_value,
+    lower_bounds,
+    oxygen_class,
+    waiving_therapies,
+)
 from .observations import Observation
 from .reading import ReadResult, read_observations, read_records
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
@@ -112,13 +120,7 @@ class Grader:
             settings=self.settings,
             patients=tuple(patients),
             warnings=tuple(read.warnings),
-            input=InputSummary(
-                rows_read=read.rows_read,
-                rows_combined=sum(count - 1 for _, count in days),
-                rows_rejected=read.rows_skipped,
-                patient_days=len(days),
-                skipped=tuple(read.skipped),
-            ),
+            input=InputSummary.of(read, days),
         )
 
     def _o2_rank(self, obs: Observation) -> tuple:
@@ -149,7 +151,7 @@ class Grader:
             fact = derive(obs, age_years=age, definitions=definitions, settings=self.settings,
                           waiver=waiver)
             fired = [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
-            grades = {s: self._syndrome_grade(s, fact, fired) for s in SYNDROMES}
+            grades = {s: self._syndrome_grade(s, obs, fact, fired) for s in SYNDROMES}
             crs = grades["crs"].grade
             if crs is not None and crs >= 1:
                 in_episode = True
@@ -168,13 +170,14 @@ class Grader:
             ))
         return GradedPatient(patient_id=patient_id, days=tuple(graded))
 
-    def _syndrome_grade(self, syndrome: str, fact: Mapping[str, Any], fired: list[Rule]) -> SyndromeGrade:
+    def _syndrome_grade(self, syndrome: str, obs: Observation, fact: Mapping[str, Any],
+                        fired: list[Rule]) -> SyndromeGrade:
         mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
         if not mine:
             return SyndromeGrade(
                 grade=None,
-                reason=self._not_gradable(syndrome, fact),
-                not_recorded=self._unrecorded(syndrome, fact, lambda rule: rule.grade > 0),
+                reason=self._not_gradable(syndrome, obs, fact),
+                not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > 0),
             )
         top = mine[0].grade
         rules = tuple(FiredRule(id=r.id, grade=r.grade, message=_render(r.message, fact)) for r in mine)
@@ -182,35 +185,44 @@ class Grader:
             grade=top,
             reason=_join_messages([rule.message for rule in rules if rule.grade == top]),
             rules=rules,
-            not_recorded=self._unrecorded(syndrome, fact, lambda rule: rule.grade > top),
+            not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > top),
         )
 
-    def _unrecorded(self, syndrome: str, fact: Mapping[str, Any], considered) -> tuple[str, ...]:
+    def _unrecorded(self, syndrome: str, obs: Observation, fact: Mapping[str, Any], considered) -> tuple[str, ...]:
         """The input columns, left empty, on which a considered rule of the syndrome was waiting:
-        rules whose condition is unknown rather than false. Event findings (seizure, edema, ...)
-        are recorded only when they happen, and a day assessed with one encephalopathy tool does
-        not expect the other, so those empty cells are not listed."""
+        rules whose condition is unknown rather than false, or false only because a derived fact
+        is a lower bound (a nasal cannula with no flow). Event findings (seizure, edema, ...) are
+        recorded only when they happen, and a day assessed with one encephalopathy tool does not
+        expect the other, so those empty cells are not listed."""
         definitions = self.ruleset.definitions
         expected_absent = set(definitions.event_facts)
         tools = definitions.encephalopathy.tools
         if any(fact.get(tool) is not None for tool in tools):
             expected_absent |= set(tools)
+        bounds = lower_bounds(fact, definitions)
         columns: set[str] = set()
         for rule in self.ruleset.rules:
             node = self._resolved.get(rule.id)
             if rule.syndrome != syndrome or node is None or not considered(rule):
                 continue
-            if cond.evaluate(node, fact) is None:
+            truth = cond.evaluate(node, fact)
+            if truth is None:
                 columns |= {
                     SOURCE_COLUMNS.get(name, name)
                     for name in cond.fields_of(node) - expected_absent
                     if fact.get(name) is None
                 }
-        return tuple(column for column in CONTRACT_COLUMNS if column in columns)
+            elif truth is False:
+                for name, column in bounds.items():
+                    unbounded = {k: v for k, v in fact.items() if k != name}
+                    if name in cond.fields_of(node) and cond.evaluate(node, unbounded) is None:
+                        columns.add(column)
+        recorded = {name for name, value in obs if value is not None}
+        return tuple(c for c in CONTRACT_COLUMNS if c in columns and c not in recorded)
 
-    def _not_gradable(self, syndrome: str, fact: Mapping[str, Any]) -> str:
+    def _not_gradable(self, syndrome: str, obs: Observation, fact: Mapping[str, Any]) -> str:
         """Why a day has no grade: the unrecorded values that a grade-0 rule would have needed."""
-        missing = self._unrecorded(syndrome, fact, lambda rule: rule.grade == 0)
+        missing = self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade == 0)
         if not missing:
             return "not gradable from what was recorded"
         return f"not gradable: {', '.join(missing)} not recorded"

@@ -171,5 +171,5 @@ class Observation(BaseModel):
         if self.temp_c is not None:
             return self.temp_c
         if self.temp_f is not None:
-            return round((self.temp_f - 32) * 5 / 9, 2)
+            return round((self.temp_f - 32) * 5 / 9, 6)  # 100.4 °F is 38.0 °C, 100.39 °F is not
         return None

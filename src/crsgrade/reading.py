@@ -73,7 +73,7 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
     return low, high
 
 
-_NUMERIC = tuple(n for n in CONTRACT_COLUMNS if {int, float} & set(_field_kinds(n)))
+_NUMERIC = tuple(n for n in CONTRACT_COLUMNS if {int, float} & set(_field_kinds(n))) + ("temperature",)
 
 
 def _as_float(value: Any) -> float | None:
@@ -358,6 +358,15 @@ def _contradictions(obs: Observation, where: str, warnings: list[str], problems:
                 f"{where}:o2_flow_lpm: value '{obs.o2_flow_lpm:g}' is implausible for"
                 f" {obs.o2_device.value} (at most {limit} L/min); graded as recorded"
             )
+    if obs.o2_device is not None and obs.o2_device.value != "room_air" and obs.o2_flow_lpm == 0:
+        warnings.append(
+            f"{where}:o2_flow_lpm: value '0' with {obs.o2_device.value}; graded by the device as recorded"
+        )
+    if obs.hypotension is False and (obs.vasopressors or obs.vasopressin):
+        warnings.append(
+            f"{where}:hypotension: value 'no' while vasopressors or vasopressin are recorded;"
+            " graded by the vasopressors"
+        )
     if obs.temp_c is not None and obs.temp_f is not None:
         converted = (obs.temp_f - 32) * 5 / 9
         if abs(converted - obs.temp_c) > 0.3:

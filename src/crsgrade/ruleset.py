@@ -126,17 +126,20 @@ class DeviceDef(_Strict):
     class_: Resolvable | None = Field(None, alias="class")
     at_or_below: Resolvable | None = None
     above: Resolvable | None = None
-    flow_not_recorded: Resolvable | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> DeviceDef:
-        by_flow = [v is not None for v in (self.at_or_below, self.above, self.flow_not_recorded)]
+        by_flow = [v is not None for v in (self.at_or_below, self.above)]
         if (self.class_ is not None and any(by_flow)) or (self.class_ is None and not all(by_flow)):
-            raise ValueError("give either class, or all of at_or_below, above, flow_not_recorded")
+            raise ValueError("give either class, or both at_or_below and above")
         return self
 
+    @property
+    def by_flow(self) -> bool:
+        return self.class_ is None
+
     def outcomes(self) -> list[Resolvable]:
-        return [v for v in (self.class_, self.at_or_below, self.above, self.flow_not_recorded) if v]
+        return [v for v in (self.class_, self.at_or_below, self.above) if v]
 
 
 class OxygenDef(_Strict):
