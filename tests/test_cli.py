@@ -143,3 +143,72 @@ def _durable() -> bool:
     from crsgrade.evaluators import durable_available
 
     return durable_available()
+
+
+def test_summary_line_on_stderr():
+    result = run("grade", str(EXAMPLE), "-f", "csv")
+    assert result.stderr.strip().endswith("14 rows read: 14 patient-days graded, 0 rows combined into them, 0 rejected")
+
+
+def test_quiet():
+    assert run("grade", str(EXAMPLE), "-f", "csv", "--quiet").stderr == ""
+
+
+def test_check_valid_file():
+    result = run("check", str(EXAMPLE))
+    assert result.exit_code == 0
+    assert "14 rows read" in result.stderr and "no problems found" in result.stderr
+    assert result.stdout == ""
+
+
+def test_check_reports_every_problem_and_exits_1(tmp_path):
+    obs = tmp_path / "bad.csv"
+    obs.write_text("day;ICE;o2\n0;12;nc\n1;5;maybe\n2;x;room air\n")
+    result = run("check", str(obs))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "error: 3 problems in the observations:"
+    assert lines[1] == f"error: {obs}:2:ice_score: value '12' — expected a whole number from 0 to 10"
+    assert lines[2].startswith(f"error: {obs}:3:o2_device: value 'maybe' — allowed:")
+    assert lines[3] == f"error: {obs}:4:ice_score: value 'x' — expected a whole number from 0 to 10"
+
+
+def test_grading_never_runs_on_a_file_with_errors(tmp_path):
+    obs = tmp_path / "bad.csv"
+    obs.write_text("day,ice_score\n0,5\n1,12\n")
+    result = run("grade", str(obs), "-f", "csv")
+    assert result.exit_code == 1 and result.stdout == ""
+
+
+def test_skip_invalid_grades_the_rest_and_names_the_rows(tmp_path):
+    obs = tmp_path / "bad.csv"
+    obs.write_text("day,ice_score\n0,5\n1,12\n2,9\n")
+    result = run("grade", str(obs), "-f", "csv", "--skip-invalid")
+    assert result.exit_code == 0
+    assert [row["day"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["0", "2"]
+    assert f"skipped: {obs}:3:ice_score: value '12'" in result.stderr
+    assert "3 rows read: 2 patient-days graded, 0 rows combined into them, 1 rejected" in result.stderr
+
+
+def test_stdin():
+    result = runner.invoke(app, ["grade", "-", "-f", "csv"], input="day;temp_c\n0;38,2\n")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[1].startswith("1,0,1,")
+
+
+def test_infusion_date_option(tmp_path):
+    obs = tmp_path / "dated.csv"
+    obs.write_text("date,temp_c\n2024-03-14,38.2\n2024-03-16,37.0\n")
+    result = run("grade", str(obs), "-f", "csv", "--infusion-date", "2024-03-14")
+    assert [row["day"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["0", "2"]
+
+
+def test_bad_infusion_date_is_a_usage_error(tmp_path):
+    assert run("grade", str(EXAMPLE), "--infusion-date", "14/03/2024").exit_code == 2
+
+
+def test_json_input(tmp_path):
+    obs = tmp_path / "obs.json"
+    obs.write_text(json.dumps([{"day": 0, "temp_c": 38.4, "hypotension": True}]))
+    result = run("grade", str(obs), "-f", "json")
+    assert json.loads(result.stdout)["patients"][0]["days"][0]["crs"]["grade"] == 2

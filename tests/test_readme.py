@@ -68,3 +68,16 @@ def test_library_example_prints_what_it_says(monkeypatch):
     with contextlib.redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {})
     assert out.getvalue().splitlines() == expected
+
+
+def test_header_alias_table_matches_the_reader():
+    from crsgrade.columns import ALIASES
+
+    rows = {row[0]: [a.strip().strip("`") for a in row[1].split(",")] for row in table_rows("header-aliases")}
+    assert rows == {column: list(aliases) for column, aliases in ALIASES.items()}
+
+
+def test_aggregation_table_matches_the_code():
+    from crsgrade.aggregation import HOW
+
+    assert {row[0]: row[1] for row in table_rows("aggregation")} == HOW

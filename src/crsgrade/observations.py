@@ -76,7 +76,6 @@ ENUM_ALIASES = {
     "seizure": {"no": "none"},
     "motor_weakness": {"no": "none", "hemiparesis": "deep_focal", "paraparesis": "deep_focal"},
     "cerebral_edema": {"no": "none"},
-    "death_cause": {},
 }
 
 # Highest oxygen flow a device plausibly delivers, L/min; a larger flow is warned about as a
