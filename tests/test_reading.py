@@ -312,3 +312,21 @@ def test_vasopressors_with_hypotension_no_is_warned():
 def test_device_with_no_flow_is_warned():
     read = parse_text("day,o2_device,o2_flow_lpm\n0,nasal_cannula,0\n", "obs.csv")
     assert read.warnings == ["obs.csv:2:o2_flow_lpm: value '0' with nasal_cannula; graded by the device as recorded"]
+
+
+def test_a_row_with_a_bad_date_still_reports_its_other_problems():
+    found = problems("date,infusion_date,ice_score\n2024-13-01,2024-03-01,11\n")
+    assert found == [
+        "obs.csv:2:date: value '2024-13-01' — expected an ISO date such as 2024-03-18",
+        "obs.csv:2:ice_score: value '11' — expected a whole number from 0 to 10",
+    ]
+
+
+def test_json_record_with_a_column_twice():
+    assert problems('[{"day": 0, "temp": 38, "temperature": 39}]') == [
+        "obs.csv:1:temperature: given more than once (as 'temperature' too)"
+    ]
+
+
+def test_json_record_that_is_not_an_object():
+    assert problems('[{"day": 0}, 5]') == ["obs.csv:2: expected a record (an object of column: value)"]

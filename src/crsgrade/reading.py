@@ -50,6 +50,7 @@ class ReadResult:
 class _Row:
     location: str  # "FILE:ROW"
     values: dict[str, Any]  # contract or extra column -> raw value
+    problems: list[str] = field(default_factory=list)  # found while splitting the row
 
 
 def _field_kinds(name: str) -> tuple:
@@ -176,7 +177,7 @@ def _csv_rows(text: str, source: str, problems: list[str], warnings: list[str]) 
     if header is None:
         raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
     columns = _map_headers(header, source, problems, warnings)
-    _check_day_columns({c for c in columns if c}, source, problems)
+    _require_day_column({c for c in columns if c}, source, problems)
     if problems:  # without the columns straight, every row would only repeat the problem
         raise ObservationError(problems)
     rows = []
@@ -186,7 +187,7 @@ def _csv_rows(text: str, source: str, problems: list[str], warnings: list[str]) 
                 continue
             location = f"{source}:{reader.line_num}"
             if len(cells) != len(columns):
-                rows.append(_Row(location, {"__ragged__": f"{len(cells)} cells, but the header has {len(columns)}"}))
+                rows.append(_Row(location, {}, [f"{location}: {len(cells)} cells, but the header has {len(columns)}"]))
                 continue
             rows.append(_Row(location, {c: v for c, v in zip(columns, cells) if c is not None}))
     except csv.Error as exc:
@@ -194,12 +195,12 @@ def _csv_rows(text: str, source: str, problems: list[str], warnings: list[str]) 
     return rows
 
 
-def _check_day_columns(columns: set[str], source: str, problems: list[str]) -> None:
+def _require_day_column(columns: set[str], source: str, problems: list[str]) -> None:
     if "day" not in columns and "date" not in columns:
-        problems.append(
+        raise ObservationError(problems + [
             f"{source}:1: no 'day' column; give the day relative to infusion, or 'date' with"
             " 'infusion_date' (a column or --infusion-date)"
-        )
+        ])
 
 
 def _json_rows(text: str, source: str, problems: list[str], warnings: list[str]) -> list[_Row]:
@@ -233,26 +234,26 @@ def _record_rows(records: list[tuple[str, Any]], problems: list[str], warnings: 
                  source: str) -> list[_Row]:
     rows, unknown, columns = [], {}, set()
     for location, record in records:
+        row = _Row(location, {})
+        rows.append(row)
         if not isinstance(record, Mapping):
-            rows.append(_Row(location, {"__ragged__": "expected a record (an object of column: value)"}))
+            row.problems.append(f"{location}: expected a record (an object of column: value)")
             continue
-        values = {}
         for key, value in record.items():
             column = column_for(str(key))
             if column is None:
                 unknown.setdefault(str(key), location)
-                continue
-            if isinstance(value, dict | list):
-                value = {"__nested__": value}
-            values[column] = value
-            columns.add(column)
-        rows.append(_Row(location, values))
+            elif column in row.values:
+                row.problems.append(f"{location}:{column}: given more than once (as '{key}' too)")
+            elif isinstance(value, dict | list):
+                row.problems.append(f"{location}:{column}: expected a single value, not a list or object")
+            else:
+                row.values[column] = value
+                columns.add(column)
     for key, location in unknown.items():
         warnings.append(f"{location}:{key}: unknown column, ignored{did_you_mean(key.lower(), KNOWN_COLUMNS)}")
     if rows:
-        _check_day_columns(columns, source, problems)
-        if "day" not in columns and "date" not in columns:
-            raise ObservationError(problems)
+        _require_day_column(columns, source, problems)
     return rows
 
 
@@ -382,30 +383,26 @@ def _observations(rows: list[_Row], source: str, problems: list[str], warnings: 
     infusion = _infusion_dates(rows, infusion_date, problems)
     result = ReadResult(observations=[], locations=[], warnings=warnings, rows_read=len(rows))
     for row in rows:
-        row_problems: list[str] = []
-        if "__ragged__" in row.values:
-            row_problems.append(f"{row.location}: {row.values['__ragged__']}")
-        else:
+        row_problems = list(row.problems)
+        if row.values or not row_problems:  # a ragged row has no values to check
             values = _clean(row.values)
-            nested = [c for c, v in values.items() if isinstance(v, dict) and "__nested__" in v]
-            for column in nested:
-                row_problems.append(f"{row.location}:{column}: expected a single value, not a list or object")
-                del values[column]
             patient = str(values.get("patient_id", DEFAULT_PATIENT_ID)).strip()
             _resolve_temperature(values, row.location, row_problems, warnings)
+            before = len(row_problems)
             _resolve_day(values, row.location, infusion.get(patient, infusion[""]), row_problems)
-            if not row_problems:
-                try:
-                    obs = Observation.model_validate(values)
-                except ValidationError as exc:
-                    row_problems.extend(
-                        f"{row.location}:{p}" for p in describe_validation_error(exc, values)
-                    )
-                else:
-                    _contradictions(obs, row.location, warnings, row_problems)
-                    if not row_problems:
-                        result.observations.append(obs)
-                        result.locations.append(row.location)
+            date_failed = len(row_problems) > before
+            try:
+                obs = Observation.model_validate(values)
+            except ValidationError as exc:
+                row_problems.extend(
+                    f"{row.location}:{p}" for p in describe_validation_error(exc, values)
+                    if not (date_failed and p.startswith("day:"))  # already said why
+                )
+            else:
+                _contradictions(obs, row.location, warnings, row_problems)
+                if not row_problems:
+                    result.observations.append(obs)
+                    result.locations.append(row.location)
         if row_problems:
             if skip_invalid:
                 result.skipped.extend(row_problems)
