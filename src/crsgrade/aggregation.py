@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .observations import ICE_ITEMS, Observation
+from .observations import ICE_ITEMS, THERAPIES, Observation
 
 HOW: dict[str, str] = {
     "temp_c": "highest (temp_f converted to °C first)",
@@ -50,7 +50,6 @@ _GROUPS = (
     _Group("neuro_other_cause", ("ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure",
                                  "motor_weakness", "cerebral_edema")),
 )
-_THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
 _MUST_AGREE = ("age_years", "death_cause")
 
 
@@ -126,7 +125,7 @@ def combine(
                 f" day {first.day} disagree ({shown})"
             )
         fields[name] = values.pop() if len(values) == 1 else None
-    for therapy in _THERAPIES:
+    for therapy in THERAPIES:
         fields[therapy] = _any_yes([getattr(r, therapy) for r in readings])
     for group in _GROUPS:
         fields.update(_combine_group(group, readings, o2_rank))

@@ -299,3 +299,15 @@ def settings_of(node: Node, named: Mapping[str, Node]) -> set[str]:
     if isinstance(node, All | Any):
         return set().union(*(settings_of(item, named) for item in node.items))
     return set()
+
+
+def blocking_tests(node: Node, fact: Mapping[str, AnyValue]) -> list[Test]:
+    """The tests that keep a resolved condition from being true: the false or unknown tests of
+    an `all`, and those of every branch of an `any`. Empty when the condition holds."""
+    if evaluate(node, fact) is True:
+        return []
+    if isinstance(node, Test):
+        return [node]
+    if isinstance(node, All | Any):
+        return [test for item in node.items for test in blocking_tests(item, fact)]
+    return []

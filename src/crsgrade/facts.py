@@ -88,27 +88,51 @@ def complete(fact: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Waiver:
-    """Why fever is waived today: the therapy and the day it was given."""
+    """Why fever is waived today: the therapy, the day it was given, and the settings that let
+    it waive fever (an antipyretic, or therapy given before any CRS)."""
 
     therapy: str
     day: int
+    settings: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"fever waived after {self.therapy} on day {self.day}"
 
 
-def oxygen_class(obs: Observation, oxygen: Any, settings: Mapping[str, Any]) -> str | None:
-    """The class of the day's oxygen support, from the rule set's device table."""
+def _oxygen_entry(obs: Observation, oxygen: Any) -> Any:
+    """The device table entry that classes the day's oxygen support: a class or a setting."""
     if obs.o2_device is None:
         return None
     device = oxygen.devices[obs.o2_device.value]
     if not device.by_flow:
-        chosen = device.class_
-    elif obs.o2_flow_lpm is None or obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
-        chosen = device.at_or_below  # with no flow recorded: the least the device can be
-    else:
-        chosen = device.above
-    return chosen.value(settings)
+        return device.class_
+    if obs.o2_flow_lpm is None or obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
+        return device.at_or_below  # with no flow recorded: the least the device can be
+    return device.above
+
+
+def oxygen_class(obs: Observation, oxygen: Any, settings: Mapping[str, Any]) -> str | None:
+    """The class of the day's oxygen support, from the rule set's device table."""
+    entry = _oxygen_entry(obs, oxygen)
+    return None if entry is None else entry.value(settings)
+
+
+def settings_consulted(obs: Observation, fact: Mapping[str, Any], definitions: Any,
+                       settings: Mapping[str, Any], waiver: Waiver | None) -> list[tuple[str, str, str]]:
+    """The [open] settings the derived facts of this day rest on: (syndrome, setting, what it
+    did)."""
+    used = []
+    if waiver is not None and fact.get("fever_waived"):
+        used += [("crs", name, waiver.describe()) for name in waiver.settings]
+    entry = _oxygen_entry(obs, definitions.oxygen)
+    if getattr(entry, "setting", None):
+        used.append(("crs", entry.setting, f"{fact.get('o2_support')} classed as {fact.get('o2_class')}"))
+    age_setting = getattr(definitions.encephalopathy.capd_below_age, "setting", None)
+    age = fact.get("age_years")
+    if age_setting and age is not None and obs.ice_total is not None:
+        tool = "CAPD, so ICE is not used" if uses_capd(age, definitions, settings) else "ICE"
+        used.append(("icans", age_setting, f"age {format_value(age)}: assessed with {tool}"))
+    return used
 
 
 def uses_capd(age_years: float | None, definitions: Any, settings: Mapping[str, Any]) -> bool | None:

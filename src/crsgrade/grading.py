@@ -27,9 +27,11 @@ from .facts import (
     format_value,
     lower_bounds,
     oxygen_class,
+    settings_consulted,
     waiving_therapies,
 )
-from .observations import Observation
+from .explain import explain as explain_day
+from .observations import THERAPIES, Observation
 from .reading import ReadResult, read_observations, read_records
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
 from .ruleset import SYNDROMES, Rule, RuleSet, load_ruleset
@@ -104,14 +106,16 @@ class Grader:
         *,
         infusion_date: datetime.date | None = None,
         skip_invalid: bool = False,
+        explain: bool = False,
     ) -> GradingResult:
         """Grades observations: a file path (CSV, JSON, JSON Lines; `-` for stdin), or an
-        iterable of Observation models or dicts with the contract's column names."""
+        iterable of Observation models or dicts with the contract's column names. With
+        `explain`, every day's grades carry an Explanation."""
         read, days = self.read(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
         by_patient: dict[str, list[tuple[Observation, int]]] = defaultdict(list)
         for day, count in days:
             by_patient[day.patient_id].append((day, count))
-        patients = [self._grade_patient(pid, patient_days) for pid, patient_days in by_patient.items()]
+        patients = [self._grade_patient(pid, patient_days, explain) for pid, patient_days in by_patient.items()]
         manifest = self.ruleset.manifest
         return GradingResult(
             ruleset=manifest.system,
@@ -134,7 +138,17 @@ class Grader:
         """The rules that fire for one fact (used to check each rule's own examples)."""
         return [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
 
-    def _grade_patient(self, patient_id: str, days: list[tuple[Observation, int]]) -> GradedPatient:
+    def _new_waiver(self, therapies: list[str], day: int, prophylactic: bool) -> Waiver:
+        """A waiver starting today, naming the settings that let this therapy waive fever."""
+        waiver_def = self.ruleset.definitions.fever_waiver
+        therapy = therapies[0]  # therapies that always waive are listed first
+        used = [waiver_def.therapies_by_setting[therapy]] if therapy in waiver_def.therapies_by_setting else []
+        if prophylactic and getattr(waiver_def.prophylaxis, "setting", None):
+            used.append(waiver_def.prophylaxis.setting)
+        return Waiver(therapy, day, tuple(used))
+
+    def _grade_patient(self, patient_id: str, days: list[tuple[Observation, int]],
+                       explain: bool = False) -> GradedPatient:
         definitions = self.ruleset.definitions
         waiver_def = definitions.fever_waiver
         prophylaxis = waiver_def.prophylaxis.value(self.settings)
@@ -146,17 +160,24 @@ class Grader:
         for obs, readings in sorted(days, key=lambda item: item[0].day):
             given = waiving_therapies(obs, definitions, self.settings)
             if given and waiver is None and (in_episode or prophylaxis):
-                waiver = Waiver(given[0], obs.day)
+                waiver = self._new_waiver(given, obs.day, prophylactic=not in_episode)
             age = obs.age_years if obs.age_years is not None else known_age
             fact = derive(obs, age_years=age, definitions=definitions, settings=self.settings,
                           waiver=waiver)
             fired = [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
             grades = {s: self._syndrome_grade(s, obs, fact, fired) for s in SYNDROMES}
+            if explain:
+                consulted = settings_consulted(obs, fact, definitions, self.settings, waiver)
+                grades = {
+                    s: grade.model_copy(update={"explanation": explain_day(
+                        self.ruleset, self._resolved, self.settings, s, grade.grade, fact, fired, consulted)})
+                    for s, grade in grades.items()
+                }
             crs = grades["crs"].grade
             if crs is not None and crs >= 1:
                 in_episode = True
                 if given and waiver is None:
-                    waiver = Waiver(given[0], obs.day)
+                    waiver = self._new_waiver(given, obs.day, prophylactic=False)
             elif crs == 0 and in_episode:
                 in_episode = False
                 if ends_on_resolution:
@@ -167,6 +188,7 @@ class Grader:
             graded.append(GradedDay(
                 patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
                 fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
+                therapies=tuple(t for t in THERAPIES if getattr(obs, t)),
             ))
         return GradedPatient(patient_id=patient_id, days=tuple(graded))
 
@@ -258,6 +280,7 @@ def grade(
     engine: str = "auto",
     infusion_date: datetime.date | None = None,
     skip_invalid: bool = False,
+    explain: bool = False,
 ) -> GradingResult:
     """Grades CRS and ICANS for every patient-day.
 
@@ -267,8 +290,10 @@ def grade(
     by name; `rules` is a rule set directory (the shipped ASTCT 2019 set by default); `engine`
     is "auto", "durable" or "python". `infusion_date` turns a `date` column into days for
     patients without an `infusion_date` column; `skip_invalid` grades the valid rows of a file
-    with errors and lists the rows it left out in `result.input.skipped`.
+    with errors and lists the rows it left out in `result.input.skipped`; `explain` adds to
+    every day's grades why they are what they are (rules met and not met, settings involved).
     """
     key = tuple(sorted((settings or {}).items()))
     grader = _cached_grader(str(rules) if rules is not None else None, key, engine)
-    return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
+    return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
+                        explain=explain)

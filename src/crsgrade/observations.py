@@ -13,6 +13,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_PATIENT_ID = "1"
+THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
 ICE_ITEMS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
 
 

@@ -21,6 +21,59 @@ class FiredRule(_Result):
     message: str
 
 
+class FiredCriterion(_Result):
+    """A rule that fired: the criterion, its source, and the values it was met with."""
+
+    id: str
+    grade: int
+    statement: str
+    citation: str
+    evidence: str
+    values: dict[str, Any]
+
+
+class Unmet(_Result):
+    """One test of a rule's condition that did not hold: the fact, its value (None when not
+    recorded) and what the rule needed."""
+
+    fact: str
+    value: Any
+    needs: str
+
+    def text(self) -> str:
+        shown = "not recorded" if self.value is None else _shown(self.value)
+        return f"{self.fact} {shown} (needs {self.needs})"
+
+
+class CriterionNotMet(_Result):
+    """A rule of higher grade that did not fire, and the values that kept it from firing."""
+
+    id: str
+    grade: int
+    statement: str
+    unmet: tuple[Unmet, ...]
+
+
+class SettingEffect(_Result):
+    """An [open] setting the day's grade rests on, its value and what it did."""
+
+    name: str
+    value: Any
+    effect: str
+
+
+class Explanation(_Result):
+    fired: tuple[FiredCriterion, ...]
+    not_met: tuple[CriterionNotMet, ...]
+    settings: tuple[SettingEffect, ...]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 class SyndromeGrade(_Result):
     """One syndrome on one day. `grade` is None when not enough was recorded to grade it.
 
@@ -32,6 +85,7 @@ class SyndromeGrade(_Result):
     reason: str
     rules: tuple[FiredRule, ...] = ()
     not_recorded: tuple[str, ...] = ()
+    explanation: Explanation | None = None
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
@@ -47,6 +101,7 @@ class GradedDay(_Result):
     crs: SyndromeGrade
     icans: SyndromeGrade
     fever_waived: bool
+    therapies: tuple[str, ...] = ()
     readings: int = 1
     notes: tuple[str, ...] = ()
 

@@ -45,6 +45,7 @@ class Citation(_Strict):
 
 
 class Reference(_Strict):
+    short: str
     citation: str
     doi: str | None = None
 
@@ -249,6 +250,10 @@ class RuleSet:
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)
+
+    def cite(self, citation: Citation) -> str:
+        """A citation as a reader sees it: "Lee et al. 2019, CRS grading table, grade 3"."""
+        return f"{self.manifest.references[citation.ref].short}, {citation.where}"
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every setting's value: its default unless overridden. Unknown names are errors."""
