@@ -33,6 +33,8 @@ HOW: dict[str, str] = {
     "fever_other_cause, hypotension_other_cause, hypoxia_other_cause, neuro_other_cause":
         "yes only if every reading with that finding says yes",
     "age_years, death_cause": "must agree across readings",
+    "reported_crs_grade, reported_icans_grade": "highest",
+    "note": "the notes of the readings, joined with '; '",
     "time": "not kept (the day is graded as a whole)",
 }
 
@@ -127,6 +129,9 @@ def combine(
         fields[name] = values.pop() if len(values) == 1 else None
     for therapy in THERAPIES:
         fields[therapy] = _any_yes([getattr(r, therapy) for r in readings])
+    for name in ("reported_crs_grade", "reported_icans_grade"):
+        fields[name] = _extreme([getattr(r, name) for r in readings], max)
+    fields["note"] = "; ".join(dict.fromkeys(r.note for r in readings if r.note)) or None
     for group in _GROUPS:
         fields.update(_combine_group(group, readings, o2_rank))
     if problems:

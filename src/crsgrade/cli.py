@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import io
+import json
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -15,12 +16,15 @@ from rich.console import Console
 from rich.padding import Padding
 
 from . import __version__
+from .demo import run as run_demo
+from .episodes import CohortSummary, summarise
 from .errors import CrsgradeError, SettingsError
 from .evaluators import durable_available
 from .grading import Grader
-from .results import InputSummary
 from .output import timeline, to_csv, to_json
-from .ruleset import load_ruleset
+from .results import GradedDay, GradingResult, InputSummary
+from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset
+from .views import explanation_panel, rules_tables, summary_csv, summary_tables
 
 app = typer.Typer(
     name="crsgrade",
@@ -39,10 +43,25 @@ class Format(StrEnum):
     json = "json"
 
 
+class PanelFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 class Engine(StrEnum):
     auto = "auto"
     durable = "durable"
     python = "python"
+
+
+class Syndrome(StrEnum):
+    crs = "crs"
+    icans = "icans"
+
+
+class Schema(StrEnum):
+    grade = "grade"
+    summary = "summary"
 
 
 def _user_errors(command):
@@ -89,16 +108,19 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
-RulesOption = Annotated[
-    Optional[Path],
-    typer.Option("--rules", help="Rule set directory (default: the shipped ASTCT 2019 rules)."),
-]
-
-
 FileArgument = Annotated[
     Path,
     typer.Argument(help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
 ]
+RulesOption = Annotated[
+    Optional[Path],
+    typer.Option("--rules", help="Rule set directory (default: the shipped ASTCT 2019 rules)."),
+]
+SetOption = Annotated[
+    list[str],
+    typer.Option("--set", help="Change an [open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
+]
+EngineOption = Annotated[Engine, typer.Option("--engine", help="Rule evaluator.")]
 InfusionDateOption = Annotated[
     Optional[datetime.datetime],
     typer.Option(
@@ -106,7 +128,11 @@ InfusionDateOption = Annotated[
         help="Day 0 for a file with a date column and no infusion_date column (YYYY-MM-DD).",
     ),
 ]
+SkipInvalidOption = Annotated[
+    bool, typer.Option("--skip-invalid", help="Grade the valid rows of a file with errors; list the rows left out."),
+]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or summary on stderr.")]
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")]
 
 
 def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ...], quiet: bool) -> None:
@@ -119,43 +145,124 @@ def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ..
     _err.print(summary_line, style="dim", highlight=False, soft_wrap=True)
 
 
+def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
+            infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
+            explain: bool = False) -> GradingResult:
+    grader = Grader(rules, _parse_sets(set_), engine.value)
+    result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
+                          skip_invalid=skip_invalid, explain=explain)
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    return result
+
+
+def _emit(renderable=None, text: str | None = None, output: Path | None = None) -> None:
+    """Prints a rich view to the terminal, or writes text (or the view as plain text)."""
+    if text is None and output is None:
+        Console().print(renderable)  # colours, at the terminal's width
+        return
+    if text is None:
+        console = Console(file=io.StringIO(), width=160, color_system=None)
+        console.print(renderable)
+        text = console.file.getvalue()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
 @app.command()
 @_user_errors
 def grade(
     file: FileArgument,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")] = None,
-    set_: Annotated[
-        list[str],
-        typer.Option("--set", help="Change an [open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
-    ] = [],
+    output: OutputOption = None,
+    set_: SetOption = [],
     rules: RulesOption = None,
-    engine: Annotated[Engine, typer.Option("--engine", help="Rule evaluator.")] = Engine.auto,
+    engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Grade the valid rows of a file with errors; list the rows left out."),
-    ] = False,
+    skip_invalid: SkipInvalidOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
-    grader = Grader(rules, _parse_sets(set_), engine.value)
-    result = grader.grade(
-        file, infusion_date=infusion_date.date() if infusion_date else None, skip_invalid=skip_invalid,
-    )
-    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    if format is Format.table and output is None:
-        Console().print(timeline(result))  # colours, at the terminal's width
-        return
+    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
     if format is Format.table:
-        text = _plain_text(timeline(result))
+        _emit(timeline(result), output=output)
     else:
-        text = to_csv(result) if format is Format.csv else to_json(result)
-    if output is None:
-        sys.stdout.write(text)
-        return
-    with _open_output(output) as handle:
-        handle.write(text)
+        _emit(text=to_csv(result) if format is Format.csv else to_json(result), output=output)
+
+
+@app.command()
+@_user_errors
+def explain(
+    file: FileArgument,
+    patient: Annotated[Optional[str], typer.Option("--patient", "-p", help="Only this patient.")] = None,
+    day: Annotated[Optional[int], typer.Option("--day", "-d", help="Only this day.")] = None,
+    format: Annotated[PanelFormat, typer.Option("--format", "-f", help="Output format.")] = PanelFormat.table,
+    output: OutputOption = None,
+    set_: SetOption = [],
+    rules: RulesOption = None,
+    engine: EngineOption = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Explain each grade: the rules met and the values that met them, the rules of higher
+    grade not met and what kept them from firing, and the [open] settings involved."""
+    result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True)
+    days = _select(result, patient, day)
+    if format is PanelFormat.json:
+        data = {"schema_version": result.schema_version, "ruleset": result.ruleset,
+                "settings": result.settings, "days": [d.model_dump(mode="json") for d in days]}
+        _emit(text=json.dumps(data, indent=2, ensure_ascii=False) + "\n", output=output)
+    else:
+        from rich.console import Group
+
+        _emit(Group(*(explanation_panel(d) for d in days)), output=output)
+
+
+def _select(result: GradingResult, patient: str | None, day: int | None) -> list[GradedDay]:
+    days = result.days()
+    if patient is not None:
+        known = [p.patient_id for p in result.patients]
+        if patient not in known:
+            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {', '.join(known)}")
+        days = [d for d in days if d.patient_id == patient]
+    if day is not None:
+        found = [d for d in days if d.day == day]
+        if not found:
+            raise CrsgradeError(f"no day {day} recorded; days: {', '.join(str(d.day) for d in days)}")
+        days = found
+    return days
+
+
+@app.command()
+@_user_errors
+def summary(
+    file: FileArgument,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: OutputOption = None,
+    set_: SetOption = [],
+    rules: RulesOption = None,
+    engine: EngineOption = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    skip_invalid: SkipInvalidOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Summarise a cohort: per patient, the registry fields of each syndrome (onset,
+    resolution, highest grade, therapies); for the cohort, incidence and median onset and
+    duration; and concordance with investigator-reported grades when the file has them."""
+    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
+    cohort = summarise(result)
+    if format is Format.table:
+        _emit(summary_tables(cohort), output=output)
+    elif format is Format.csv:
+        _emit(text=summary_csv(cohort), output=output)
+    else:
+        _emit(text=cohort.model_dump_json(indent=2) + "\n", output=output)
 
 
 @app.command()
@@ -169,21 +276,32 @@ def check(
     row is invalid."""
     grader = Grader(rules, engine="python")
     read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None)
-    summary = InputSummary.of(read, days)
-    _report(f"{summary.line()}; no problems found", tuple(read.warnings), (), quiet=False)
+    _report(f"{InputSummary.of(read, days).line()}; no problems found", tuple(read.warnings), (), quiet=False)
 
 
-def _plain_text(renderable) -> str:
-    console = Console(file=io.StringIO(), width=160, color_system=None)
-    console.print(renderable)
-    return console.file.getvalue()
+@app.command(name="rules")
+@_user_errors
+def rules_command(
+    system: Annotated[str, typer.Option("--system", help="Grading system (a folder of the shipped rules).")] = DEFAULT_SYSTEM,
+    syndrome: Annotated[Optional[Syndrome], typer.Option("--syndrome", help="Only this syndrome.")] = None,
+    rules: RulesOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Print the grading table, built from the rule files themselves, with citations."""
+    directory = rules if rules is not None else default_rules_dir(system)
+    if rules is None and not directory.is_dir():
+        known = sorted(p.name for p in directory.parent.iterdir() if p.is_dir())
+        raise CrsgradeError(f"no grading system '{system}'; shipped: {', '.join(known)}")
+    ruleset = load_ruleset(directory)
+    _emit(rules_tables(ruleset, [syndrome.value] if syndrome else SYNDROMES), output=output)
 
 
-def _open_output(path: Path):
-    try:
-        return path.open("w", encoding="utf-8")
-    except OSError as exc:
-        raise CrsgradeError(f"{path}: cannot write: {exc.strerror or exc}") from None
+@app.command()
+@_user_errors
+def demo() -> None:
+    """Walk through the published case of grade 3 CRS and grade 4 ICANS after tisagenlecleucel,
+    day by day: what was observed, the grade, and why."""
+    run_demo(Console())
 
 
 @app.command()
@@ -200,6 +318,15 @@ def settings(rules: RulesOption = None) -> None:
         )
         console.print(f"[bold cyan]{name}[/bold cyan] = {default}  [dim]({allowed})[/dim]", highlight=False)
         console.print(Padding(spec.statement.strip(), (0, 0, 1, 4)), highlight=False)
+
+
+@app.command()
+def schema(
+    of: Annotated[Schema, typer.Argument(help="Which output: grade (also explain) or summary.")] = Schema.grade,
+) -> None:
+    """Print the JSON Schema of a JSON output (generated from the result models)."""
+    model = GradingResult if of is Schema.grade else CohortSummary
+    sys.stdout.write(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
 def main() -> None:

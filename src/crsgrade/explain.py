@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from . import conditions as cond
+from .facts import expected_absent
 from .results import CriterionNotMet, Explanation, FiredCriterion, SettingEffect, Unmet
 from .ruleset import Rule, RuleSet
 
@@ -61,16 +62,19 @@ def explain(
     )
     not_met = []
     floor = -1 if grade is None else grade
+    absent_anyway = expected_absent(fact, ruleset.definitions)
     for rule in sorted(ruleset.rules, key=lambda r: -r.grade):
         node = resolved.get(rule.id)
         if rule.syndrome != syndrome or rule.grade <= floor or rule.id in fired_ids or node is None:
             continue
-        unmet = {
-            (test.field, _needs(test)): Unmet(fact=test.field, value=fact.get(test.field), needs=_needs(test))
-            for test in cond.blocking_tests(node, fact)
-        }
-        not_met.append(CriterionNotMet(id=rule.id, grade=rule.grade, statement=rule.statement,
-                                       unmet=tuple(unmet.values())))
+        needs: dict[str, list[str]] = {}
+        for test in cond.blocking_tests(node, fact):
+            needs.setdefault(test.field, []).append(_needs(test))
+        if all(fact.get(name) is None and name in absent_anyway for name in needs):
+            continue  # blocked only by an event not recorded or the other assessment tool
+        unmet = tuple(Unmet(fact=name, value=fact.get(name), needs=" and ".join(dict.fromkeys(texts)))
+                      for name, texts in needs.items())
+        not_met.append(CriterionNotMet(id=rule.id, grade=rule.grade, statement=rule.statement, unmet=unmet))
     effects = {(name, effect) for owner, name, effect in derived_settings if owner == syndrome}
     top = [rule for rule in fired if grade is not None and rule.grade == grade]
     for rule in top:

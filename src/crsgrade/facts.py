@@ -131,7 +131,7 @@ def settings_consulted(obs: Observation, fact: Mapping[str, Any], definitions: A
     age = fact.get("age_years")
     if age_setting and age is not None and obs.ice_total is not None:
         tool = "CAPD, so ICE is not used" if uses_capd(age, definitions, settings) else "ICE"
-        used.append(("icans", age_setting, f"age {format_value(age)}: assessed with {tool}"))
+        used.append(("icans", age_setting, f"age {age:g}: assessed with {tool}"))
     return used
 
 
@@ -189,6 +189,16 @@ def derive(
     elif waiver is not None:
         fact["fever_basis"] = waiver.describe()
     return fact
+
+
+def expected_absent(fact: Mapping[str, Any], definitions: Any) -> set[str]:
+    """Facts whose absence says nothing: events (recorded only when they happen) and the
+    encephalopathy tool not in use when the other one was recorded."""
+    absent = set(definitions.event_facts)
+    tools = definitions.encephalopathy.tools
+    if any(fact.get(tool) is not None for tool in tools):
+        absent |= set(tools)
+    return absent
 
 
 def lower_bounds(fact: Mapping[str, Any], definitions: Any) -> dict[str, str]:

@@ -24,6 +24,7 @@ from .facts import (
     SOURCE_COLUMNS,
     Waiver,
     derive,
+    expected_absent,
     format_value,
     lower_bounds,
     oxygen_class,
@@ -189,6 +190,8 @@ class Grader:
                 patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
                 fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
                 therapies=tuple(t for t in THERAPIES if getattr(obs, t)),
+                reported_crs_grade=obs.reported_crs_grade, reported_icans_grade=obs.reported_icans_grade,
+                note=obs.note,
             ))
         return GradedPatient(patient_id=patient_id, days=tuple(graded))
 
@@ -217,10 +220,7 @@ class Grader:
         recorded only when they happen, and a day assessed with one encephalopathy tool does not
         expect the other, so those empty cells are not listed."""
         definitions = self.ruleset.definitions
-        expected_absent = set(definitions.event_facts)
-        tools = definitions.encephalopathy.tools
-        if any(fact.get(tool) is not None for tool in tools):
-            expected_absent |= set(tools)
+        absent_anyway = expected_absent(fact, definitions)
         bounds = lower_bounds(fact, definitions)
         columns: set[str] = set()
         for rule in self.ruleset.rules:
@@ -231,7 +231,7 @@ class Grader:
             if truth is None:
                 columns |= {
                     SOURCE_COLUMNS.get(name, name)
-                    for name in cond.fields_of(node) - expected_absent
+                    for name in cond.fields_of(node) - absent_anyway
                     if fact.get(name) is None
                 }
             elif truth is False:

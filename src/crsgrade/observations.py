@@ -127,6 +127,9 @@ class Observation(BaseModel):
     age_years: float | None = Field(None, ge=0, le=120)
     capd_score: int | None = Field(None, ge=0, le=32)
     death_cause: DeathCause | None = None
+    reported_crs_grade: int | None = Field(None, ge=0, le=5)
+    reported_icans_grade: int | None = Field(None, ge=0, le=5)
+    note: str | None = None
 
     @field_validator("patient_id", mode="before")
     @classmethod

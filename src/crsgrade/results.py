@@ -102,11 +102,18 @@ class GradedDay(_Result):
     icans: SyndromeGrade
     fever_waived: bool
     therapies: tuple[str, ...] = ()
+    reported_crs_grade: int | None = None
+    reported_icans_grade: int | None = None
+    note: str | None = None
     readings: int = 1
     notes: tuple[str, ...] = ()
 
     def syndrome(self, name: Syndrome) -> SyndromeGrade:
         return self.crs if name == "crs" else self.icans
+
+    def reported(self, name: Syndrome) -> int | None:
+        """The investigator's grade, when the input has one."""
+        return self.reported_crs_grade if name == "crs" else self.reported_icans_grade
 
 
 class Peak(_Result):
@@ -162,6 +169,7 @@ class InputSummary(_Result):
 class GradingResult(_Result):
     """Every patient's graded days, with the rule set, settings and engine that produced them."""
 
+    schema_version: str = "1"
     ruleset: str
     ruleset_version: str
     engine: str

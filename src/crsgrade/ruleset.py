@@ -287,13 +287,21 @@ class RuleSet:
         return out
 
 
-def default_rules_dir() -> Path:
-    """The ASTCT 2019 rule set shipped with crsgrade (inside the package when installed, the
-    repository's `rules/` when run from a checkout)."""
-    packaged = Path(str(resources.files("crsgrade"))) / "rules" / "astct2019"
-    if packaged.is_dir():
+DEFAULT_SYSTEM = "astct2019"
+
+
+def shipped(*parts: str) -> Path:
+    """A file or directory shipped with crsgrade: inside the installed package, or the
+    repository's own when run from a checkout."""
+    packaged = Path(str(resources.files("crsgrade"))).joinpath(*parts)
+    if packaged.exists():
         return packaged
-    return Path(__file__).resolve().parents[2] / "rules" / "astct2019"
+    return Path(__file__).resolve().parents[2].joinpath(*parts)
+
+
+def default_rules_dir(system: str = DEFAULT_SYSTEM) -> Path:
+    """The shipped rule set of a grading system (ASTCT 2019 by default)."""
+    return shipped("rules", system)
 
 
 def _line_of(text: str, loc: tuple) -> int | None:

@@ -1,0 +1,224 @@
+"""Episodes and registry summaries, from graded days.
+
+ASTCT does not define when an episode ends; crsgrade's rule, stated once here and in the README:
+
+- an episode of a syndrome starts on a day graded 1 or more;
+- it ends on the last such day before a day graded 0 — that day is its resolution day;
+- recorded days without a grade (not gradable) and days missing from the record neither end nor
+  extend an episode; its duration counts calendar days from onset to its last day, gaps included;
+- an episode still going on the last recorded day is not resolved (resolution_day is None);
+- a later day graded 1 or more starts a new episode.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Literal
+
+from .results import GradedDay, GradedPatient, GradingResult, _Result
+
+SCHEMA_VERSION = "1"
+Syndrome = Literal["crs", "icans"]
+OTHER_THERAPIES = ("siltuximab", "anakinra", "antipyretic")
+
+
+class Episode(_Result):
+    onset_day: int
+    peak_grade: int
+    peak_day: int
+    last_day: int
+    resolution_day: int | None
+    duration_days: int
+    days_at_grade: dict[int, int]
+    ungraded_days: int
+
+
+class SyndromeSummary(_Result):
+    """The registry fields of one syndrome for one patient (CIBMTR / EBMT style)."""
+
+    occurred: bool | None  # None: no day could be graded
+    highest_grade: int | None
+    highest_grade_day: int | None
+    onset_day: int | None
+    resolution_day: int | None
+    duration_days: int
+    episodes: tuple[Episode, ...]
+    tocilizumab: bool
+    steroids: bool
+    other_therapies: tuple[str, ...]
+
+
+class PatientSummary(_Result):
+    patient_id: str
+    first_day: int
+    last_day: int
+    crs: SyndromeSummary
+    icans: SyndromeSummary
+
+
+class CohortFigures(_Result):
+    patients: int
+    not_gradable: int
+    any_grade: int
+    any_grade_percent: float
+    grade_3_or_more: int
+    grade_3_or_more_percent: float
+    median_onset_day: float | None
+    median_duration_days: float | None
+
+
+class Discrepancy(_Result):
+    patient_id: str
+    day: int
+    computed: int | None
+    reported: int
+
+
+class Concordance(_Result):
+    days_compared: int
+    days_agreeing: int
+    percent_agreeing: float
+    table: dict[str, dict[str, int]]  # computed grade -> reported grade -> days
+    discrepancies: tuple[Discrepancy, ...]
+
+
+class CohortSummary(_Result):
+    schema_version: str = SCHEMA_VERSION
+    ruleset: str
+    ruleset_version: str
+    settings: dict
+    patients: tuple[PatientSummary, ...]
+    cohort: dict[str, CohortFigures]
+    concordance: dict[str, Concordance]
+
+
+def episodes(days: tuple[GradedDay, ...], syndrome: Syndrome) -> list[Episode]:
+    """The episodes of a syndrome in a patient's graded days (in day order)."""
+    found: list[Episode] = []
+    current: list[GradedDay] = []
+    ungraded = 0
+
+    def close(resolution: int | None) -> None:
+        graded = [d for d in current if (d.syndrome(syndrome).grade or 0) >= 1]
+        peak = max(d.syndrome(syndrome).grade for d in graded)
+        counts: dict[int, int] = {}
+        for d in graded:
+            counts[d.syndrome(syndrome).grade] = counts.get(d.syndrome(syndrome).grade, 0) + 1
+        found.append(Episode(
+            onset_day=graded[0].day,
+            peak_grade=peak,
+            peak_day=next(d.day for d in graded if d.syndrome(syndrome).grade == peak),
+            last_day=graded[-1].day,
+            resolution_day=resolution,
+            duration_days=graded[-1].day - graded[0].day + 1,
+            days_at_grade=dict(sorted(counts.items())),
+            ungraded_days=ungraded,
+        ))
+
+    pending_ungraded = 0
+    for day in days:
+        grade = day.syndrome(syndrome).grade
+        if grade is None:
+            pending_ungraded += 1 if current else 0
+        elif grade >= 1:
+            current.append(day)
+            ungraded += pending_ungraded
+            pending_ungraded = 0
+        elif current:  # graded 0: the episode has resolved
+            close(day.day)
+            current, ungraded, pending_ungraded = [], 0, 0
+    if current:
+        close(None)
+    return found
+
+
+def _therapies_during(days: tuple[GradedDay, ...], found: list[Episode]) -> set[str]:
+    given: set[str] = set()
+    for episode in found:
+        end = episode.resolution_day if episode.resolution_day is not None else days[-1].day
+        for day in days:
+            if episode.onset_day <= day.day <= end:
+                given |= set(day.therapies)
+    return given
+
+
+def summarise_syndrome(patient: GradedPatient, syndrome: Syndrome) -> SyndromeSummary:
+    found = episodes(patient.days, syndrome)
+    gradable = any(d.syndrome(syndrome).grade is not None for d in patient.days)
+    peak = patient.peak(syndrome)
+    given = _therapies_during(patient.days, found)
+    return SyndromeSummary(
+        occurred=bool(found) if gradable else None,
+        highest_grade=peak.grade if peak else None,
+        highest_grade_day=peak.day if peak else None,
+        onset_day=found[0].onset_day if found else None,
+        resolution_day=found[-1].resolution_day if found else None,
+        duration_days=sum(e.duration_days for e in found),
+        episodes=tuple(found),
+        tocilizumab="tocilizumab" in given,
+        steroids="steroids" in given,
+        other_therapies=tuple(t for t in OTHER_THERAPIES if t in given),
+    )
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
+    patients = len(summaries)
+    occurred = [s for s in summaries if s.occurred]
+    severe = [s for s in occurred if (s.highest_grade or 0) >= 3]
+    onsets = [s.onset_day for s in occurred]
+    durations = [s.duration_days for s in occurred]
+    return CohortFigures(
+        patients=patients,
+        not_gradable=sum(s.occurred is None for s in summaries),
+        any_grade=len(occurred),
+        any_grade_percent=_percent(len(occurred), patients),
+        grade_3_or_more=len(severe),
+        grade_3_or_more_percent=_percent(len(severe), patients),
+        median_onset_day=statistics.median(onsets) if onsets else None,
+        median_duration_days=statistics.median(durations) if durations else None,
+    )
+
+
+def _concordance(result: GradingResult, syndrome: Syndrome) -> Concordance | None:
+    pairs = [(d, d.syndrome(syndrome).grade, d.reported(syndrome)) for d in result.days()
+             if d.reported(syndrome) is not None]
+    if not pairs:
+        return None
+    table: dict[str, dict[str, int]] = {}
+    for _, computed, reported in pairs:
+        row = table.setdefault("–" if computed is None else str(computed), {})
+        row[str(reported)] = row.get(str(reported), 0) + 1
+    agreeing = sum(computed == reported for _, computed, reported in pairs)
+    return Concordance(
+        days_compared=len(pairs),
+        days_agreeing=agreeing,
+        percent_agreeing=_percent(agreeing, len(pairs)),
+        table=dict(sorted(table.items())),
+        discrepancies=tuple(
+            Discrepancy(patient_id=d.patient_id, day=d.day, computed=computed, reported=reported)
+            for d, computed, reported in pairs if computed != reported
+        ),
+    )
+
+
+def summarise(result: GradingResult) -> CohortSummary:
+    """Per-patient registry fields, cohort figures and, where the input has investigator
+    grades, their concordance with the computed ones."""
+    patients = tuple(
+        PatientSummary(
+            patient_id=p.patient_id, first_day=p.days[0].day, last_day=p.days[-1].day,
+            crs=summarise_syndrome(p, "crs"), icans=summarise_syndrome(p, "icans"),
+        )
+        for p in result.patients
+    )
+    concordance = {s: c for s in ("crs", "icans") if (c := _concordance(result, s)) is not None}
+    return CohortSummary(
+        ruleset=result.ruleset, ruleset_version=result.ruleset_version, settings=result.settings,
+        patients=patients,
+        cohort={s: _figures([getattr(p, s) for p in patients]) for s in ("crs", "icans")},
+        concordance=concordance,
+    )
