@@ -17,7 +17,8 @@ runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, list(args))
+    # wide enough that rich does not wrap the lines the tests look for
+    return runner.invoke(app, list(args), env={"COLUMNS": "240"})
 
 
 def test_version_names_the_engine():
@@ -212,3 +213,97 @@ def test_json_input(tmp_path):
     obs.write_text(json.dumps([{"day": 0, "temp_c": 38.4, "hypotension": True}]))
     result = run("grade", str(obs), "-f", "json")
     assert json.loads(result.stdout)["patients"][0]["days"][0]["crs"]["grade"] == 2
+
+
+COHORT = EXAMPLE.parent / "cohort.csv"
+
+
+def test_explain_one_day():
+    result = run("explain", str(EXAMPLE), "--day", "7", "-q")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "Patient case1 · day 7" in out and "ICANS grade 4" in out
+    assert "ASTCT-ICANS-4-UNAROUSABLE" in out
+    assert "grade 4 not met — ASTCT-CRS-4-POSITIVE-PRESSURE: hypoxia_other_cause yes (needs no)" in out
+
+
+def test_explain_json():
+    data = json.loads(run("explain", str(COHORT), "--patient", "P02", "--day", "2", "-f", "json", "-q").stdout)
+    assert data["schema_version"] == "1"
+    (day,) = data["days"]
+    assert day["crs"]["grade"] == 3 and day["crs"]["explanation"]["fired"][0]["id"] == "ASTCT-CRS-3-ONE-VASOPRESSOR"
+
+
+def test_explain_a_whole_patient():
+    result = run("explain", str(COHORT), "--patient", "P03", "-q")
+    assert result.stdout.count("Patient P03 · day") == 5
+
+
+def test_explain_unknown_patient_or_day():
+    result = run("explain", str(COHORT), "--patient", "P9")
+    assert result.exit_code == 1 and "no patient 'P9' in the file; patients: P01, P02, P03, P04" in result.stderr
+    result = run("explain", str(EXAMPLE), "--day", "40")
+    assert result.exit_code == 1 and "no day 40 recorded" in result.stderr
+
+
+def test_summary_table():
+    result = run("summary", str(COHORT), "-q")
+    assert result.exit_code == 0
+    assert "P02" in result.stdout and "3 (75 %)" in result.stdout
+    assert "CRS differs from the reported grade on P02 day 4: 2 vs 1, P03 day 2: 0 vs 1" in result.stdout
+
+
+def test_summary_csv():
+    rows = list(csv.DictReader(io.StringIO(run("summary", str(COHORT), "-f", "csv", "-q").stdout)))
+    assert [r["patient_id"] for r in rows] == ["P01", "P02", "P03", "P04"]
+    assert rows[1]["crs_highest_grade"] == "3" and rows[1]["crs_tocilizumab"] == "true"
+    assert rows[3]["crs_occurred"] == "false"
+
+
+def test_summary_json_of_the_example():
+    data = json.loads(run("summary", str(EXAMPLE), "-f", "json", "-q").stdout)
+    assert data["schema_version"] == "1"
+    icans = data["patients"][0]["icans"]
+    assert (icans["highest_grade"], icans["onset_day"], icans["resolution_day"]) == (4, 5, 13)
+
+
+def test_rules_table_is_built_from_the_rule_files():
+    from crsgrade import load_ruleset
+
+    result = run("rules")
+    assert result.exit_code == 0
+    for rule in load_ruleset().rules:
+        assert rule.id in result.stdout
+    assert "Lee et al. 2019" in result.stdout and "[verify]" in result.stdout
+
+
+def test_rules_one_syndrome():
+    out = run("rules", "--syndrome", "icans").stdout
+    assert "ASTCT-ICANS-4-UNAROUSABLE" in out and "ASTCT-CRS-1-FEVER" not in out
+
+
+def test_rules_unknown_system():
+    result = run("rules", "--system", "lee2014")
+    assert result.exit_code == 1 and "no grading system 'lee2014'; shipped: astct2019" in result.stderr
+
+
+def test_demo_runs_with_no_arguments():
+    result = run("demo")
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "Day 0" in out and "Day 13" in out
+    assert "CRS 2  fever 38.1 °C with hypotension not needing vasopressors" in out
+    assert "ICANS 4" in out
+    assert "ICANS: onset day 5, peak grade 4 on day 7, last day 12 (8 days), resolved on day 13." in out
+
+
+def test_schema_command_prints_json_schema():
+    for which in ("grade", "summary"):
+        schema = json.loads(run("schema", which).stdout)
+        assert schema["type"] == "object" and "schema_version" in schema["properties"]
+
+
+def test_committed_schemas_match_the_models():
+    for which in ("grade", "summary"):
+        committed = json.loads((EXAMPLE.parents[1] / "schemas" / f"{which}.v1.json").read_text())
+        assert json.loads(run("schema", which).stdout) == committed, f"regenerate schemas/{which}.v1.json"

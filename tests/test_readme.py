@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import shlex
 
 from typer.testing import CliRunner
 
 from crsgrade import load_ruleset
 from crsgrade.cli import app
 
-from .conftest import EXAMPLE, ROOT
+from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -34,12 +35,32 @@ def test_quick_start_commands():
     assert "pip install '.[test]' && pytest" in (ROOT / ".ci" / "run").read_text()
 
 
-def test_csv_example_is_the_real_output():
-    block = block_after("example-csv")
-    command, expected = block.split("\n", 1)
-    assert command == "$ crsgrade grade examples/dasatinib_case.csv --format csv"
-    result = CliRunner().invoke(app, ["grade", str(EXAMPLE), "--format", "csv"])
-    assert result.stdout == expected
+OUTPUT_BLOCK = re.compile(r"<!-- output -->\n```\n\$ (crsgrade [^\n]*)\n(.*?)```", re.S)
+
+
+def real_output(command: str) -> str:
+    """What a README command prints on stdout, at the width the README shows."""
+    result = CliRunner().invoke(app, shlex.split(command)[1:], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return "\n".join(line.rstrip() for line in result.stdout.splitlines()) + "\n"
+
+
+def test_readme_outputs_are_the_real_output(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    blocks = OUTPUT_BLOCK.findall(README)
+    assert len(blocks) >= 4
+    for command, shown in blocks:
+        assert real_output(command) == shown, command
+
+
+def update_readme() -> None:
+    """Rewrites the README's output blocks from the real commands: python -m tests.test_readme"""
+    import os
+
+    os.chdir(ROOT)
+    text = OUTPUT_BLOCK.sub(
+        lambda m: f"<!-- output -->\n```\n$ {m.group(1)}\n{real_output(m.group(1))}```", README)
+    (ROOT / "README.md").write_text(text, encoding="utf-8")
 
 
 def test_settings_table_matches_the_rule_set():
@@ -81,3 +102,7 @@ def test_aggregation_table_matches_the_code():
     from crsgrade.aggregation import HOW
 
     assert {row[0]: row[1] for row in table_rows("aggregation")} == HOW
+
+
+if __name__ == "__main__":
+    update_readme()

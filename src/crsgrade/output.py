@@ -56,7 +56,7 @@ def _reason_cell(grade: SyndromeGrade) -> Text:
 
 
 def patient_table(patient: GradedPatient) -> Table:
-    table = Table(title=f"Patient {patient.patient_id}", title_justify="left", expand=False)
+    table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
     table.add_column("CRS", justify="center")
     table.add_column("CRS criterion")

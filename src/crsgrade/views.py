@@ -71,7 +71,7 @@ def explanation_panel(day: GradedDay) -> Panel:
     extra += list(day.notes)
     if extra:
         parts += [Text(""), Text("; ".join(extra), style="dim")]
-    return Panel(Group(*parts), title=f"Patient {day.patient_id} · day {day.day}", title_align="left")
+    return Panel(Group(*parts), title=Text(f"Patient {day.patient_id} · day {day.day}"), title_align="left")
 
 
 def _syndrome_cell(s: SyndromeSummary) -> str:
@@ -92,7 +92,7 @@ def summary_tables(summary: CohortSummary) -> Group:
     for p in summary.patients:
         given = [name for name in ("tocilizumab", "steroids") if getattr(p.crs, name) or getattr(p.icans, name)]
         given += sorted(set(p.crs.other_therapies) | set(p.icans.other_therapies))
-        patients.add_row(p.patient_id, _syndrome_cell(p.crs), _syndrome_cell(p.icans), ", ".join(given))
+        patients.add_row(Text(p.patient_id), _syndrome_cell(p.crs), _syndrome_cell(p.icans), ", ".join(given))
     cohort = Table(title="Cohort", title_justify="left")
     for column in ("", "patients", "any grade", "grade ≥ 3", "median onset (day)", "median duration (days)",
                    "not gradable"):
@@ -108,9 +108,10 @@ def summary_tables(summary: CohortSummary) -> Group:
     parts: list[Any] = [patients, cohort]
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
-        table = Table(title=f"{NAMES[name]}: computed (rows) against reported (columns) grade, days — "
-                            f"{c.days_agreeing} of {c.days_compared} agree ({c.percent_agreeing:g} %)",
-                      title_justify="left")
+        table = Table(title=f"{NAMES[name]} grade: computed (rows) × reported (columns), days",
+                      title_justify="left",
+                      caption=f"{c.days_agreeing} of {c.days_compared} days agree ({c.percent_agreeing:g} %)",
+                      caption_justify="left")
         table.add_column("computed")
         reported = sorted({g for row in c.table.values() for g in row})
         for g in reported:
@@ -158,7 +159,7 @@ def rules_tables(ruleset: RuleSet, syndromes: Iterable[str]) -> Group:
         table = Table(title=NAMES[syndrome], title_justify="left", show_lines=True)
         table.add_column("Grade", justify="center")
         table.add_column("Criterion")
-        table.add_column("Rule")
+        table.add_column("Rule", overflow="fold")
         table.add_column("Source")
         for rule in sorted((r for r in ruleset.rules if r.syndrome == syndrome), key=lambda r: (r.grade, r.id)):
             notes = []
@@ -167,7 +168,7 @@ def rules_tables(ruleset: RuleSet, syndromes: Iterable[str]) -> Group:
             if rule.settings_used:
                 notes.append("depends on setting " + ", ".join(sorted(rule.settings_used)))
             criterion = rule.statement + "".join(f"\n({n})" for n in notes)
-            table.add_row(str(rule.grade), criterion, rule.id, ruleset.cite(rule.citation))
+            table.add_row(str(rule.grade), Text(criterion), rule.id, Text(ruleset.cite(rule.citation)))
         parts.append(table)
     references = "\n".join(f"{r.short}: {r.citation}" + (f" doi:{r.doi}" if r.doi else "")
                            for r in ruleset.manifest.references.values())
