@@ -291,12 +291,11 @@ DEFAULT_SYSTEM = "astct2019"
 
 
 def shipped(*parts: str) -> Path:
-    """A file or directory shipped with crsgrade: inside the installed package, or the
-    repository's own when run from a checkout."""
-    packaged = Path(str(resources.files("crsgrade"))).joinpath(*parts)
-    if packaged.exists():
-        return packaged
-    return Path(__file__).resolve().parents[2].joinpath(*parts)
+    """A file or directory shipped with crsgrade: inside the installed package (a wheel carries
+    `rules/` and the example), or the repository's own when run from a checkout."""
+    package = Path(str(resources.files("crsgrade")))
+    root = package if (package / "rules").is_dir() else Path(__file__).resolve().parents[2]
+    return root.joinpath(*parts)
 
 
 def default_rules_dir(system: str = DEFAULT_SYSTEM) -> Path:
