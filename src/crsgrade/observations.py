@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -87,7 +87,6 @@ PLAUSIBLE_MAX_FLOW = {
     "mechanical_ventilation": 80,
 }
 
-Score = Annotated[int, Field(ge=0)]
 
 
 class Observation(BaseModel):
@@ -176,3 +175,27 @@ class Observation(BaseModel):
         if self.temp_f is not None:
             return round((self.temp_f - 32) * 5 / 9, 6)  # 100.4 °F is 38.0 °C, 100.39 °F is not
         return None
+
+
+def field_kinds(name: str) -> tuple:
+    """The types a field's annotation admits (e.g. (float, NoneType))."""
+    annotation = Observation.model_fields[name].annotation
+    return get_args(annotation) or (annotation,)
+
+
+def enum_of(name: str) -> type[StrEnum] | None:
+    """The enumeration of an enumerated field, or None."""
+    return next((k for k in field_kinds(name) if isinstance(k, type) and issubclass(k, StrEnum)), None)
+
+
+def bounds(name: str) -> tuple[float | None, float | None]:
+    """A numeric field's allowed range, from its constraints (inclusive or not)."""
+    low = high = None
+    for meta in Observation.model_fields[name].metadata:
+        for attr in ("ge", "gt"):
+            if getattr(meta, attr, None) is not None:
+                low = getattr(meta, attr)
+        for attr in ("le", "lt"):
+            if getattr(meta, attr, None) is not None:
+                high = getattr(meta, attr)
+    return low, high

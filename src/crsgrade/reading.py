@@ -19,13 +19,21 @@ import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Mapping, get_args
+from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
 from .columns import CONTRACT_COLUMNS, KNOWN_COLUMNS, column_for
 from .errors import ObservationError
-from .observations import DEFAULT_PATIENT_ID, ENUM_ALIASES, PLAUSIBLE_MAX_FLOW, Observation
+from .observations import (
+    DEFAULT_PATIENT_ID,
+    ENUM_ALIASES,
+    PLAUSIBLE_MAX_FLOW,
+    Observation,
+    bounds,
+    enum_of,
+    field_kinds,
+)
 from .suggestions import did_you_mean
 
 _BOOL_TEXT = "true/false, yes/no or 1/0"
@@ -53,28 +61,7 @@ class _Row:
     problems: list[str] = field(default_factory=list)  # found while splitting the row
 
 
-def _field_kinds(name: str) -> tuple:
-    annotation = Observation.model_fields[name].annotation
-    return get_args(annotation) or (annotation,)
-
-
-def _enum_of(name: str) -> type[Enum] | None:
-    return next((k for k in _field_kinds(name) if isinstance(k, type) and issubclass(k, Enum)), None)
-
-
-def _bounds(name: str) -> tuple[float | None, float | None]:
-    low = high = None
-    for meta in Observation.model_fields[name].metadata:
-        for attr in ("ge", "gt"):
-            if getattr(meta, attr, None) is not None:
-                low = getattr(meta, attr)
-        for attr in ("le", "lt"):
-            if getattr(meta, attr, None) is not None:
-                high = getattr(meta, attr)
-    return low, high
-
-
-_NUMERIC = tuple(n for n in CONTRACT_COLUMNS if {int, float} & set(_field_kinds(n))) + ("temperature",)
+_NUMERIC = tuple(n for n in CONTRACT_COLUMNS if {int, float} & set(field_kinds(n))) + ("temperature",)
 
 
 def _as_float(value: Any) -> float | None:
@@ -86,17 +73,17 @@ def _as_float(value: Any) -> float | None:
 
 def _allowed(name: str, value: Any) -> str:
     """What a column allows, in words, with the closest allowed value when there is one."""
-    enum = _enum_of(name)
+    enum = enum_of(name)
     if enum is not None:
         options = [m.value for m in enum]
         aliases = list(ENUM_ALIASES.get(name, {}))
         return f"allowed: {', '.join(options)}{did_you_mean(str(value), options + aliases)}"
-    kinds = _field_kinds(name)
+    kinds = field_kinds(name)
     if bool in kinds:
         return f"expected {_BOOL_TEXT}"
     if datetime.time in kinds:
         return "expected a time such as 08:30"
-    low, high = _bounds(name)
+    low, high = bounds(name)
     number = "a whole number" if int in kinds else "a number" if float in kinds else "text"
     span = f" from {low:g} to {high:g}" if low is not None and high is not None else ""
     hint = ""
@@ -291,7 +278,7 @@ def _resolve_temperature(values: dict[str, Any], where: str, problems: list[str]
         return
     raw = values.pop("temperature")
     number = _as_float(raw)
-    low_c, high_c = _bounds("temp_c")
+    low_c, high_c = bounds("temp_c")
     if number is not None and low_c < number < high_c:
         values.setdefault("temp_c", number)
     elif number is not None and _FAHRENHEIT[0] < number < _FAHRENHEIT[1]:

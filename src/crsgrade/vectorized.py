@@ -1,0 +1,481 @@
+"""The vectorized path: the same rule files, run as polars expressions over a whole file.
+
+Registries regrade cohorts of a million patient-days; one fact at a time through durable-rules
+takes close to a minute. Here the resolved conditions of the rule files become polars
+expressions (whose null logic is the same three-valued logic), the derived facts are columns, and
+the cross-day fever waiver is worked out with array operations. Nothing clinical is written here
+that is not read from the rule set.
+
+It takes the common case — a CSV in the observation contract, with valid values — and hands
+anything else to the reference path (`Unsupported`): a file with errors or warnings gets the
+reference reader's messages, word for word. The test suite checks that both paths write the
+same CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import conditions as cond
+from .columns import CONTRACT_COLUMNS
+from .facts import ATTRIBUTION_FLAGS, SOURCE_COLUMNS
+from .observations import (
+    DEFAULT_PATIENT_ID,
+    ENUM_ALIASES,
+    ICE_ITEMS,
+    PLAUSIBLE_MAX_FLOW,
+    THERAPIES,
+    Observation,
+    enum_of,
+    field_kinds,
+)
+from .output import CSV_COLUMNS
+from .reading import _map_headers, _sniff_delimiter
+
+_TRUE = ("true", "yes", "1", "y", "on", "t")
+_FALSE = ("false", "no", "0", "n", "off", "f")
+_INT = r"^[+-]?\d+$"
+_FLOAT = r"^[+-]?\d+(\.\d+)?$"
+_TIME = r"^\d{2}:\d{2}(:\d{2})?$"
+_NOT_RECORDED = "not recorded"
+_UNSUPPORTED_COLUMNS = ("temperature", "date", "infusion_date")
+
+
+class Unsupported(Exception):
+    """The input needs the reference path: it has errors, warnings or a form not handled here."""
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def _constraints(name: str) -> dict[str, float]:
+    found = {}
+    for meta in Observation.model_fields[name].metadata:
+        for attr in ("ge", "gt", "le", "lt"):
+            if getattr(meta, attr, None) is not None:
+                found[attr] = getattr(meta, attr)
+    return found
+
+
+def _check(frame: pl.DataFrame, condition: pl.Expr) -> None:
+    """Any row where the condition is true sends the file to the reference path."""
+    if frame.select(condition.fill_null(False).any()).item():
+        raise Unsupported
+
+
+def _typed(frame: pl.DataFrame, name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    text = pl.when(text == "").then(None).otherwise(text)
+    kinds = field_kinds(name)
+    enum = enum_of(name)
+    if name == "patient_id":
+        return text.fill_null(DEFAULT_PATIENT_ID)
+    if enum is not None:
+        normal = text.str.to_lowercase().str.replace_all("-", " ", literal=True).str.replace_all(r"\s+", "_")
+        mapped = normal.replace(ENUM_ALIASES.get(name, {}))
+        _check(frame, mapped.is_not_null() & ~mapped.is_in([m.value for m in enum]))
+        return mapped
+    if bool in kinds:
+        low = text.str.to_lowercase()
+        _check(frame, low.is_not_null() & ~low.is_in(_TRUE + _FALSE))
+        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+    if int in kinds or float in kinds:
+        if float in kinds:
+            text = pl.when(text.str.contains(r"^[+-]?\d+,\d+$")).then(text.str.replace(",", ".", literal=True)).otherwise(text)
+        pattern = _FLOAT if float in kinds else _INT
+        _check(frame, text.is_not_null() & ~text.str.contains(pattern))
+        number = text.cast(pl.Float64 if float in kinds else pl.Int64)
+        limits = _constraints(name)
+        bad = reduce(lambda a, b: a | b, [
+            {"ge": number < v, "gt": number <= v, "le": number > v, "lt": number >= v}[k] for k, v in limits.items()
+        ], pl.lit(False))
+        _check(frame, bad)
+        return number
+    if name == "time":
+        _check(frame, text.is_not_null() & ~text.str.contains(_TIME))
+        return text
+    return text  # free text (note)
+
+
+def read_frame(path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
+    """A CSV file as typed contract columns, its header warnings and its row count."""
+    source = str(path)
+    raw = Path(path).read_bytes()
+    if b"\x00" in raw:
+        raise Unsupported
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unsupported from None
+    if text.lstrip()[:1] in ("[", "{") or not text.strip():
+        raise Unsupported
+    first = text.lstrip("\r\n").split("\n", 1)[0]
+    delimiter = _sniff_delimiter(first)
+    header = next(csv.reader(io.StringIO(first), delimiter=delimiter))
+    problems: list[str] = []
+    warnings: list[str] = []
+    columns = _map_headers(header, source, problems, warnings)
+    if problems or "day" not in columns or any(c in _UNSUPPORTED_COLUMNS for c in columns):
+        raise Unsupported
+    try:
+        frame = pl.read_csv(io.BytesIO(raw), separator=delimiter, infer_schema=False, has_header=True,
+                            new_columns=[f"c{i}" for i in range(len(header))])
+    except Exception:  # ragged rows, stray quotes: the reference reader names the line
+        raise Unsupported from None
+    frame = frame.select([pl.col(f"c{i}").alias(c) for i, c in enumerate(columns) if c is not None])
+    blank = pl.all_horizontal([pl.col(c).str.strip_chars().fill_null("") == "" for c in frame.columns])
+    frame = frame.filter(~blank)
+    if frame.height == 0:
+        raise Unsupported
+    typed = frame.select([_typed(frame, c).alias(c) for c in frame.columns])
+    missing = [c for c in CONTRACT_COLUMNS if c not in typed.columns]
+    typed = typed.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in missing])
+    _check(typed, pl.col("day").is_null())
+    _check_consistency(typed)
+    return typed, warnings, frame.height
+
+
+def _dtype(name: str) -> pl.DataType:
+    kinds = field_kinds(name)
+    if bool in kinds:
+        return pl.Boolean
+    if int in kinds:
+        return pl.Int64
+    if float in kinds:
+        return pl.Float64
+    return pl.Utf8
+
+
+def _check_consistency(frame: pl.DataFrame) -> None:
+    """Rows the reference path reports as errors or warnings go there."""
+    items = [pl.col(n) for n in ICE_ITEMS]
+    some = pl.any_horizontal([i.is_not_null() for i in items])
+    every = pl.all_horizontal([i.is_not_null() for i in items])
+    _check(frame, some & ~every)
+    _check(frame, every & pl.col("ice_score").is_not_null() & (pl.sum_horizontal(items) != pl.col("ice_score")))
+    converted = (pl.col("temp_f") - 32) * 5 / 9
+    _check(frame, (converted - pl.col("temp_c")).abs() > 0.3)
+    flow, device = pl.col("o2_flow_lpm"), pl.col("o2_device")
+    _check(frame, (flow > 0) & device.is_null())
+    _check(frame, flow > device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64))
+    _check(frame, (device != "room_air") & (flow == 0))
+    _check(frame, (pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)))  # noqa: E712
+
+
+# --- several readings of a day ---------------------------------------------------------------
+
+def _any_yes(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.fill_null(False).any()).then(True).when((expr == False).any()).then(False)  # noqa: E712
+
+
+def _group(fields: list[str], flag: str) -> tuple[pl.Expr, pl.Expr]:
+    """(readings chosen for this group's values, the day's attribution flag): the readings that
+    count if any has a value, else those with a value; attributed only if none counts."""
+    with_values = pl.any_horizontal([pl.col(f).is_not_null() for f in fields])
+    counting = with_values & (pl.col(flag) != True).fill_null(True)  # noqa: E712
+    chosen = pl.when(counting.any()).then(counting).otherwise(with_values)
+    day_flag = pl.when(with_values.any()).then(~counting.any()).otherwise(_any_yes(pl.col(flag)))
+    return chosen, day_flag
+
+
+def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
+    """One row per patient-day, each field combined as aggregation.HOW says."""
+    keys = ["patient_id", "day"]
+    counts = frame.group_by(keys).len()
+    if counts["len"].max() == 1:
+        return frame.with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"))
+    agree = frame.group_by(keys).agg([pl.col(c).drop_nulls().n_unique().alias(c) for c in ("age_years", "death_cause")])
+    if agree.select((pl.col("age_years") > 1) | (pl.col("death_cause") > 1)).to_series().any():
+        raise Unsupported  # readings that disagree: the reference path reports it
+    temperature = pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
+    frame = frame.with_columns(temperature.alias("_temperature"), o2_rank.alias("_o2_rank"),
+                               pl.sum_horizontal([pl.col(i) for i in ICE_ITEMS]).alias("_items"))
+    frame = frame.with_columns(pl.coalesce(pl.col("ice_score"), pl.when(pl.all_horizontal(
+        [pl.col(i).is_not_null() for i in ICE_ITEMS])).then(pl.col("_items"))).alias("_ice_total"))
+    aggs: list[pl.Expr] = [pl.len().cast(pl.UInt32).alias("readings")]
+    aggs += [pl.col(c).drop_nulls().first().alias(c) for c in ("age_years", "death_cause")]
+    aggs += [_any_yes(pl.col(t)).alias(t) for t in THERAPIES]
+    aggs += [pl.col(c).max().alias(c) for c in ("reported_crs_grade", "reported_icans_grade")]
+    aggs.append(pl.col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"))
+    chosen, flag = _group(["temp_c", "temp_f"], "fever_other_cause")
+    aggs += [pl.col("_temperature").filter(chosen).max().alias("temp_c"), flag.alias("fever_other_cause")]
+    chosen, flag = _group(["hypotension", "vasopressors", "vasopressin"], "hypotension_other_cause")
+    aggs += [_any_yes(pl.col("hypotension").filter(chosen)).alias("hypotension"),
+             pl.col("vasopressors").filter(chosen).max().alias("vasopressors"),
+             _any_yes(pl.col("vasopressin").filter(chosen)).alias("vasopressin"),
+             flag.alias("hypotension_other_cause")]
+    chosen, flag = _group(["o2_device", "o2_flow_lpm"], "hypoxia_other_cause")
+    rank = pl.col("_o2_rank").filter(chosen)
+    aggs += [pl.col(c).filter(chosen).sort_by(rank, descending=True, maintain_order=True).first().alias(c)
+             for c in ("o2_device", "o2_flow_lpm")]
+    aggs.append(flag.alias("hypoxia_other_cause"))
+    neuro = ["ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure", "motor_weakness", "cerebral_edema"]
+    chosen, flag = _group(neuro, "neuro_other_cause")
+    scored = chosen & pl.col("_ice_total").is_not_null()
+    total = pl.col("_ice_total").filter(scored)
+    aggs += [pl.col(n).filter(scored).sort_by(total, maintain_order=True).first().alias(n)
+             for n in ("ice_score", *ICE_ITEMS)]
+    aggs += [pl.col("capd_score").filter(chosen).max().alias("capd_score"), flag.alias("neuro_other_cause")]
+    for name in ("consciousness", "seizure", "motor_weakness", "cerebral_edema"):
+        order = [m.value for m in enum_of(name)]
+        rank = pl.col(name).replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int64)
+        aggs.append(rank.filter(chosen).max().replace_strict(list(range(len(order))), order, default=None,
+                                                             return_dtype=pl.Utf8).alias(name))
+    combined = frame.group_by(keys, maintain_order=True).agg(aggs)
+    return combined.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in ("temp_f", "time")])
+
+
+# --- grading ---------------------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+
+
+def _to_polars(node: cond.Node) -> pl.Expr:
+    """A resolved condition as a polars expression; null is 'unknown', as in conditions.evaluate."""
+    if isinstance(node, cond.Test):
+        column = pl.col(node.field)
+        if node.op == "in":
+            return reduce(lambda a, b: a | b, [column == v for v in node.value])
+        return {"eq": column.__eq__, "ne": column.__ne__, "lt": column.__lt__, "lte": column.__le__,
+                "gt": column.__gt__, "gte": column.__ge__}[node.op](pl.lit(node.value))
+    items = [_to_polars(item) for item in node.items]
+    return reduce((lambda a, b: a & b) if isinstance(node, cond.All) else (lambda a, b: a | b), items)
+
+
+def _without(node: cond.Node, field: str) -> cond.Node:
+    """The condition with one fact's tests made unknown (for facts that are only a lower bound)."""
+    if isinstance(node, cond.Test):
+        return cond.Test("__unknown__", "eq", True) if node.field == field else node
+    return type(node)(tuple(_without(item, field) for item in node.items))
+
+
+def _format_float(expr: pl.Expr) -> pl.Expr:
+    """facts.format_value for floats: 38.0, 2.5, 37.99999."""
+    return pl.when(expr.round(1) == expr).then(expr.round(1).cast(pl.Utf8)).otherwise(expr.cast(pl.Utf8))
+
+
+class VectorGrader:
+    """Grades a CSV file with polars, for a Grader's rule set and settings."""
+
+    name = "vectorized (polars)"
+
+    def __init__(self, grader: Any):
+        self.grader = grader
+        self.ruleset = grader.ruleset
+        self.settings = grader.settings
+        self.defs = self.ruleset.definitions
+        self.resolved = grader._resolved
+        self.rules = [r for r in self.ruleset.rules if r.id in self.resolved]
+        self.conditions = {r.id: _to_polars(self.resolved[r.id]) for r in self.rules}
+
+    # -- derived facts --
+
+    def _o2_class(self) -> pl.Expr:
+        oxygen = self.defs.oxygen
+        device, flow = pl.col("o2_device"), pl.col("o2_flow_lpm")
+        expr = pl.lit(None, dtype=pl.Utf8)
+        for name, entry in reversed(list(oxygen.devices.items())):
+            if entry.by_flow:
+                value = pl.when(flow.is_null() | (flow <= oxygen.flow_boundary_lpm)).then(
+                    pl.lit(entry.at_or_below.value(self.settings))).otherwise(pl.lit(entry.above.value(self.settings)))
+            else:
+                value = pl.lit(entry.class_.value(self.settings))
+            expr = pl.when(device == name).then(value).otherwise(expr)
+        return expr
+
+    def o2_rank(self) -> pl.Expr:
+        classes = list(self.defs.oxygen.classes)
+        index = self._o2_class().replace_strict(classes, list(range(len(classes))), default=-1, return_dtype=pl.Float64)
+        return index * 1000 + pl.col("o2_flow_lpm").fill_null(-1.0)
+
+    def _facts(self, frame: pl.DataFrame) -> pl.DataFrame:
+        defs, settings = self.defs, self.settings
+        temperature = pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
+        age = pl.coalesce(pl.col("age_years"), pl.col("age_years").drop_nulls().first().over("patient_id"))
+        items = pl.when(pl.all_horizontal([pl.col(i).is_not_null() for i in ICE_ITEMS])).then(
+            pl.sum_horizontal([pl.col(i) for i in ICE_ITEMS]))
+        capd = age < defs.encephalopathy.capd_below_age.value(settings)
+        therapies = list(defs.fever_waiver.therapies) + [
+            t for t, s in defs.fever_waiver.therapies_by_setting.items() if settings[s]]
+        return frame.with_columns(
+            temperature.alias("f_temp_c"),
+            (temperature >= defs.fever.threshold_c).alias("fever"),
+            age.alias("f_age"),
+            pl.when(capd.fill_null(False)).then(None).otherwise(pl.coalesce(pl.col("ice_score"), items)).alias("ice_total"),
+            pl.coalesce(pl.col("ice_score"), items).alias("f_ice_recorded"),
+            pl.col("capd_score").alias("capd_total"),
+            self._o2_class().alias("o2_class"),
+            *[pl.col(f).fill_null(False).alias(f) for f in ATTRIBUTION_FLAGS],
+            pl.any_horizontal([pl.col(t).fill_null(False) for t in therapies]).alias("f_given"),
+            pl.coalesce([pl.when(pl.col(t).fill_null(False)).then(pl.lit(t)) for t in therapies]).alias("f_therapy"),
+        )
+
+    def _grade_expr(self, syndrome: str, fired: dict[str, pl.Expr]) -> pl.Expr:
+        return pl.max_horizontal([pl.when(fired[r.id]).then(pl.lit(r.grade)) for r in self.rules
+                                  if r.syndrome == syndrome])
+
+    def _fired(self) -> dict[str, pl.Expr]:
+        return {rid: expr.fill_null(False) for rid, expr in self.conditions.items()}
+
+    # -- the fever waiver across days --
+
+    def _waiver(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Which days have fever waived, and after which therapy on which day.
+
+        Same state machine as Grader._grade_patient, in array form: a therapy arms the waiver
+        on a day of an ongoing episode (from that day) or on a day graded 1 or more (from the
+        next day); the waiver lasts until the first day graded 0 under it."""
+        fired = self._fired()
+        graded = frame.with_columns(pl.lit(False).alias("fever_waived")).with_columns(
+            self._grade_expr("crs", fired).alias("g_nw"))
+        graded = graded.with_columns(pl.lit(True).alias("fever_waived")).with_columns(
+            self._grade_expr("crs", fired).alias("g_w"))
+        n = graded.height
+        never_ends = self.defs.fever_waiver.ends.value(self.settings) == "never"
+        steps = graded.with_row_index("_i").with_columns(
+            pl.col("g_nw").shift(1).forward_fill().over("patient_id").alias("_prev"),
+            (pl.col("f_given") & (pl.col("g_nw") >= 1)).shift(1).over("patient_id").fill_null(False).alias("_next"),
+            (pl.lit(n, dtype=pl.UInt32) if never_ends else
+             pl.when(pl.col("g_w") == 0).then(pl.col("_i")).backward_fill().over("patient_id").fill_null(n)).alias("_nz"),
+        ).with_columns(
+            (pl.col("f_given") & (pl.col("_prev") >= 1).fill_null(False)).alias("_here"),
+        )
+        candidates = steps.filter(pl.col("_here") | pl.col("_next")).with_columns(
+            pl.when(pl.col("_next")).then(pl.col("_i") - 1).otherwise(pl.col("_i")).alias("_origin"),
+            pl.col("_nz").shift(1).over("patient_id").alias("_prev_nz"),
+        ).filter(pl.col("_prev_nz").is_null() | (pl.col("_i") > pl.col("_prev_nz")))
+        starts = candidates.select("_i", pl.col("_nz").alias("_end"), "_origin")
+        steps = steps.join(starts, on="_i", how="left").with_columns(
+            pl.col("_end").forward_fill().over("patient_id"), pl.col("_origin").forward_fill().over("patient_id"))
+        active = pl.col("_end").is_not_null() & (pl.col("_i") <= pl.col("_end"))
+        origin_day = pl.col("day").gather(pl.col("_origin").fill_null(0))
+        origin_therapy = pl.col("f_therapy").gather(pl.col("_origin").fill_null(0))
+        return steps.with_columns(
+            active.alias("fever_waived"),
+            pl.when(active).then(pl.format("fever waived after {} on day {}", origin_therapy, origin_day)).alias("f_waiver"),
+        ).drop("_i", "_prev", "_next", "_nz", "_here", "_end", "_origin", "g_nw", "g_w")
+
+    # -- messages and reasons --
+
+    def _placeholder(self, name: str, frame: pl.DataFrame) -> pl.Expr:
+        column = {"temp_c": "f_temp_c", "age_years": "f_age"}.get(name, name)
+        dtype = frame.schema[column]
+        value = pl.col(column)
+        if dtype == pl.Float64:
+            text = _format_float(value)
+        elif dtype == pl.Boolean:
+            text = pl.when(value).then(pl.lit("True")).otherwise(pl.lit("False"))
+        elif dtype == pl.Utf8:
+            text = value.str.replace_all("_", " ", literal=True)
+        else:
+            text = value.cast(pl.Utf8)
+        return text.fill_null(_NOT_RECORDED)
+
+    def _message(self, template: str, frame: pl.DataFrame) -> pl.Expr:
+        parts, last = [], 0
+        for match in _PLACEHOLDER.finditer(template):
+            parts += [pl.lit(template[last:match.start()]), self._placeholder(match.group(1), frame)]
+            last = match.end()
+        parts.append(pl.lit(template[last:]))
+        return pl.concat_str(parts).str.strip_chars()
+
+    def _reason(self, syndrome: str, top: pl.Expr, fired: dict[str, pl.Expr], frame: pl.DataFrame) -> pl.Expr:
+        """grading._join_messages over the messages of the rules that set the grade."""
+        mine = [r for r in self.rules if r.syndrome == syndrome]
+        messages = pl.concat_list([pl.when(fired[r.id] & (top == r.grade)).then(self._message(r.message, frame))
+                                   for r in mine]).list.drop_nulls().list.unique(maintain_order=True)
+        parts = messages.list.eval(pl.element().str.splitn(" with ", 2))
+        heads = parts.list.eval(pl.element().struct.field("field_0"))
+        tails = parts.list.eval(pl.element().struct.field("field_1"))
+        merge = ((messages.list.len() > 1) & (heads.list.n_unique() == 1)
+                 & tails.list.eval(pl.element().is_not_null()).list.all())
+        return pl.when(merge).then(pl.concat_str([heads.list.first(), pl.lit(" with "), tails.list.join(" and ")])
+                                   ).otherwise(messages.list.join("; "))
+
+    def _unrecorded(self, syndrome: str, considered, frame: pl.DataFrame) -> dict[str, pl.Expr]:
+        """grading.Grader._unrecorded, as one boolean expression per input column."""
+        defs = self.defs
+        events = set(defs.event_facts)
+        tools = list(defs.encephalopathy.tools)
+        tool_present = pl.any_horizontal([pl.col(t).is_not_null() for t in tools])
+        device_by_flow = pl.col("o2_device").is_in([d for d, e in defs.oxygen.devices.items() if e.by_flow])
+        bounded = device_by_flow.fill_null(False) & pl.col("o2_flow_lpm").is_null()
+        columns: dict[str, list[pl.Expr]] = {}
+        for rule in self.rules:
+            if rule.syndrome != syndrome:
+                continue
+            node = self.resolved[rule.id]
+            truth = self.conditions[rule.id]
+            gate = considered(rule.grade)
+            for name in cond.fields_of(node) - events:
+                absent = pl.col(name).is_null()
+                if name in tools:
+                    absent = absent & ~tool_present
+                columns.setdefault(SOURCE_COLUMNS.get(name, name), []).append(gate & truth.is_null() & absent)
+            if "o2_class" in cond.fields_of(node):
+                unbounded = _to_polars(_without(node, "o2_class")).is_null()
+                columns.setdefault("o2_flow_lpm", []).append(gate & (truth == False) & bounded & unbounded)  # noqa: E712
+        recorded = {c: pl.col(c).is_not_null() for c in CONTRACT_COLUMNS}
+        return {c: pl.any_horizontal(columns[c]).fill_null(False) & ~recorded[c]
+                for c in CONTRACT_COLUMNS if c in columns}
+
+    def _syndrome_columns(self, syndrome: str, frame: pl.DataFrame) -> list[pl.Expr]:
+        fired = self._fired()
+        top = self._grade_expr(syndrome, fired)
+        ids = pl.concat_str([pl.when(fired[r.id] & (top == r.grade)).then(pl.lit(r.id))
+                             for r in self.rules if r.syndrome == syndrome], separator=" ", ignore_nulls=True)
+        above = self._unrecorded(syndrome, lambda g: pl.when(top.is_null()).then(g > 0).otherwise(g > top), frame)
+        zero = self._unrecorded(syndrome, lambda g: top.is_null() & (g == 0), frame)
+        not_recorded = pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in above.items()],
+                                     separator=" ", ignore_nulls=True)
+        missing = pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in zero.items()],
+                                separator=", ", ignore_nulls=True)
+        not_gradable = pl.when(missing == "").then(pl.lit("not gradable from what was recorded")).otherwise(
+            pl.concat_str([pl.lit("not gradable: "), missing, pl.lit(" not recorded")]))
+        reason = pl.when(top.is_null()).then(not_gradable).otherwise(self._reason(syndrome, top, fired, frame))
+        return [top.alias(f"{syndrome}_grade"), ids.alias(f"{syndrome}_rules"), reason.alias(f"{syndrome}_reason"),
+                not_recorded.alias(f"{syndrome}_not_recorded")]
+
+    def grade_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Typed contract columns (one row per reading) in, the grade CSV's columns out."""
+        if self.defs.fever_waiver.prophylaxis.value(self.settings):
+            raise Unsupported  # prophylactic waivers take the reference path
+        days = combine_readings(frame, self.o2_rank()).with_row_index("_g")
+        days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))
+        days = self._facts(days).sort(["_p", "day"], maintain_order=True)
+        days = self._waiver(days)
+        device = pl.col("o2_device").str.replace_all("_", " ", literal=True)
+        by_flow = pl.col("o2_device").is_in([d for d, e in self.defs.oxygen.devices.items() if e.by_flow])
+        days = days.with_columns(
+            pl.when(pl.col("fever") & ~pl.col("fever_other_cause")).then(
+                pl.concat_str([pl.lit("fever "), _format_float(pl.col("f_temp_c")), pl.lit(" °C")])
+            ).otherwise(pl.col("f_waiver")).alias("fever_basis"),
+            pl.when(pl.col("o2_flow_lpm").is_not_null()).then(
+                pl.concat_str([device, pl.lit(" "), _format_float(pl.col("o2_flow_lpm")), pl.lit(" L/min")])
+            ).when(by_flow).then(pl.concat_str([device, pl.lit(", flow not recorded")])).otherwise(device).alias("o2_support"),
+            pl.lit(None, dtype=pl.Boolean).alias("__unknown__"),  # see _without
+        )
+        out = days.select(
+            "patient_id", "day", *self._syndrome_columns("crs", days), *self._syndrome_columns("icans", days),
+            pl.col("fever_waived").fill_null(False), "readings",
+        )
+        return out.select(CSV_COLUMNS + ("readings",))
+
+    def grade_csv(self, path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
+        """The grades of a CSV file, its warnings and how many rows it had."""
+        frame, warnings, rows = read_frame(path)
+        return self.grade_frame(frame), warnings, rows
+
+
+def write_csv(graded: pl.DataFrame) -> str:
+    """The same text as output.to_csv."""
+    text = pl.col(pl.Utf8)
+    return graded.drop("readings").with_columns(pl.col("fever_waived").cast(pl.Utf8)).with_columns(
+        pl.when(text == "").then(None).otherwise(text).name.keep()  # empty, not quoted ""
+    ).write_csv(line_terminator="\n", null_value="")
