@@ -174,60 +174,75 @@ def _any_yes(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr.fill_null(False).any()).then(True).when((expr == False).any()).then(False)  # noqa: E712
 
 
-def _group(fields: list[str], flag: str) -> tuple[pl.Expr, pl.Expr]:
-    """(readings chosen for this group's values, the day's attribution flag): the readings that
-    count if any has a value, else those with a value; attributed only if none counts."""
+_GROUPS = {
+    "fever": ("fever_other_cause", ["temp_c", "temp_f"]),
+    "hypotension": ("hypotension_other_cause", ["hypotension", "vasopressors", "vasopressin"]),
+    "hypoxia": ("hypoxia_other_cause", ["o2_device", "o2_flow_lpm"]),
+    "neuro": ("neuro_other_cause", ["ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure",
+                                    "motor_weakness", "cerebral_edema"]),
+}
+_KEYS = ["patient_id", "day"]
+
+
+def _chosen(flag: str, fields: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """Per reading, whether its values enter the day's (the readings that count if any has a
+    value, else those with a value); and per reading, whether it has a value."""
     with_values = pl.any_horizontal([pl.col(f).is_not_null() for f in fields])
     counting = with_values & (pl.col(flag) != True).fill_null(True)  # noqa: E712
-    chosen = pl.when(counting.any()).then(counting).otherwise(with_values)
-    day_flag = pl.when(with_values.any()).then(~counting.any()).otherwise(_any_yes(pl.col(flag)))
-    return chosen, day_flag
+    return pl.when(counting.any().over(_KEYS)).then(counting).otherwise(with_values), with_values
 
 
 def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
     """One row per patient-day, each field combined as aggregation.HOW says."""
-    keys = ["patient_id", "day"]
-    counts = frame.group_by(keys).len()
+    counts = frame.group_by(_KEYS).len()
     if counts["len"].max() == 1:
         return frame.with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"))
-    agree = frame.group_by(keys).agg([pl.col(c).drop_nulls().n_unique().alias(c) for c in ("age_years", "death_cause")])
+    agree = frame.group_by(_KEYS).agg([pl.col(c).drop_nulls().n_unique().alias(c) for c in ("age_years", "death_cause")])
     if agree.select((pl.col("age_years") > 1) | (pl.col("death_cause") > 1)).to_series().any():
         raise Unsupported  # readings that disagree: the reference path reports it
-    temperature = pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
-    frame = frame.with_columns(temperature.alias("_temperature"), o2_rank.alias("_o2_rank"),
-                               pl.sum_horizontal([pl.col(i) for i in ICE_ITEMS]).alias("_items"))
-    frame = frame.with_columns(pl.coalesce(pl.col("ice_score"), pl.when(pl.all_horizontal(
-        [pl.col(i).is_not_null() for i in ICE_ITEMS])).then(pl.col("_items"))).alias("_ice_total"))
+    every_item = pl.all_horizontal([pl.col(i).is_not_null() for i in ICE_ITEMS])
+    columns = [
+        pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6)).alias("_temperature"),
+        pl.coalesce(pl.col("ice_score"), pl.when(every_item).then(pl.sum_horizontal(ICE_ITEMS))).alias("_ice_total"),
+    ]
+    for name, (flag, fields) in _GROUPS.items():
+        chosen, with_values = _chosen(flag, fields)
+        columns += [chosen.alias(f"_in_{name}"), with_values.alias(f"_has_{name}")]
+    frame = frame.with_columns(columns)
+    frame = frame.with_columns(
+        pl.when(pl.col("_in_hypoxia")).then(o2_rank).otherwise(-1e9).alias("_o2_key"),
+        pl.when(pl.col("_in_neuro") & pl.col("_ice_total").is_not_null()).then(pl.col("_ice_total")).otherwise(99).alias("_ice_key"),
+    )
+
+    def flag_of(name: str) -> pl.Expr:
+        flag = _GROUPS[name][0]
+        has, chosen = pl.col(f"_has_{name}"), pl.col(f"_in_{name}")
+        counting = chosen & (pl.col(flag) != True).fill_null(True)  # noqa: E712
+        return pl.when(has.any()).then(~counting.any()).otherwise(_any_yes(pl.col(flag))).alias(flag)
+
+    def within(name: str, column: str) -> pl.Expr:
+        return pl.col(column).filter(pl.col(f"_in_{name}"))
+
     aggs: list[pl.Expr] = [pl.len().cast(pl.UInt32).alias("readings")]
     aggs += [pl.col(c).drop_nulls().first().alias(c) for c in ("age_years", "death_cause")]
     aggs += [_any_yes(pl.col(t)).alias(t) for t in THERAPIES]
     aggs += [pl.col(c).max().alias(c) for c in ("reported_crs_grade", "reported_icans_grade")]
     aggs.append(pl.col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"))
-    chosen, flag = _group(["temp_c", "temp_f"], "fever_other_cause")
-    aggs += [pl.col("_temperature").filter(chosen).max().alias("temp_c"), flag.alias("fever_other_cause")]
-    chosen, flag = _group(["hypotension", "vasopressors", "vasopressin"], "hypotension_other_cause")
-    aggs += [_any_yes(pl.col("hypotension").filter(chosen)).alias("hypotension"),
-             pl.col("vasopressors").filter(chosen).max().alias("vasopressors"),
-             _any_yes(pl.col("vasopressin").filter(chosen)).alias("vasopressin"),
-             flag.alias("hypotension_other_cause")]
-    chosen, flag = _group(["o2_device", "o2_flow_lpm"], "hypoxia_other_cause")
-    rank = pl.col("_o2_rank").filter(chosen)
-    aggs += [pl.col(c).filter(chosen).sort_by(rank, descending=True, maintain_order=True).first().alias(c)
+    aggs += [within("fever", "_temperature").max().alias("temp_c"), flag_of("fever")]
+    aggs += [_any_yes(within("hypotension", "hypotension")).alias("hypotension"),
+             within("hypotension", "vasopressors").max().alias("vasopressors"),
+             _any_yes(within("hypotension", "vasopressin")).alias("vasopressin"), flag_of("hypotension")]
+    aggs += [pl.col(c).sort_by("_o2_key", descending=True, maintain_order=True).first().alias(c)
              for c in ("o2_device", "o2_flow_lpm")]
-    aggs.append(flag.alias("hypoxia_other_cause"))
-    neuro = ["ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure", "motor_weakness", "cerebral_edema"]
-    chosen, flag = _group(neuro, "neuro_other_cause")
-    scored = chosen & pl.col("_ice_total").is_not_null()
-    total = pl.col("_ice_total").filter(scored)
-    aggs += [pl.col(n).filter(scored).sort_by(total, maintain_order=True).first().alias(n)
-             for n in ("ice_score", *ICE_ITEMS)]
-    aggs += [pl.col("capd_score").filter(chosen).max().alias("capd_score"), flag.alias("neuro_other_cause")]
+    aggs.append(flag_of("hypoxia"))
+    aggs += [pl.col(n).sort_by("_ice_key", maintain_order=True).first().alias(n) for n in ("ice_score", *ICE_ITEMS)]
+    aggs += [within("neuro", "capd_score").max().alias("capd_score"), flag_of("neuro")]
     for name in ("consciousness", "seizure", "motor_weakness", "cerebral_edema"):
         order = [m.value for m in enum_of(name)]
-        rank = pl.col(name).replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int64)
-        aggs.append(rank.filter(chosen).max().replace_strict(list(range(len(order))), order, default=None,
-                                                             return_dtype=pl.Utf8).alias(name))
-    combined = frame.group_by(keys, maintain_order=True).agg(aggs)
+        rank = within("neuro", name).replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int64)
+        aggs.append(rank.max().replace_strict(list(range(len(order))), order, default=None,
+                                              return_dtype=pl.Utf8).alias(name))
+    combined = frame.group_by(_KEYS, maintain_order=True).agg(aggs)
     return combined.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in ("temp_f", "time")])
 
 
