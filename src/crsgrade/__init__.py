@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 from .errors import CrsgradeError, EngineError, ObservationError, RuleFileError, SettingsError
-from .grading import Grader, grade
+from .grading import Grader, grade, grade_table
 from .observations import Observation
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, Peak, SyndromeGrade
 from .ruleset import Rule, RuleSet, load_ruleset
@@ -26,5 +26,6 @@ __all__ = [
     "SyndromeGrade",
     "__version__",
     "grade",
+    "grade_table",
     "load_ruleset",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import io
@@ -14,6 +15,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.padding import Padding
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .demo import run as run_demo
@@ -52,6 +54,7 @@ class Engine(StrEnum):
     auto = "auto"
     durable = "durable"
     python = "python"
+    vector = "vector"
 
 
 class Syndrome(StrEnum):
@@ -80,7 +83,8 @@ def _user_errors(command):
 
 
 def _engine_in_use() -> str:
-    return "durable-rules" if durable_available() else "python (durable-rules not importable here)"
+    facts = "durable-rules" if durable_available() else "python (durable-rules not importable here)"
+    return f"{facts}; CSV output: vectorized (polars)"
 
 
 def _version(value: bool) -> None:
@@ -120,7 +124,11 @@ SetOption = Annotated[
     list[str],
     typer.Option("--set", help="Change an [open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
 ]
-EngineOption = Annotated[Engine, typer.Option("--engine", help="Rule evaluator.")]
+EngineOption = Annotated[Engine, typer.Option(
+    "--engine",
+    help="Rule evaluator: durable-rules, python, or vector (polars; CSV output only). auto: vector for"
+         " --format csv, else durable-rules where it can be imported.",
+)]
 InfusionDateOption = Annotated[
     Optional[datetime.datetime],
     typer.Option(
@@ -145,14 +153,54 @@ def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ..
     _err.print(summary_line, style="dim", highlight=False, soft_wrap=True)
 
 
+# A file this large takes about a second or more on the reference path: show progress.
+_PROGRESS_BYTES = 500_000
+
+
+@contextlib.contextmanager
+def _progress(file: Path, quiet: bool, what: str):
+    """A progress bar on stderr for long runs; nothing when stderr is not a terminal."""
+    try:
+        large = str(file) == "-" or file.stat().st_size > _PROGRESS_BYTES
+    except OSError:
+        large = False
+    if quiet or not large or not _err.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=_err, transient=True) as progress:
+        task = progress.add_task(what, total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
 def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
             infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
             explain: bool = False) -> GradingResult:
-    grader = Grader(rules, _parse_sets(set_), engine.value)
-    result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
-                          skip_invalid=skip_invalid, explain=explain)
+    reference = Engine.auto if engine is Engine.vector else engine
+    grader = Grader(rules, _parse_sets(set_), reference.value)
+    with _progress(file, quiet, "grading patients") as progress:
+        result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
+                              skip_invalid=skip_invalid, explain=explain, progress=progress)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     return result
+
+
+def _vector_csv(file: Path, set_: list[str], rules: Path | None, quiet: bool) -> str | None:
+    """The grade CSV from the vectorized path, or None when the file needs the reference path."""
+    from .vectorized import Unsupported, VectorGrader, write_csv
+
+    grader = Grader(rules, _parse_sets(set_), "python")
+    try:
+        with _progress(file, quiet, "grading (vectorized)"):
+            graded, warnings, rows = VectorGrader(grader).grade_csv(file)
+            text = write_csv(graded)
+    except Unsupported:
+        return None
+    summary = InputSummary(rows_read=rows, rows_combined=rows - graded.height, rows_rejected=0,
+                           patient_days=graded.height)
+    _report(summary.line(), tuple(warnings), (), quiet)
+    return text
 
 
 def _emit(renderable=None, text: str | None = None, output: Path | None = None) -> None:
@@ -189,6 +237,11 @@ def grade(
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
+    if format is Format.csv and engine in (Engine.auto, Engine.vector) and infusion_date is None:
+        text = _vector_csv(file, set_, rules, quiet)
+        if text is not None:
+            _emit(text=text, output=output)
+            return
     result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
     if format is Format.table:
         _emit(timeline(result), output=output)

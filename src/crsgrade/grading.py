@@ -9,11 +9,12 @@ depends on is in its own observation and the rule files.
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from . import conditions as cond
 from .aggregation import combine
@@ -108,15 +109,21 @@ class Grader:
         infusion_date: datetime.date | None = None,
         skip_invalid: bool = False,
         explain: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> GradingResult:
         """Grades observations: a file path (CSV, JSON, JSON Lines; `-` for stdin), or an
         iterable of Observation models or dicts with the contract's column names. With
-        `explain`, every day's grades carry an Explanation."""
+        `explain`, every day's grades carry an Explanation; `progress(done, total)` is called
+        after each patient."""
         read, days = self.read(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
         by_patient: dict[str, list[tuple[Observation, int]]] = defaultdict(list)
         for day, count in days:
             by_patient[day.patient_id].append((day, count))
-        patients = [self._grade_patient(pid, patient_days, explain) for pid, patient_days in by_patient.items()]
+        patients = []
+        for pid, patient_days in by_patient.items():
+            patients.append(self._grade_patient(pid, patient_days, explain))
+            if progress is not None:
+                progress(len(patients), len(by_patient))
         manifest = self.ruleset.manifest
         return GradingResult(
             ruleset=manifest.system,
@@ -297,3 +304,36 @@ def grade(
     grader = _cached_grader(str(rules) if rules is not None else None, key, engine)
     return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
                         explain=explain)
+
+
+def grade_table(
+    table: Any,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    rules: str | Path | None = None,
+) -> Any:
+    """Grades a whole table of observations — a polars, pandas or Arrow table, one row per
+    reading, with the contract's column names — and returns a polars DataFrame with the
+    columns of `crsgrade grade --format csv` plus `readings`. Made for batch jobs that map it
+    over partitions of a larger cohort (each partition holding whole patients). Runs on the
+    vectorized path, or on the reference path for a table that needs it (with its errors).
+    """
+    import polars as pl
+
+    from .output import CSV_COLUMNS, to_csv
+    from .vectorized import Unsupported, VectorGrader
+
+    grader = _cached_grader(str(rules) if rules is not None else None,
+                            tuple(sorted((settings or {}).items())), "python")
+    try:
+        return VectorGrader(grader).grade_table(table)
+    except Unsupported:
+        frame = table if isinstance(table, pl.DataFrame) else (
+            pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
+        result = grader.grade(frame.to_dicts())
+        graded = pl.read_csv(io.StringIO(to_csv(result)), infer_schema=False)
+        readings = [day.readings for day in result.days()]
+        return graded.with_columns(
+            [pl.col(c).cast(pl.Int64) for c in ("day", "crs_grade", "icans_grade")]
+            + [pl.col("fever_waived") == "true", pl.Series("readings", readings, dtype=pl.UInt32)]
+        ).select(list(CSV_COLUMNS) + ["readings"])

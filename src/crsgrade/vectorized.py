@@ -69,44 +69,38 @@ def _check(frame: pl.DataFrame, condition: pl.Expr) -> None:
         raise Unsupported
 
 
-def _typed(frame: pl.DataFrame, name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
+def _typed(name: str) -> tuple[pl.Expr, list[pl.Expr]]:
+    """A cleaned text column as its contract type, and the conditions that make a cell one the
+    reference path must judge (a value this path does not read, or an invalid one)."""
+    text = pl.col(name)
     kinds = field_kinds(name)
     enum = enum_of(name)
     if name == "patient_id":
-        return text.fill_null(DEFAULT_PATIENT_ID)
+        return text.fill_null(DEFAULT_PATIENT_ID), []
     if enum is not None:
         normal = text.str.to_lowercase().str.replace_all("-", " ", literal=True).str.replace_all(r"\s+", "_")
         mapped = normal.replace(ENUM_ALIASES.get(name, {}))
-        _check(frame, mapped.is_not_null() & ~mapped.is_in([m.value for m in enum]))
-        return mapped
+        return mapped, [mapped.is_not_null() & ~mapped.is_in([m.value for m in enum])]
     if bool in kinds:
         low = text.str.to_lowercase()
-        _check(frame, low.is_not_null() & ~low.is_in(_TRUE + _FALSE))
-        return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+        typed = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
+        return typed, [low.is_not_null() & typed.is_null()]
     if int in kinds or float in kinds:
         if float in kinds:
-            text = pl.when(text.str.contains(r"^[+-]?\d+,\d+$")).then(text.str.replace(",", ".", literal=True)).otherwise(text)
+            text = text.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")
         pattern = _FLOAT if float in kinds else _INT
-        _check(frame, text.is_not_null() & ~text.str.contains(pattern))
-        number = text.cast(pl.Float64 if float in kinds else pl.Int64)
+        number = text.cast(pl.Float64 if float in kinds else pl.Int64, strict=False)
         limits = _constraints(name)
-        bad = reduce(lambda a, b: a | b, [
-            {"ge": number < v, "gt": number <= v, "le": number > v, "lt": number >= v}[k] for k, v in limits.items()
-        ], pl.lit(False))
-        _check(frame, bad)
-        return number
+        out_of_range = [{"ge": number < v, "gt": number <= v, "le": number > v, "lt": number >= v}[k]
+                        for k, v in limits.items()]
+        return number, [text.is_not_null() & ~text.str.contains(pattern), *out_of_range]
     if name == "time":
-        _check(frame, text.is_not_null() & ~text.str.contains(_TIME))
-        return text
-    return text  # free text (note)
+        return text, [text.is_not_null() & ~text.str.contains(_TIME)]
+    return text, []  # free text (note)
 
 
-def read_frame(path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
-    """A CSV file as typed contract columns, its header warnings and its row count."""
-    source = str(path)
-    raw = Path(path).read_bytes()
+def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
+    """CSV bytes as typed contract columns, the header warnings and the row count."""
     if b"\x00" in raw:
         raise Unsupported
     try:
@@ -129,13 +123,20 @@ def read_frame(path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
     except Exception:  # ragged rows, stray quotes: the reference reader names the line
         raise Unsupported from None
     frame = frame.select([pl.col(f"c{i}").alias(c) for i, c in enumerate(columns) if c is not None])
-    blank = pl.all_horizontal([pl.col(c).str.strip_chars().fill_null("") == "" for c in frame.columns])
-    frame = frame.filter(~blank)
+    stripped = {c: pl.col(c).str.strip_chars() for c in frame.columns}
+    frame = frame.with_columns([pl.when(t == "").then(None).otherwise(t).alias(c) for c, t in stripped.items()])
+    frame = frame.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns]))
     if frame.height == 0:
         raise Unsupported
-    typed = frame.select([_typed(frame, c).alias(c) for c in frame.columns])
+    converted = {c: _typed(c) for c in frame.columns}
+    checks = [check for _, found in converted.values() for check in found]
+    if checks:
+        _check(frame, pl.any_horizontal(checks))
+    typed = frame.select([expr.alias(c) for c, (expr, _) in converted.items()])
     missing = [c for c in CONTRACT_COLUMNS if c not in typed.columns]
-    typed = typed.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in missing])
+    typed = typed.with_columns([
+        (pl.lit(DEFAULT_PATIENT_ID) if c == "patient_id" else pl.lit(None, dtype=_dtype(c))).alias(c)
+        for c in missing])
     _check(typed, pl.col("day").is_null())
     _check_consistency(typed)
     return typed, warnings, frame.height
@@ -157,15 +158,17 @@ def _check_consistency(frame: pl.DataFrame) -> None:
     items = [pl.col(n) for n in ICE_ITEMS]
     some = pl.any_horizontal([i.is_not_null() for i in items])
     every = pl.all_horizontal([i.is_not_null() for i in items])
-    _check(frame, some & ~every)
-    _check(frame, every & pl.col("ice_score").is_not_null() & (pl.sum_horizontal(items) != pl.col("ice_score")))
     converted = (pl.col("temp_f") - 32) * 5 / 9
-    _check(frame, (converted - pl.col("temp_c")).abs() > 0.3)
     flow, device = pl.col("o2_flow_lpm"), pl.col("o2_device")
-    _check(frame, (flow > 0) & device.is_null())
-    _check(frame, flow > device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64))
-    _check(frame, (device != "room_air") & (flow == 0))
-    _check(frame, (pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)))  # noqa: E712
+    _check(frame, pl.any_horizontal(
+        some & ~every,
+        every & pl.col("ice_score").is_not_null() & (pl.sum_horizontal(items) != pl.col("ice_score")),
+        (converted - pl.col("temp_c")).abs() > 0.3,
+        (flow > 0) & device.is_null(),
+        flow > device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64),
+        (device != "room_air") & (flow == 0),
+        (pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)),  # noqa: E712
+    ))
 
 
 # --- several readings of a day ---------------------------------------------------------------
@@ -194,9 +197,6 @@ def _chosen(flag: str, fields: list[str]) -> tuple[pl.Expr, pl.Expr]:
 
 def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
     """One row per patient-day, each field combined as aggregation.HOW says."""
-    counts = frame.group_by(_KEYS).len()
-    if counts["len"].max() == 1:
-        return frame.with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"))
     agree = frame.group_by(_KEYS).agg([pl.col(c).drop_nulls().n_unique().alias(c) for c in ("age_years", "death_cause")])
     if agree.select((pl.col("age_years") > 1) | (pl.col("death_cause") > 1)).to_series().any():
         raise Unsupported  # readings that disagree: the reference path reports it
@@ -244,6 +244,22 @@ def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
                                               return_dtype=pl.Utf8).alias(name))
     combined = frame.group_by(_KEYS, maintain_order=True).agg(aggs)
     return combined.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in ("temp_f", "time")])
+
+
+def combine_days(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
+    """Days with one reading pass through; only days with several are aggregated. Rows keep the
+    order of each day's first reading."""
+    frame = frame.with_row_index("_first").with_columns(
+        pl.len().over(_KEYS).alias("_n"), pl.col("_first").min().over(_KEYS))
+    single = frame.filter(pl.col("_n") == 1).with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"))
+    several = frame.filter(pl.col("_n") > 1)
+    if several.height:
+        order = several.group_by(_KEYS, maintain_order=True).agg(pl.col("_first").first())
+        combined = combine_readings(several.drop("_first", "_n"), o2_rank).join(order, on=_KEYS, how="left")
+        single = pl.concat([single.drop("_n"), combined.select(single.drop("_n").columns)], how="vertical")
+    else:
+        single = single.drop("_n")
+    return single.sort("_first").drop("_first")
 
 
 # --- grading ---------------------------------------------------------------------------------
@@ -335,8 +351,16 @@ class VectorGrader:
         return pl.max_horizontal([pl.when(fired[r.id]).then(pl.lit(r.grade)) for r in self.rules
                                   if r.syndrome == syndrome])
 
+    def _truths(self, frame: pl.DataFrame, syndrome: str | None = None) -> pl.DataFrame:
+        """Each rule's condition as a column `t:ID` (null when unknown), computed once."""
+        return frame.with_columns([self.conditions[r.id].alias(f"t:{r.id}") for r in self.rules
+                                   if syndrome is None or r.syndrome == syndrome])
+
     def _fired(self) -> dict[str, pl.Expr]:
-        return {rid: expr.fill_null(False) for rid, expr in self.conditions.items()}
+        return {r.id: pl.col(f"t:{r.id}").fill_null(False) for r in self.rules}
+
+    def _truth(self, rule_id: str) -> pl.Expr:
+        return pl.col(f"t:{rule_id}")
 
     # -- the fever waiver across days --
 
@@ -347,10 +371,11 @@ class VectorGrader:
         on a day of an ongoing episode (from that day) or on a day graded 1 or more (from the
         next day); the waiver lasts until the first day graded 0 under it."""
         fired = self._fired()
-        graded = frame.with_columns(pl.lit(False).alias("fever_waived")).with_columns(
+        g_nw = self._truths(frame.with_columns(pl.lit(False).alias("fever_waived")), "crs").select(
             self._grade_expr("crs", fired).alias("g_nw"))
-        graded = graded.with_columns(pl.lit(True).alias("fever_waived")).with_columns(
+        g_w = self._truths(frame.with_columns(pl.lit(True).alias("fever_waived")), "crs").select(
             self._grade_expr("crs", fired).alias("g_w"))
+        graded = pl.concat([frame, g_nw, g_w], how="horizontal")
         n = graded.height
         never_ends = self.defs.fever_waiver.ends.value(self.settings) == "never"
         steps = graded.with_row_index("_i").with_columns(
@@ -401,17 +426,34 @@ class VectorGrader:
         return pl.concat_str(parts).str.strip_chars()
 
     def _reason(self, syndrome: str, top: pl.Expr, fired: dict[str, pl.Expr], frame: pl.DataFrame) -> pl.Expr:
-        """grading._join_messages over the messages of the rules that set the grade."""
+        """grading._join_messages over the messages of the rules that set the grade, without
+        lists: messages are split at their template's first " with " once, here."""
         mine = [r for r in self.rules if r.syndrome == syndrome]
-        messages = pl.concat_list([pl.when(fired[r.id] & (top == r.grade)).then(self._message(r.message, frame))
-                                   for r in mine]).list.drop_nulls().list.unique(maintain_order=True)
-        parts = messages.list.eval(pl.element().str.splitn(" with ", 2))
-        heads = parts.list.eval(pl.element().struct.field("field_0"))
-        tails = parts.list.eval(pl.element().struct.field("field_1"))
-        merge = ((messages.list.len() > 1) & (heads.list.n_unique() == 1)
-                 & tails.list.eval(pl.element().is_not_null()).list.all())
-        return pl.when(merge).then(pl.concat_str([heads.list.first(), pl.lit(" with "), tails.list.join(" and ")])
-                                   ).otherwise(messages.list.join("; "))
+        is_top = {r.id: fired[r.id] & (top == r.grade) for r in mine}
+        # a rule whose template repeats an earlier same-grade rule's would repeat its message
+        shown = {}
+        for r in mine:
+            twin = next((o for o in mine if o.grade == r.grade and o.message == r.message and o is not r
+                         and mine.index(o) < mine.index(r)), None)
+            shown[r.id] = is_top[r.id] & (~is_top[twin.id] if twin else pl.lit(True))
+        heads = {r.id: r.message.partition(" with ")[0] for r in mine if " with " in r.message}
+        count = pl.sum_horizontal([shown[r.id].cast(pl.Int32) for r in mine])
+        groups = set(heads.values())
+        mergeable = pl.lit(False)
+        for head in groups:
+            members = [rid for rid, h in heads.items() if h == head]
+            others = [r.id for r in mine if r.id not in members]
+            only_these = ~pl.any_horizontal([shown[o] for o in others]) if others else pl.lit(True)
+            mergeable = mergeable | only_these
+        merge = (count > 1) & mergeable
+        messages = pl.concat_str([pl.when(shown[r.id]).then(self._message(r.message, frame)) for r in mine],
+                                 separator="; ", ignore_nulls=True)
+        if not heads:
+            return messages
+        head = pl.coalesce([pl.when(shown[rid]).then(self._message(h, frame)) for rid, h in heads.items()])
+        tails = pl.concat_str([pl.when(shown[rid]).then(self._message(self.ruleset.rule(rid).message.partition(" with ")[2], frame))
+                               for rid in heads], separator=" and ", ignore_nulls=True)
+        return pl.when(merge).then(pl.concat_str([head, pl.lit(" with "), tails])).otherwise(messages)
 
     def _unrecorded(self, syndrome: str, considered, frame: pl.DataFrame) -> dict[str, pl.Expr]:
         """grading.Grader._unrecorded, as one boolean expression per input column."""
@@ -426,7 +468,7 @@ class VectorGrader:
             if rule.syndrome != syndrome:
                 continue
             node = self.resolved[rule.id]
-            truth = self.conditions[rule.id]
+            truth = self._truth(rule.id)
             gate = considered(rule.grade)
             for name in cond.fields_of(node) - events:
                 absent = pl.col(name).is_null()
@@ -434,7 +476,7 @@ class VectorGrader:
                     absent = absent & ~tool_present
                 columns.setdefault(SOURCE_COLUMNS.get(name, name), []).append(gate & truth.is_null() & absent)
             if "o2_class" in cond.fields_of(node):
-                unbounded = _to_polars(_without(node, "o2_class")).is_null()
+                unbounded = pl.col(f"u:{rule.id}").is_null()
                 columns.setdefault("o2_flow_lpm", []).append(gate & (truth == False) & bounded & unbounded)  # noqa: E712
         recorded = {c: pl.col(c).is_not_null() for c in CONTRACT_COLUMNS}
         return {c: pl.any_horizontal(columns[c]).fill_null(False) & ~recorded[c]
@@ -442,7 +484,7 @@ class VectorGrader:
 
     def _syndrome_columns(self, syndrome: str, frame: pl.DataFrame) -> list[pl.Expr]:
         fired = self._fired()
-        top = self._grade_expr(syndrome, fired)
+        top = pl.col(f"{syndrome}_grade")
         ids = pl.concat_str([pl.when(fired[r.id] & (top == r.grade)).then(pl.lit(r.id))
                              for r in self.rules if r.syndrome == syndrome], separator=" ", ignore_nulls=True)
         above = self._unrecorded(syndrome, lambda g: pl.when(top.is_null()).then(g > 0).otherwise(g > top), frame)
@@ -461,7 +503,7 @@ class VectorGrader:
         """Typed contract columns (one row per reading) in, the grade CSV's columns out."""
         if self.defs.fever_waiver.prophylaxis.value(self.settings):
             raise Unsupported  # prophylactic waivers take the reference path
-        days = combine_readings(frame, self.o2_rank()).with_row_index("_g")
+        days = combine_days(frame, self.o2_rank()).with_row_index("_g")
         days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
         days = self._waiver(days)
@@ -476,21 +518,43 @@ class VectorGrader:
             ).when(by_flow).then(pl.concat_str([device, pl.lit(", flow not recorded")])).otherwise(device).alias("o2_support"),
             pl.lit(None, dtype=pl.Boolean).alias("__unknown__"),  # see _without
         )
+        days = self._truths(days).with_columns(
+            [_to_polars(_without(self.resolved[r.id], "o2_class")).alias(f"u:{r.id}") for r in self.rules
+             if "o2_class" in cond.fields_of(self.resolved[r.id])])
+        fired = self._fired()
+        days = days.with_columns(self._grade_expr("crs", fired).alias("crs_grade"),
+                                 self._grade_expr("icans", fired).alias("icans_grade"))
         out = days.select(
             "patient_id", "day", *self._syndrome_columns("crs", days), *self._syndrome_columns("icans", days),
             pl.col("fever_waived").fill_null(False), "readings",
         )
-        return out.select(CSV_COLUMNS + ("readings",))
+        text = pl.col(pl.Utf8)
+        return out.select(CSV_COLUMNS + ("readings",)).with_columns(
+            pl.when(text == "").then(None).otherwise(text).name.keep())  # nothing to say: null
 
     def grade_csv(self, path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
-        """The grades of a CSV file, its warnings and how many rows it had."""
-        frame, warnings, rows = read_frame(path)
+        """The grades of a CSV file (`-`: standard input), its warnings and how many rows it had.
+        Raises Unsupported when the reference path must grade it."""
+        if str(path) == "-":
+            raise Unsupported  # stdin can be read once: the reference reader takes it
+        try:
+            raw = Path(path).read_bytes()
+        except OSError:
+            raise Unsupported from None
+        frame, warnings, rows = read_frame(raw, str(path))
         return self.grade_frame(frame), warnings, rows
+
+    def grade_table(self, table: Any) -> pl.DataFrame:
+        """A polars, pandas or Arrow table of observations (contract column names or their
+        spellings, any column types) graded. Raises Unsupported like grade_csv."""
+        frame = table if isinstance(table, pl.DataFrame) else (
+            pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
+        text = frame.with_columns(pl.all().cast(pl.Utf8)).write_csv()
+        typed, _, _ = read_frame(text.encode("utf-8"), "<table>")
+        return self.grade_frame(typed)
 
 
 def write_csv(graded: pl.DataFrame) -> str:
     """The same text as output.to_csv."""
-    text = pl.col(pl.Utf8)
-    return graded.drop("readings").with_columns(pl.col("fever_waived").cast(pl.Utf8)).with_columns(
-        pl.when(text == "").then(None).otherwise(text).name.keep()  # empty, not quoted ""
-    ).write_csv(line_terminator="\n", null_value="")
+    return graded.drop("readings").with_columns(pl.col("fever_waived").cast(pl.Utf8)).write_csv(
+        line_terminator="\n", null_value="")
