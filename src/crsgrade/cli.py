@@ -18,15 +18,15 @@ from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .demo import run as run_demo
-from .episodes import CohortSummary, summarise
 from .errors import CrsgradeError, SettingsError
 from .evaluators import durable_available
 from .grading import Grader
 from .output import timeline, to_csv, to_json
 from .results import GradedDay, GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset
-from .views import explanation_panel, rules_tables, summary_csv, summary_tables
+
+# explain, summary, rules, demo and the vectorized path import what they need when run, so that
+# `crsgrade grade` starts without them.
 
 app = typer.Typer(
     name="crsgrade",
@@ -265,6 +265,8 @@ def explain(
 ) -> None:
     """Explain each grade: the rules met and the values that met them, the rules of higher
     grade not met and what kept them from firing, and the [open] settings involved."""
+    from .views import explanation_panel
+
     result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True)
     days = _select(result, patient, day)
     if format is PanelFormat.json:
@@ -308,6 +310,9 @@ def summary(
     """Summarise a cohort: per patient, the registry fields of each syndrome (onset,
     resolution, highest grade, therapies); for the cohort, incidence and median onset and
     duration; and concordance with investigator-reported grades when the file has them."""
+    from .episodes import summarise
+    from .views import summary_csv, summary_tables
+
     result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
     cohort = summarise(result)
     if format is Format.table:
@@ -341,6 +346,8 @@ def rules_command(
     output: OutputOption = None,
 ) -> None:
     """Print the grading table, built from the rule files themselves, with citations."""
+    from .views import rules_tables
+
     directory = rules if rules is not None else default_rules_dir(system)
     if rules is None and not directory.is_dir():
         known = sorted(p.name for p in directory.parent.iterdir() if p.is_dir())
@@ -354,6 +361,8 @@ def rules_command(
 def demo() -> None:
     """Walk through the published case of grade 3 CRS and grade 4 ICANS after tisagenlecleucel,
     day by day: what was observed, the grade, and why."""
+    from .demo import run as run_demo
+
     run_demo(Console())
 
 
@@ -378,6 +387,8 @@ def schema(
     of: Annotated[Schema, typer.Argument(help="Which output: grade (also explain) or summary.")] = Schema.grade,
 ) -> None:
     """Print the JSON Schema of a JSON output (generated from the result models)."""
+    from .episodes import CohortSummary
+
     model = GradingResult if of is Schema.grade else CohortSummary
     sys.stdout.write(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False) + "\n")
 

@@ -32,7 +32,6 @@ from .facts import (
     settings_consulted,
     waiving_therapies,
 )
-from .explain import explain as explain_day
 from .observations import THERAPIES, Observation
 from .reading import ReadResult, read_observations, read_records
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
@@ -175,6 +174,8 @@ class Grader:
             fired = [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
             grades = {s: self._syndrome_grade(s, obs, fact, fired) for s in SYNDROMES}
             if explain:
+                from .explain import explain as explain_day
+
                 consulted = settings_consulted(obs, fact, definitions, self.settings, waiver)
                 grades = {
                     s: grade.model_copy(update={"explanation": explain_day(
