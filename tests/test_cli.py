@@ -307,3 +307,24 @@ def test_committed_schemas_match_the_models():
     for which in ("grade", "summary"):
         committed = json.loads((EXAMPLE.parents[1] / "schemas" / f"{which}.v1.json").read_text())
         assert json.loads(run("schema", which).stdout) == committed, f"regenerate schemas/{which}.v1.json"
+
+
+def test_progress_bar_only_on_a_terminal(monkeypatch):
+    from rich.console import Console
+
+    import crsgrade.cli as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "_err", Console(file=screen, force_terminal=True, width=100))
+    monkeypatch.setattr(cli, "_PROGRESS_BYTES", 0)
+    assert runner.invoke(app, ["grade", str(EXAMPLE), "--engine", "python"]).exit_code == 0
+    assert "grading patients" in screen.getvalue()
+    screen.truncate(0)
+    assert runner.invoke(app, ["grade", str(EXAMPLE), "--engine", "python", "--quiet"]).exit_code == 0
+    assert screen.getvalue().strip("\x00") == ""
+
+
+def test_vector_engine_writes_the_same_csv_as_the_others():
+    outputs = {run("grade", str(COHORT), "-f", "csv", "-q", "--engine", e).stdout
+               for e in ("vector", "python") + (("durable",) if _durable() else ())}
+    assert len(outputs) == 1

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import ValidationError
 
 from . import conditions as cond
 from .columns import CONTRACT_COLUMNS
 from .facts import ATTRIBUTION_FLAGS, SOURCE_COLUMNS
 from .observations import (
     DEFAULT_PATIENT_ID,
-    ENUM_ALIASES,
     ICE_ITEMS,
     PLAUSIBLE_MAX_FLOW,
     THERAPIES,
@@ -39,11 +39,7 @@ from .observations import (
 from .output import CSV_COLUMNS
 from .reading import _map_headers, _sniff_delimiter
 
-_TRUE = ("true", "yes", "1", "y", "on", "t")
-_FALSE = ("false", "no", "0", "n", "off", "f")
-_INT = r"^[+-]?\d+$"
-_FLOAT = r"^[+-]?\d+(\.\d+)?$"
-_TIME = r"^\d{2}:\d{2}(:\d{2})?$"
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _NOT_RECORDED = "not recorded"
 _UNSUPPORTED_COLUMNS = ("temperature", "date", "infusion_date")
 
@@ -54,49 +50,41 @@ class Unsupported(Exception):
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _constraints(name: str) -> dict[str, float]:
-    found = {}
-    for meta in Observation.model_fields[name].metadata:
-        for attr in ("ge", "gt", "le", "lt"):
-            if getattr(meta, attr, None) is not None:
-                found[attr] = getattr(meta, attr)
-    return found
-
-
 def _check(frame: pl.DataFrame, condition: pl.Expr) -> None:
     """Any row where the condition is true sends the file to the reference path."""
     if frame.select(condition.fill_null(False).any()).item():
         raise Unsupported
 
 
-def _typed(name: str) -> tuple[pl.Expr, list[pl.Expr]]:
-    """A cleaned text column as its contract type, and the conditions that make a cell one the
-    reference path must judge (a value this path does not read, or an invalid one)."""
-    text = pl.col(name)
-    kinds = field_kinds(name)
+def _cell_values(name: str, cells: list[str]) -> list[Any]:
+    """The values of a column's distinct cells, each judged by the reference model itself, so
+    both paths take exactly the same cells. A cell the model rejects raises Unsupported."""
     enum = enum_of(name)
-    if name == "patient_id":
-        return text.fill_null(DEFAULT_PATIENT_ID), []
-    if enum is not None:
-        normal = text.str.to_lowercase().str.replace_all("-", " ", literal=True).str.replace_all(r"\s+", "_")
-        mapped = normal.replace(ENUM_ALIASES.get(name, {}))
-        return mapped, [mapped.is_not_null() & ~mapped.is_in([m.value for m in enum])]
-    if bool in kinds:
-        low = text.str.to_lowercase()
-        typed = pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-        return typed, [low.is_not_null() & typed.is_null()]
-    if int in kinds or float in kinds:
-        if float in kinds:
-            text = text.str.replace(r"^([+-]?\d+),(\d+)$", "${1}.${2}")
-        pattern = _FLOAT if float in kinds else _INT
-        number = text.cast(pl.Float64 if float in kinds else pl.Int64, strict=False)
-        limits = _constraints(name)
-        out_of_range = [{"ge": number < v, "gt": number <= v, "le": number > v, "lt": number >= v}[k]
-                        for k, v in limits.items()]
-        return number, [text.is_not_null() & ~text.str.contains(pattern), *out_of_range]
-    if name == "time":
-        return text, [text.is_not_null() & ~text.str.contains(_TIME)]
-    return text, []  # free text (note)
+    base: dict[str, Any] = {"day": 0}
+    if name in ICE_ITEMS:  # an item is only valid beside the other four
+        base.update({item: 0 for item in ICE_ITEMS})
+    values = []
+    for cell in cells:
+        text = cell.strip()
+        if text == "":
+            values.append(None)
+            continue
+        if name in ("patient_id", "note"):
+            values.append(text)
+            continue
+        if {int, float} & set(field_kinds(name)) and _DECIMAL_COMMA.match(text):
+            text = text.replace(",", ".")
+        try:
+            value = getattr(Observation.model_validate({**base, name: text}), name)
+        except ValidationError:
+            raise Unsupported from None
+        values.append(value.value if enum is not None else value.isoformat() if name == "time" else value)
+    return values
+
+
+def _convert(series: pl.Series, name: str) -> pl.Series:
+    cells = series.unique().drop_nulls().to_list()
+    return series.replace_strict(cells, _cell_values(name, cells), default=None, return_dtype=_dtype(name))
 
 
 def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
@@ -122,24 +110,16 @@ def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
                             new_columns=[f"c{i}" for i in range(len(header))])
     except Exception:  # ragged rows, stray quotes: the reference reader names the line
         raise Unsupported from None
-    frame = frame.select([pl.col(f"c{i}").alias(c) for i, c in enumerate(columns) if c is not None])
-    stripped = {c: pl.col(c).str.strip_chars() for c in frame.columns}
-    frame = frame.with_columns([pl.when(t == "").then(None).otherwise(t).alias(c) for c, t in stripped.items()])
-    frame = frame.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns]))
-    if frame.height == 0:
+    typed = pl.DataFrame([_convert(frame[f"c{i}"], c).alias(c) for i, c in enumerate(columns) if c is not None])
+    typed = typed.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in typed.columns]))  # blank rows
+    if typed.height == 0:
         raise Unsupported
-    converted = {c: _typed(c) for c in frame.columns}
-    checks = [check for _, found in converted.values() for check in found]
-    if checks:
-        _check(frame, pl.any_horizontal(checks))
-    typed = frame.select([expr.alias(c) for c, (expr, _) in converted.items()])
     missing = [c for c in CONTRACT_COLUMNS if c not in typed.columns]
-    typed = typed.with_columns([
-        (pl.lit(DEFAULT_PATIENT_ID) if c == "patient_id" else pl.lit(None, dtype=_dtype(c))).alias(c)
-        for c in missing])
+    typed = typed.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in missing]).with_columns(
+        pl.col("patient_id").fill_null(DEFAULT_PATIENT_ID))
     _check(typed, pl.col("day").is_null())
     _check_consistency(typed)
-    return typed, warnings, frame.height
+    return typed, warnings, typed.height
 
 
 def _dtype(name: str) -> pl.DataType:
@@ -482,22 +462,37 @@ class VectorGrader:
         return {c: pl.any_horizontal(columns[c]).fill_null(False) & ~recorded[c]
                 for c in CONTRACT_COLUMNS if c in columns}
 
-    def _syndrome_columns(self, syndrome: str, frame: pl.DataFrame) -> list[pl.Expr]:
+    def _placeholder_columns(self, syndrome: str) -> list[str]:
+        names = {n for r in self.rules if r.syndrome == syndrome for n in _PLACEHOLDER.findall(r.message)}
+        return sorted({"temp_c": "f_temp_c", "age_years": "f_age"}.get(n, n) for n in names)
+
+    def _syndrome_columns(self, syndrome: str, frame: pl.DataFrame) -> pl.DataFrame:
+        """The grade, rule ids, reason and not-recorded columns of one syndrome, added to the
+        frame. Ids and reasons depend only on which rules fired and on the values the messages
+        show, so they are worked out once per distinct combination and joined back."""
         fired = self._fired()
         top = pl.col(f"{syndrome}_grade")
-        ids = pl.concat_str([pl.when(fired[r.id] & (top == r.grade)).then(pl.lit(r.id))
-                             for r in self.rules if r.syndrome == syndrome], separator=" ", ignore_nulls=True)
         above = self._unrecorded(syndrome, lambda g: pl.when(top.is_null()).then(g > 0).otherwise(g > top), frame)
         zero = self._unrecorded(syndrome, lambda g: top.is_null() & (g == 0), frame)
-        not_recorded = pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in above.items()],
-                                     separator=" ", ignore_nulls=True)
-        missing = pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in zero.items()],
-                                separator=", ", ignore_nulls=True)
+        frame = frame.with_columns(
+            pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in above.items()],
+                          separator=" ", ignore_nulls=True).alias(f"{syndrome}_not_recorded"),
+            pl.concat_str([pl.when(flag).then(pl.lit(c)) for c, flag in zero.items()],
+                          separator=", ", ignore_nulls=True).alias("_missing"),
+        )
+        mine = [r for r in self.rules if r.syndrome == syndrome]
+        key = [f"t:{r.id}" for r in mine] + [f"{syndrome}_grade", "_missing"] + self._placeholder_columns(syndrome)
+        distinct = frame.select(key).unique()
+        missing = pl.col("_missing")
         not_gradable = pl.when(missing == "").then(pl.lit("not gradable from what was recorded")).otherwise(
             pl.concat_str([pl.lit("not gradable: "), missing, pl.lit(" not recorded")]))
-        reason = pl.when(top.is_null()).then(not_gradable).otherwise(self._reason(syndrome, top, fired, frame))
-        return [top.alias(f"{syndrome}_grade"), ids.alias(f"{syndrome}_rules"), reason.alias(f"{syndrome}_reason"),
-                not_recorded.alias(f"{syndrome}_not_recorded")]
+        distinct = distinct.with_columns(
+            pl.concat_str([pl.when(fired[r.id] & (top == r.grade)).then(pl.lit(r.id)) for r in mine],
+                          separator=" ", ignore_nulls=True).alias(f"{syndrome}_rules"),
+            pl.when(top.is_null()).then(not_gradable).otherwise(
+                self._reason(syndrome, top, fired, distinct)).alias(f"{syndrome}_reason"),
+        )
+        return frame.join(distinct, on=key, how="left", nulls_equal=True, maintain_order="left").drop("_missing")
 
     def grade_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
         """Typed contract columns (one row per reading) in, the grade CSV's columns out."""
@@ -524,10 +519,9 @@ class VectorGrader:
         fired = self._fired()
         days = days.with_columns(self._grade_expr("crs", fired).alias("crs_grade"),
                                  self._grade_expr("icans", fired).alias("icans_grade"))
-        out = days.select(
-            "patient_id", "day", *self._syndrome_columns("crs", days), *self._syndrome_columns("icans", days),
-            pl.col("fever_waived").fill_null(False), "readings",
-        )
+        for syndrome in ("crs", "icans"):
+            days = self._syndrome_columns(syndrome, days)
+        out = days.with_columns(pl.col("fever_waived").fill_null(False))
         text = pl.col(pl.Utf8)
         return out.select(CSV_COLUMNS + ("readings",)).with_columns(
             pl.when(text == "").then(None).otherwise(text).name.keep())  # nothing to say: null
