@@ -308,7 +308,7 @@ class VectorGrader:
     def _facts(self, frame: pl.DataFrame) -> pl.DataFrame:
         defs, settings = self.defs, self.settings
         temperature = pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
-        age = pl.coalesce(pl.col("age_years"), pl.col("age_years").drop_nulls().first().over("patient_id"))
+        age = pl.coalesce(pl.col("age_years"), pl.col("age_years").drop_nulls().first().over("_p"))
         items = pl.when(pl.all_horizontal([pl.col(i).is_not_null() for i in ICE_ITEMS])).then(
             pl.sum_horizontal([pl.col(i) for i in ICE_ITEMS]))
         capd = age < defs.encephalopathy.capd_below_age.value(settings)
@@ -359,20 +359,20 @@ class VectorGrader:
         n = graded.height
         never_ends = self.defs.fever_waiver.ends.value(self.settings) == "never"
         steps = graded.with_row_index("_i").with_columns(
-            pl.col("g_nw").shift(1).forward_fill().over("patient_id").alias("_prev"),
-            (pl.col("f_given") & (pl.col("g_nw") >= 1)).shift(1).over("patient_id").fill_null(False).alias("_next"),
+            pl.col("g_nw").shift(1).forward_fill().over("_p").alias("_prev"),
+            (pl.col("f_given") & (pl.col("g_nw") >= 1)).shift(1).over("_p").fill_null(False).alias("_next"),
             (pl.lit(n, dtype=pl.UInt32) if never_ends else
-             pl.when(pl.col("g_w") == 0).then(pl.col("_i")).backward_fill().over("patient_id").fill_null(n)).alias("_nz"),
+             pl.when(pl.col("g_w") == 0).then(pl.col("_i")).backward_fill().over("_p").fill_null(n)).alias("_nz"),
         ).with_columns(
             (pl.col("f_given") & (pl.col("_prev") >= 1).fill_null(False)).alias("_here"),
         )
         candidates = steps.filter(pl.col("_here") | pl.col("_next")).with_columns(
             pl.when(pl.col("_next")).then(pl.col("_i") - 1).otherwise(pl.col("_i")).alias("_origin"),
-            pl.col("_nz").shift(1).over("patient_id").alias("_prev_nz"),
+            pl.col("_nz").shift(1).over("_p").alias("_prev_nz"),
         ).filter(pl.col("_prev_nz").is_null() | (pl.col("_i") > pl.col("_prev_nz")))
         starts = candidates.select("_i", pl.col("_nz").alias("_end"), "_origin")
         steps = steps.join(starts, on="_i", how="left").with_columns(
-            pl.col("_end").forward_fill().over("patient_id"), pl.col("_origin").forward_fill().over("patient_id"))
+            pl.col("_end").forward_fill().over("_p"), pl.col("_origin").forward_fill().over("_p"))
         active = pl.col("_end").is_not_null() & (pl.col("_i") <= pl.col("_end"))
         origin_day = pl.col("day").gather(pl.col("_origin").fill_null(0))
         origin_therapy = pl.col("f_therapy").gather(pl.col("_origin").fill_null(0))
@@ -499,7 +499,7 @@ class VectorGrader:
         if self.defs.fever_waiver.prophylaxis.value(self.settings):
             raise Unsupported  # prophylactic waivers take the reference path
         days = combine_days(frame, self.o2_rank()).with_row_index("_g")
-        days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))
+        days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))  # patients as integers
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
         days = self._waiver(days)
         device = pl.col("o2_device").str.replace_all("_", " ", literal=True)
