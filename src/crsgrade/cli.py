@@ -127,7 +127,7 @@ SetOption = Annotated[
 EngineOption = Annotated[Engine, typer.Option(
     "--engine",
     help="Rule evaluator: durable-rules, python, or vector (polars; CSV output only). auto: vector for"
-         " --format csv, else durable-rules where it can be imported.",
+         " --format csv of a file over 200 KB, else durable-rules where it can be imported.",
 )]
 InfusionDateOption = Annotated[
     Optional[datetime.datetime],
@@ -155,6 +155,8 @@ def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ..
 
 # A file this large takes about a second or more on the reference path: show progress.
 _PROGRESS_BYTES = 500_000
+# Below this size the reference path finishes before polars would have loaded.
+_VECTOR_BYTES = 200_000
 
 
 @contextlib.contextmanager
@@ -184,6 +186,13 @@ def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
                               skip_invalid=skip_invalid, explain=explain, progress=progress)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     return result
+
+
+def _size(file: Path) -> int:
+    try:
+        return file.stat().st_size
+    except OSError:
+        return 0
 
 
 def _vector_csv(file: Path, set_: list[str], rules: Path | None, quiet: bool) -> str | None:
@@ -237,7 +246,8 @@ def grade(
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
-    if format is Format.csv and engine in (Engine.auto, Engine.vector) and infusion_date is None:
+    if format is Format.csv and infusion_date is None and (
+            engine is Engine.vector or (engine is Engine.auto and _size(file) > _VECTOR_BYTES)):
         text = _vector_csv(file, set_, rules, quiet)
         if text is not None:
             _emit(text=text, output=output)

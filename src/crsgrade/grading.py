@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import re
 from collections import defaultdict
 from functools import lru_cache
 from pathlib import Path
@@ -35,9 +34,7 @@ from .facts import (
 from .observations import THERAPIES, Observation
 from .reading import ReadResult, read_observations, read_records
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
-from .ruleset import SYNDROMES, Rule, RuleSet, load_ruleset
-
-_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+from .ruleset import PLACEHOLDER, SYNDROMES, Rule, RuleSet, load_ruleset
 
 ObservationsInput = str | Path | Iterable[Observation | Mapping[str, Any]]
 
@@ -64,6 +61,11 @@ class Grader:
     @property
     def engine(self) -> str:
         return self._evaluator.name
+
+    @property
+    def resolved(self) -> Mapping[str, cond.Node]:
+        """Each rule's condition with refs expanded and settings folded in, by rule id."""
+        return self._resolved
 
     def read(
         self,
@@ -272,7 +274,7 @@ def _join_messages(messages: list[str]) -> str:
 
 def _render(template: str, fact: Mapping[str, Any]) -> str:
     """Fills `{fact}` placeholders; only names, never expressions, so a rule file cannot run code."""
-    return _PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
+    return PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
 
 
 @lru_cache(maxsize=16)

@@ -35,7 +35,8 @@ WAIVER_ENDS = ("episode_resolved", "never")
 # libyaml's safe loader where PyYAML was built with it (ten times faster), else the Python one:
 # both construct plain data only, never objects.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+# A fact shown in a rule's message: a name in braces, nothing more (no format expressions).
+PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 
 
 class _Strict(BaseModel):
@@ -495,7 +496,7 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
             fail(loc + ("citation",), rule.id,
                  f"citation: unknown reference '{rule.citation.ref}';"
                  f" known: {', '.join(manifest.references)}")
-        for placeholder in _PLACEHOLDER.findall(rule.message):
+        for placeholder in PLACEHOLDER.findall(rule.message):
             if placeholder not in facts and placeholder not in MESSAGE_ONLY_FACTS:
                 fail(loc + ("message",), rule.id, f"message: unknown fact '{{{placeholder}}}'")
         try:

@@ -38,6 +38,7 @@ from .observations import (
 )
 from .output import CSV_COLUMNS
 from .reading import _map_headers, _sniff_delimiter
+from .ruleset import PLACEHOLDER
 
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _NOT_RECORDED = "not recorded"
@@ -244,8 +245,6 @@ def combine_days(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
 
 # --- grading ---------------------------------------------------------------------------------
 
-_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
-
 
 def _to_polars(node: cond.Node) -> pl.Expr:
     """A resolved condition as a polars expression; null is 'unknown', as in conditions.evaluate."""
@@ -281,7 +280,7 @@ class VectorGrader:
         self.ruleset = grader.ruleset
         self.settings = grader.settings
         self.defs = self.ruleset.definitions
-        self.resolved = grader._resolved
+        self.resolved = grader.resolved
         self.rules = [r for r in self.ruleset.rules if r.id in self.resolved]
         self.conditions = {r.id: _to_polars(self.resolved[r.id]) for r in self.rules}
 
@@ -399,7 +398,7 @@ class VectorGrader:
 
     def _message(self, template: str, frame: pl.DataFrame) -> pl.Expr:
         parts, last = [], 0
-        for match in _PLACEHOLDER.finditer(template):
+        for match in PLACEHOLDER.finditer(template):
             parts += [pl.lit(template[last:match.start()]), self._placeholder(match.group(1), frame)]
             last = match.end()
         parts.append(pl.lit(template[last:]))
@@ -463,7 +462,7 @@ class VectorGrader:
                 for c in CONTRACT_COLUMNS if c in columns}
 
     def _placeholder_columns(self, syndrome: str) -> list[str]:
-        names = {n for r in self.rules if r.syndrome == syndrome for n in _PLACEHOLDER.findall(r.message)}
+        names = {n for r in self.rules if r.syndrome == syndrome for n in PLACEHOLDER.findall(r.message)}
         return sorted({"temp_c": "f_temp_c", "age_years": "f_age"}.get(n, n) for n in names)
 
     def _syndrome_columns(self, syndrome: str, frame: pl.DataFrame) -> pl.DataFrame:
