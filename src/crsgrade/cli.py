@@ -122,7 +122,7 @@ RulesOption = Annotated[
 ]
 SetOption = Annotated[
     list[str],
-    typer.Option("--set", help="Change an [open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
+    typer.Option("--set", help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
 ]
 EngineOption = Annotated[Engine, typer.Option(
     "--engine",
@@ -274,7 +274,7 @@ def explain(
     quiet: QuietOption = False,
 ) -> None:
     """Explain each grade: the rules met and the values that met them, the rules of higher
-    grade not met and what kept them from firing, and the [open] settings involved."""
+    grade not met and what kept them from firing, and the \\[open] settings involved."""
     from .views import explanation_panel
 
     result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True)
@@ -369,8 +369,8 @@ def rules_command(
 @app.command()
 @_user_errors
 def demo() -> None:
-    """Walk through the published case of grade 3 CRS and grade 4 ICANS after tisagenlecleucel,
-    day by day: what was observed, the grade, and why."""
+    """Walk through a published case (grade 3 CRS, grade 4 ICANS after tisagenlecleucel) day by
+    day: what was observed, the grade, and why."""
     from .demo import run as run_demo
 
     run_demo(Console())
@@ -379,7 +379,7 @@ def demo() -> None:
 @app.command()
 @_user_errors
 def settings(rules: RulesOption = None) -> None:
-    """List the [open] settings of the rule set, with their defaults and what they mean."""
+    """List the \\[open] settings of the rule set, with their defaults and what they mean."""
     ruleset = load_ruleset(rules)
     console = Console()
     console.print(f"[bold]Settings of {ruleset.manifest.system}[/bold] (change with --set NAME=VALUE)\n")

@@ -324,16 +324,14 @@ def grade_table(
     import polars as pl
 
     from .output import CSV_COLUMNS, to_csv
-    from .vectorized import Unsupported, VectorGrader
+    from .vectorized import Unsupported, VectorGrader, as_polars
 
     grader = _cached_grader(str(rules) if rules is not None else None,
                             tuple(sorted((settings or {}).items())), "python")
     try:
         return VectorGrader(grader).grade_table(table)
     except Unsupported:
-        frame = table if isinstance(table, pl.DataFrame) else (
-            pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
-        result = grader.grade(frame.to_dicts())
+        result = grader.grade(as_polars(table).to_dicts())
         graded = pl.read_csv(io.StringIO(to_csv(result)), infer_schema=False)
         readings = [day.readings for day in result.days()]
         return graded.with_columns(

@@ -540,11 +540,16 @@ class VectorGrader:
     def grade_table(self, table: Any) -> pl.DataFrame:
         """A polars, pandas or Arrow table of observations (contract column names or their
         spellings, any column types) graded. Raises Unsupported like grade_csv."""
-        frame = table if isinstance(table, pl.DataFrame) else (
-            pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
-        text = frame.with_columns(pl.all().cast(pl.Utf8)).write_csv()
+        text = as_polars(table).with_columns(pl.all().cast(pl.Utf8)).write_csv()
         typed, _, _ = read_frame(text.encode("utf-8"), "<table>")
         return self.grade_frame(typed)
+
+
+def as_polars(table: Any) -> pl.DataFrame:
+    """A polars, pandas or Arrow table as a polars DataFrame."""
+    if isinstance(table, pl.DataFrame):
+        return table
+    return pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table)
 
 
 def write_csv(graded: pl.DataFrame) -> str:
