@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -37,10 +36,9 @@ from .observations import (
     field_kinds,
 )
 from .output import CSV_COLUMNS
-from .reading import _map_headers, _sniff_delimiter
+from .reading import _DECIMAL_COMMA, _map_headers, _sniff_delimiter
 from .ruleset import PLACEHOLDER
 
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _NOT_RECORDED = "not recorded"
 _UNSUPPORTED_COLUMNS = ("temperature", "date", "infusion_date")
 
