@@ -80,3 +80,20 @@ def test_grade_table_falls_back_for_what_the_vector_path_does_not_take():
         VectorGrader(grader_for("python")).grade_table(by_date)
     assert crsgrade.grade_table(by_date).rows() == crsgrade.grade_table(by_day).rows()
     assert crsgrade.grade_table(by_day)["crs_grade"].to_list() == [1, 3]
+
+
+@pytest.mark.parametrize("name, text", [
+    ("long decimals", "day,temp_c\n0,39.00000000001\n1,38.123456789012\n"),
+    ("old Mac line ends", "day,temp_c\r0,38.2\r1,37.0\r"),
+    ("an attributed reading with the only ICE score",
+     "patient_id,day,ice_score,consciousness,neuro_other_cause\np,0,10,alert,yes\np,0,,alert,\n"),
+])
+def test_edge_cases_found_by_fuzzing(tmp_path, name, text):
+    path = tmp_path / "case.csv"
+    path.write_bytes(text.encode())
+    reference = to_csv(grader_for("python").grade(path))
+    try:
+        graded, _, _ = VectorGrader(grader_for("python")).grade_csv(path)
+    except Unsupported:
+        return
+    assert write_csv(graded) == reference

@@ -42,12 +42,12 @@ def _plain(value: Any) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A fact as a message shows it: 38.0 not 38, 37.96 not 38.0, nasal cannula not
+    """A fact as a message shows it: 38.0 not 38, 37.96 not 38.0 (every digit recorded), nasal cannula not
     nasal_cannula, empty as 'not recorded'."""
     if value is None:
         return "not recorded"
     if isinstance(value, float):
-        return f"{value:.1f}" if round(value, 1) == value else f"{value:.10g}"
+        return f"{value:.1f}" if round(value, 1) == value else repr(value)
     return str(value).replace("_", " ")
 
 

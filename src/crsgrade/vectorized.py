@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,14 @@ def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
         raise Unsupported from None
     if text.lstrip()[:1] in ("[", "{") or not text.strip():
         raise Unsupported
+    if re.search(r"\r(?!\n)", text):
+        raise Unsupported  # old Mac line ends: the reference reader takes them
     first = text.lstrip("\r\n").split("\n", 1)[0]
     delimiter = _sniff_delimiter(first)
-    header = next(csv.reader(io.StringIO(first), delimiter=delimiter))
+    try:
+        header = next(csv.reader(io.StringIO(first), delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        raise Unsupported from None
     problems: list[str] = []
     warnings: list[str] = []
     columns = _map_headers(header, source, problems, warnings)
@@ -188,9 +194,14 @@ def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
         chosen, with_values = _chosen(flag, fields)
         columns += [chosen.alias(f"_in_{name}"), with_values.alias(f"_has_{name}")]
     frame = frame.with_columns(columns)
+    # Values of readings that do not enter a field are blanked, so that "first after sorting"
+    # is null when no reading enters it.
+    scored = pl.col("_in_neuro") & pl.col("_ice_total").is_not_null()
     frame = frame.with_columns(
         pl.when(pl.col("_in_hypoxia")).then(o2_rank).otherwise(-1e9).alias("_o2_key"),
-        pl.when(pl.col("_in_neuro") & pl.col("_ice_total").is_not_null()).then(pl.col("_ice_total")).otherwise(99).alias("_ice_key"),
+        pl.when(scored).then(pl.col("_ice_total")).otherwise(99).alias("_ice_key"),
+        *[pl.when(pl.col("_in_hypoxia")).then(pl.col(c)).alias(c) for c in ("o2_device", "o2_flow_lpm")],
+        *[pl.when(scored).then(pl.col(n)).alias(n) for n in ("ice_score", *ICE_ITEMS)],
     )
 
     def flag_of(name: str) -> pl.Expr:
@@ -264,7 +275,8 @@ def _without(node: cond.Node, field: str) -> cond.Node:
 
 
 def _format_float(expr: pl.Expr) -> pl.Expr:
-    """facts.format_value for floats: 38.0, 2.5, 37.99999."""
+    """facts.format_value for floats: 38.0, 2.5, 37.99999 (polars writes the shortest form that
+    reads back, as Python's repr does)."""
     return pl.when(expr.round(1) == expr).then(expr.round(1).cast(pl.Utf8)).otherwise(expr.cast(pl.Utf8))
 
 
