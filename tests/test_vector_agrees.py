@@ -85,13 +85,21 @@ def test_grade_table_falls_back_for_what_the_vector_path_does_not_take():
 @pytest.mark.parametrize("name, text", [
     ("long decimals", "day,temp_c\n0,39.00000000001\n1,38.123456789012\n"),
     ("old Mac line ends", "day,temp_c\r0,38.2\r1,37.0\r"),
+    ("a short row", "day,temp_c\n1,38\n2\n"),
+    ("a row with a value only in an unknown column", "day,temp_c,site\n1,38,x\n,,y\n"),
+    ("a tiny flow", "day,temp_c,o2_device,o2_flow_lpm\n1,39,nasal_cannula,0.00001\n"),
     ("an attributed reading with the only ICE score",
      "patient_id,day,ice_score,consciousness,neuro_other_cause\np,0,10,alert,yes\np,0,,alert,\n"),
 ])
 def test_edge_cases_found_by_fuzzing(tmp_path, name, text):
     path = tmp_path / "case.csv"
     path.write_bytes(text.encode())
-    reference = to_csv(grader_for("python").grade(path))
+    try:
+        reference = to_csv(grader_for("python").grade(path))
+    except crsgrade.ObservationError:
+        with pytest.raises(Unsupported):  # a file with errors is the reference path's to report
+            VectorGrader(grader_for("python")).grade_csv(path)
+        return
     try:
         graded, _, _ = VectorGrader(grader_for("python")).grade_csv(path)
     except Unsupported:

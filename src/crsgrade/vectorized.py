@@ -87,6 +87,19 @@ def _convert(series: pl.Series, name: str) -> pl.Series:
     return series.replace_strict(cells, _cell_values(name, cells), default=None, return_dtype=_dtype(name))
 
 
+def _ragged(raw: bytes, text: str, delimiter: str, width: int) -> bool:
+    """Whether a non-blank row has more or fewer cells than the header (polars would pad it)."""
+    if '"' in text:  # quoted cells may hold delimiters and line breaks: count them properly
+        rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        return any(len(row) != width for row in rows if any(cell.strip() for cell in row))
+    if "\x1f" in text:
+        return True  # cannot read the file as plain lines; let the reference path decide
+    lines = pl.read_csv(io.BytesIO(raw), has_header=False, separator="\x1f", quote_char=None,
+                        infer_schema=False, new_columns=["line"])["line"].str.strip_chars()
+    lines = lines.filter(lines.fill_null("") != "")
+    return bool((lines.str.count_matches(delimiter, literal=True) != width - 1).any())
+
+
 def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
     """CSV bytes as typed contract columns, the header warnings and the row count."""
     if b"\x00" in raw:
@@ -110,13 +123,17 @@ def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
     columns = _map_headers(header, source, problems, warnings)
     if problems or "day" not in columns or any(c in _UNSUPPORTED_COLUMNS for c in columns):
         raise Unsupported
+    if _ragged(raw, text, delimiter, len(header)):
+        raise Unsupported  # a row with more or fewer cells than the header: the reference names it
     try:
         frame = pl.read_csv(io.BytesIO(raw), separator=delimiter, infer_schema=False, has_header=True,
                             new_columns=[f"c{i}" for i in range(len(header))])
     except Exception:  # ragged rows, stray quotes: the reference reader names the line
         raise Unsupported from None
     typed = pl.DataFrame([_convert(frame[f"c{i}"], c).alias(c) for i, c in enumerate(columns) if c is not None])
-    typed = typed.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in typed.columns]))  # blank rows
+    ignored = [frame[f"c{i}"].str.strip_chars().fill_null("") != "" for i, c in enumerate(columns) if c is None]
+    blank = ~pl.any_horizontal([pl.col(c).is_not_null() for c in typed.columns] + [pl.lit(s) for s in ignored])
+    typed = typed.filter(~blank)  # rows with no cell at all, as the reference reader skips them
     if typed.height == 0:
         raise Unsupported
     missing = [c for c in CONTRACT_COLUMNS if c not in typed.columns]
@@ -153,6 +170,8 @@ def _check_consistency(frame: pl.DataFrame) -> None:
         flow > device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64),
         (device != "room_air") & (flow == 0),
         (pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)),  # noqa: E712
+        # numbers that Python and polars would write differently (exponent notation)
+        *[(pl.col(c) > 0) & (pl.col(c) < 1e-4) for c in ("o2_flow_lpm", "age_years")],
     ))
 
 
