@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from enum import StrEnum
-from typing import Annotated, get_args
+from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 

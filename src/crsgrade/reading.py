@@ -17,7 +17,6 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
