@@ -12,7 +12,7 @@ from rich.text import Text
 from .episodes import summarise
 from .facts import format_value
 from .grading import Grader
-from .observations import Observation
+from .observations import THERAPIES, Observation
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
 from .views import NAMES, summary_tables
@@ -45,7 +45,7 @@ def describe(obs: Observation) -> str:
         device = format_value(obs.o2_device.value)
         flow = f" {format_value(obs.o2_flow_lpm)} L/min" if obs.o2_flow_lpm is not None else ""
         parts.append(device + flow + (" (for airway protection)" if obs.hypoxia_other_cause else ""))
-    given = [t for t in ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic") if getattr(obs, t)]
+    given = [t for t in THERAPIES if getattr(obs, t)]
     if given:
         parts.append("given " + ", ".join(given))
     if obs.ice_total is not None:

@@ -13,12 +13,10 @@ ASTCT does not define when an episode ends; crsgrade's rule, stated once here an
 from __future__ import annotations
 
 import statistics
-from typing import Literal
 
-from .results import GradedDay, GradedPatient, GradingResult, _Result
+from .results import GradedDay, GradedPatient, GradingResult, Syndrome, _Result
 
 SCHEMA_VERSION = "1"
-Syndrome = Literal["crs", "icans"]
 OTHER_THERAPIES = ("siltuximab", "anakinra", "antipyretic")
 
 

@@ -302,8 +302,6 @@ def _format_float(expr: pl.Expr) -> pl.Expr:
 class VectorGrader:
     """Grades a CSV file with polars, for a Grader's rule set and settings."""
 
-    name = "vectorized (polars)"
-
     def __init__(self, grader: Any):
         self.grader = grader
         self.ruleset = grader.ruleset
@@ -312,6 +310,8 @@ class VectorGrader:
         self.resolved = grader.resolved
         self.rules = [r for r in self.ruleset.rules if r.id in self.resolved]
         self.conditions = {r.id: _to_polars(self.resolved[r.id]) for r in self.rules}
+        # devices classed by their flow (a nasal cannula), whose flow left empty is a lower bound
+        self.by_flow = pl.col("o2_device").is_in([d for d, e in self.defs.oxygen.devices.items() if e.by_flow])
 
     # -- derived facts --
 
@@ -469,8 +469,7 @@ class VectorGrader:
         events = set(defs.event_facts)
         tools = list(defs.encephalopathy.tools)
         tool_present = pl.any_horizontal([pl.col(t).is_not_null() for t in tools])
-        device_by_flow = pl.col("o2_device").is_in([d for d, e in defs.oxygen.devices.items() if e.by_flow])
-        bounded = device_by_flow.fill_null(False) & pl.col("o2_flow_lpm").is_null()
+        bounded = self.by_flow.fill_null(False) & pl.col("o2_flow_lpm").is_null()
         columns: dict[str, list[pl.Expr]] = {}
         for rule in self.rules:
             if rule.syndrome != syndrome:
@@ -531,14 +530,13 @@ class VectorGrader:
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
         days = self._waiver(days)
         device = pl.col("o2_device").str.replace_all("_", " ", literal=True)
-        by_flow = pl.col("o2_device").is_in([d for d, e in self.defs.oxygen.devices.items() if e.by_flow])
         days = days.with_columns(
             pl.when(pl.col("fever") & ~pl.col("fever_other_cause")).then(
                 pl.concat_str([pl.lit("fever "), _format_float(pl.col("f_temp_c")), pl.lit(" °C")])
             ).otherwise(pl.col("f_waiver")).alias("fever_basis"),
             pl.when(pl.col("o2_flow_lpm").is_not_null()).then(
                 pl.concat_str([device, pl.lit(" "), _format_float(pl.col("o2_flow_lpm")), pl.lit(" L/min")])
-            ).when(by_flow).then(pl.concat_str([device, pl.lit(", flow not recorded")])).otherwise(device).alias("o2_support"),
+            ).when(self.by_flow).then(pl.concat_str([device, pl.lit(", flow not recorded")])).otherwise(device).alias("o2_support"),
             pl.lit(None, dtype=pl.Boolean).alias("__unknown__"),  # see _without
         )
         days = self._truths(days).with_columns(
