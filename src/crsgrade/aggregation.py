@@ -15,21 +15,24 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .observations import ICE_ITEMS, THERAPIES, Observation
+from .observations import CARTOX_ITEMS, ICE_ITEMS, THERAPIES, VASOPRESSOR_DOSES, Observation
 
 HOW: dict[str, str] = {
     "temp_c": "highest (temp_f converted to °C first)",
-    "hypotension": "any reading yes",
-    "vasopressors": "highest",
-    "vasopressin": "any reading yes",
+    "hypotension, vasopressin, vasopressor_high_dose": "any reading yes",
+    "vasopressors, vasopressor doses, vasopressor_hours, fluid_boluses": "highest",
     "o2_device": "most support: highest oxygen class, then highest flow (device and flow of one reading)",
-    "ice_score": "lowest (its items taken from the same reading)",
-    "capd_score": "highest",
+    "fio2": "highest",
+    "ice_score, cartox_score": "lowest (its items taken from the same reading)",
+    "capd_score, papilledema_stage, csf_opening_pressure_mmhg": "highest",
     "consciousness": "worst (alert < awakens_spontaneously < awakens_to_voice < awakens_to_touch < unarousable)",
     "seizure": "worst (none < resolved < prolonged)",
+    "seizure_kind": "worst (none < eeg_only < focal < generalized < status_epilepticus)",
     "motor_weakness": "worst (none < deep_focal)",
     "cerebral_edema": "worst (none < focal < diffuse)",
     "tocilizumab, siltuximab, anakinra, steroids, antipyretic": "any reading yes",
+    "organ_toxicity_grade, transaminitis_grade, creatinine_grade": "highest",
+    "coagulopathy_replacement, hospitalized, iv_therapies, crs_symptoms, life_threatening": "any reading yes",
     "fever_other_cause, hypotension_other_cause, hypoxia_other_cause, neuro_other_cause":
         "yes only if every reading with that finding says yes",
     "age_years, death_cause": "must agree across readings",
@@ -45,14 +48,22 @@ class _Group:
     fields: tuple[str, ...]
 
 
+_VASOPRESSOR_HIGHEST = ("vasopressors", *VASOPRESSOR_DOSES, "vasopressor_hours", "fluid_boluses")
+_NEURO_WORST = ("consciousness", "seizure", "motor_weakness", "cerebral_edema", "seizure_kind")
 _GROUPS = (
     _Group("fever_other_cause", ("temp_c", "temp_f")),
-    _Group("hypotension_other_cause", ("hypotension", "vasopressors", "vasopressin")),
-    _Group("hypoxia_other_cause", ("o2_device", "o2_flow_lpm")),
-    _Group("neuro_other_cause", ("ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure",
-                                 "motor_weakness", "cerebral_edema")),
+    _Group("hypotension_other_cause", ("hypotension", "vasopressin", "vasopressor_high_dose",
+                                       *_VASOPRESSOR_HIGHEST)),
+    _Group("hypoxia_other_cause", ("o2_device", "o2_flow_lpm", "fio2")),
+    _Group("neuro_other_cause", ("ice_score", *ICE_ITEMS, "cartox_score", *CARTOX_ITEMS, "capd_score",
+                                 "papilledema_stage", "csf_opening_pressure_mmhg", *_NEURO_WORST)),
 )
 _MUST_AGREE = ("age_years", "death_cause")
+# Fields outside the attribution groups (organ toxicity is recorded as CRS-related).
+_HIGHEST = ("organ_toxicity_grade", "transaminitis_grade", "creatinine_grade",
+            "reported_crs_grade", "reported_icans_grade")
+_ANY_YES = (*THERAPIES, "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
+            "life_threatening")
 
 
 def _any_yes(values: list[bool | None]) -> bool | None:
@@ -86,20 +97,25 @@ def _combine_group(group: _Group, readings: Sequence[Observation], o2_rank) -> d
     if group.flag == "fever_other_cause":
         out["temp_c"] = _extreme([r.temperature_c for r in chosen], max)
     elif group.flag == "hypotension_other_cause":
-        out["hypotension"] = _any_yes([r.hypotension for r in chosen])
-        out["vasopressors"] = _extreme([r.vasopressors for r in chosen], max)
-        out["vasopressin"] = _any_yes([r.vasopressin for r in chosen])
+        for name in ("hypotension", "vasopressin", "vasopressor_high_dose"):
+            out[name] = _any_yes([getattr(r, name) for r in chosen])
+        for name in _VASOPRESSOR_HIGHEST:
+            out[name] = _extreme([getattr(r, name) for r in chosen], max)
     elif group.flag == "hypoxia_other_cause":
         if chosen:
             most = max(chosen, key=o2_rank)
             out["o2_device"], out["o2_flow_lpm"] = most.o2_device, most.o2_flow_lpm
+        out["fio2"] = _extreme([r.fio2 for r in chosen], max)
     else:
-        scored = [r for r in chosen if r.ice_total is not None]
-        if scored:
-            lowest = min(scored, key=lambda r: r.ice_total)
-            out.update({name: getattr(lowest, name) for name in ("ice_score", *ICE_ITEMS)})
-        out["capd_score"] = _extreme([r.capd_score for r in chosen], max)
-        for name in ("consciousness", "seizure", "motor_weakness", "cerebral_edema"):
+        for total, items in (("ice_total", ("ice_score", *ICE_ITEMS)),
+                             ("cartox_total", ("cartox_score", *CARTOX_ITEMS))):
+            scored = [r for r in chosen if getattr(r, total) is not None]
+            if scored:
+                lowest = min(scored, key=lambda r: getattr(r, total))
+                out.update({name: getattr(lowest, name) for name in items})
+        for name in ("capd_score", "papilledema_stage", "csf_opening_pressure_mmhg"):
+            out[name] = _extreme([getattr(r, name) for r in chosen], max)
+        for name in _NEURO_WORST:
             out[name] = _worst([getattr(r, name) for r in chosen])
     return out
 
@@ -127,9 +143,9 @@ def combine(
                 f" day {first.day} disagree ({shown})"
             )
         fields[name] = values.pop() if len(values) == 1 else None
-    for therapy in THERAPIES:
-        fields[therapy] = _any_yes([getattr(r, therapy) for r in readings])
-    for name in ("reported_crs_grade", "reported_icans_grade"):
+    for name in _ANY_YES:
+        fields[name] = _any_yes([getattr(r, name) for r in readings])
+    for name in _HIGHEST:
         fields[name] = _extreme([getattr(r, name) for r in readings], max)
     fields["note"] = "; ".join(dict.fromkeys(r.note for r in readings if r.note)) or None
     for group in _GROUPS:

@@ -44,6 +44,15 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "motor_weakness": ("motor", "weakness"),
     "cerebral_edema": ("edema", "cerebral_oedema", "oedema"),
     "age_years": ("age", "age_y", "age_yrs"),
+    "fio2": ("fio2_percent", "fio2_pct", "fio2_fraction", "fi_o2", "inspired_o2"),
+    "norepinephrine_ug_min": ("norepinephrine", "noradrenaline", "noradrenaline_ug_min", "norepinephrine_mcg_min"),
+    "dopamine_ug_kg_min": ("dopamine", "dopamine_mcg_kg_min"),
+    "epinephrine_ug_min": ("epinephrine", "adrenaline", "adrenaline_ug_min", "epinephrine_mcg_min"),
+    "phenylephrine_ug_min": ("phenylephrine", "phenylephrine_mcg_min"),
+    "vasopressor_hours": ("hours_on_vasopressors", "vasopressor_duration_h", "pressor_hours"),
+    "cartox_score": ("cartox", "cartox_10", "cartox10"),
+    "papilledema_stage": ("papilledema", "papilloedema_stage", "papilloedema"),
+    "csf_opening_pressure_mmhg": ("csf_opening_pressure", "opening_pressure", "csf_op"),
     "death_cause": ("cause_of_death", "death"),
 }
 _ALIAS_OF = {alias: column for column, aliases in ALIASES.items() for alias in aliases}

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .conditions import FactSpec
 from .observations import (
+    VASOPRESSOR_DOSES,
     CerebralEdema,
     Consciousness,
     DeathCause,
@@ -21,6 +22,7 @@ from .observations import (
     O2Device,
     Observation,
     Seizure,
+    SeizureKind,
 )
 
 ATTRIBUTION_FLAGS = (
@@ -34,7 +36,16 @@ ATTRIBUTION_FLAGS = (
 # facts (conditions test fever, o2_class and the assessment tool, whose thresholds are in the
 # rule set's definitions), the text that names why fever counts or is waived, and the oxygen
 # support in words ("nasal cannula 2.0 L/min", "face mask, flow not recorded").
-MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis", "o2_support")
+MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis", "o2_support", "fio2_basis",
+                      "ne_equivalent")
+# Facts taken as recorded, under their column's name (the inputs of the older grading systems).
+RECORDED_FACTS = (
+    "vasopressor_hours", "fluid_boluses", "organ_toxicity_grade", "transaminitis_grade",
+    "creatinine_grade", "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
+    "life_threatening", "papilledema_stage", "csf_opening_pressure_mmhg", "seizure_kind",
+)
+# Where derive() records, for a derived fact left unknown, the input column that would settle it.
+UNRECORDED_INPUTS = "_unrecorded_inputs"
 
 
 def _plain(value: Any) -> Any:
@@ -74,6 +85,22 @@ def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
         "cerebral_edema": _text(CerebralEdema),
         "death_cause": _text(DeathCause),
         **{name: flag for name in ATTRIBUTION_FLAGS},
+        "fio2": FactSpec("number", description="FiO2 %, recorded or estimated from device and flow"),
+        "vasopressor_high_dose": FactSpec("bool", description="vasopressors at high dose (recorded, or from doses)"),
+        "vasopressor_hours": FactSpec("number", description="hours on vasopressors"),
+        "fluid_boluses": FactSpec("number", description="fluid boluses given for hypotension"),
+        "organ_toxicity_grade": FactSpec("number", description="CTCAE grade of CRS-related organ toxicity, not transaminitis"),
+        "transaminitis_grade": FactSpec("number", description="CTCAE grade of CRS-related transaminitis"),
+        "creatinine_grade": FactSpec("number", description="CTCAE grade of CRS-related creatinine increase"),
+        "coagulopathy_replacement": FactSpec("bool", description="coagulopathy needing FFP, cryoprecipitate or fibrinogen"),
+        "hospitalized": FactSpec("bool", description="in hospital for CRS"),
+        "iv_therapies": FactSpec("bool", description="IV therapies other than fluids for hypotension"),
+        "crs_symptoms": FactSpec("bool", description="constitutional symptoms (myalgia, malaise, fatigue)"),
+        "life_threatening": FactSpec("bool", description="life-threatening, urgent intervention needed"),
+        "cartox_total": FactSpec("number", description="CARTOX-10 score"),
+        "papilledema_stage": FactSpec("number", description="papilledema stage (Frisén) 0-5"),
+        "csf_opening_pressure_mmhg": FactSpec("number", description="CSF opening pressure, mmHg"),
+        "seizure_kind": _text(SeizureKind),
     }
 
 
@@ -127,7 +154,8 @@ def settings_consulted(obs: Observation, fact: Mapping[str, Any], definitions: A
     entry = _oxygen_entry(obs, definitions.oxygen)
     if getattr(entry, "setting", None):
         used.append(("crs", entry.setting, f"{fact.get('o2_support')} classed as {fact.get('o2_class')}"))
-    age_setting = getattr(definitions.encephalopathy.capd_below_age, "setting", None)
+    encephalopathy = definitions.encephalopathy
+    age_setting = getattr(encephalopathy.capd_below_age, "setting", None) if encephalopathy else None
     age = fact.get("age_years")
     if age_setting and age is not None and obs.ice_total is not None:
         tool = "CAPD, so ICE is not used" if uses_capd(age, definitions, settings) else "ICE"
@@ -136,8 +164,9 @@ def settings_consulted(obs: Observation, fact: Mapping[str, Any], definitions: A
 
 
 def uses_capd(age_years: float | None, definitions: Any, settings: Mapping[str, Any]) -> bool | None:
-    """Whether a patient of this age is assessed with CAPD (None when age is not recorded)."""
-    if age_years is None:
+    """Whether a patient of this age is assessed with CAPD (None when age is not recorded or
+    the system does not use CAPD)."""
+    if age_years is None or definitions.encephalopathy is None:
         return None
     return age_years < definitions.encephalopathy.capd_below_age.value(settings)
 
@@ -172,9 +201,17 @@ def derive(
         "cerebral_edema": obs.cerebral_edema,
         "death_cause": obs.death_cause,
         "age_years": age_years,
+        "cartox_total": obs.cartox_total,
         **{name: getattr(obs, name) for name in ATTRIBUTION_FLAGS},
+        **{name: getattr(obs, name) for name in RECORDED_FACTS},
     }
     fact = complete({name: _plain(value) for name, value in fact.items()})
+    unrecorded: dict[str, str] = {}
+    fact.update(_vasopressor_facts(obs, definitions.vasopressor_dose, unrecorded))
+    fact.update(_fio2_facts(obs, definitions.fio2_estimate))
+    fact = {name: value for name, value in fact.items() if value is not None}
+    if unrecorded:
+        fact[UNRECORDED_INPUTS] = unrecorded
     if obs.o2_device is not None:
         flow = obs.o2_flow_lpm
         device = format_value(obs.o2_device.value)
@@ -191,11 +228,69 @@ def derive(
     return fact
 
 
+def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) -> dict[str, Any]:
+    """The vasopressor count (agents given a dose count too) and, for systems that grade by
+    dose, whether the vasopressors are high-dose: a recorded `vasopressor_high_dose` is taken as
+    it is; otherwise the doses are compared with the rule set's table, for at least its hours."""
+    dosed = {name: getattr(obs, name) for name in VASOPRESSOR_DOSES if getattr(obs, name)}
+    count = obs.vasopressors if obs.vasopressors is not None else (len(dosed) if any(
+        getattr(obs, name) is not None for name in VASOPRESSOR_DOSES) else None)
+    if count is not None:
+        count = max(count, len(dosed))
+    facts: dict[str, Any] = {"vasopressors": count}
+    if dose is None:
+        return facts
+    agents = {spec.column: spec for spec in dose.agents.values()}
+    ne = sum(amount * agents[column].ne_factor for column, amount in dosed.items() if column in agents)
+    facts["ne_equivalent"] = round(ne, 6) if dosed else None
+    if obs.vasopressor_high_dose is not None:
+        facts["vasopressor_high_dose"] = obs.vasopressor_high_dose
+        return facts
+    if count == 0 and not obs.vasopressin:
+        facts["vasopressor_high_dose"] = False
+        return facts
+    high = (
+        any(amount >= agents[column].high_dose for column, amount in dosed.items() if column in agents)
+        or (bool(obs.vasopressin) and bool(dosed) and ne >= dose.with_vasopressin_ne)
+        or (len(dosed) >= 2 and ne >= dose.combination_ne)
+    )
+    hours = obs.vasopressor_hours
+    if hours is not None and hours < dose.min_hours:
+        facts["vasopressor_high_dose"] = False
+    elif high:
+        facts["vasopressor_high_dose"] = True if hours is not None else None
+        if hours is None:
+            unrecorded["vasopressor_high_dose"] = "vasopressor_hours"
+    elif count is not None and count <= len(dosed):
+        facts["vasopressor_high_dose"] = False  # every agent's dose known, none high
+    else:
+        facts["vasopressor_high_dose"] = None
+    return facts
+
+
+def _fio2_facts(obs: Observation, estimates: Mapping[str, Any]) -> dict[str, Any]:
+    """FiO2 in %: as recorded, or estimated from the device (and flow) by the rule set's table,
+    and said to be estimated wherever it is shown."""
+    if obs.fio2 is not None:
+        return {"fio2": obs.fio2, "fio2_basis": f"FiO2 {obs.fio2:g} %"}
+    if obs.o2_device is None or obs.o2_device.value not in estimates:
+        return {}
+    table = estimates[obs.o2_device.value]
+    device = format_value(obs.o2_device.value)
+    if table.percent is not None:
+        return {"fio2": table.percent, "fio2_basis": f"FiO2 {table.percent:g} % (estimated: {device})"}
+    if obs.o2_flow_lpm is None:
+        return {}
+    value = round(min(table.base + table.per_lpm * obs.o2_flow_lpm, table.max), 6)
+    return {"fio2": value,
+            "fio2_basis": f"FiO2 {value:g} % (estimated: {device} {format_value(obs.o2_flow_lpm)} L/min)"}
+
+
 def expected_absent(fact: Mapping[str, Any], definitions: Any) -> set[str]:
     """Facts whose absence says nothing: events (recorded only when they happen) and the
     encephalopathy tool not in use when the other one was recorded."""
     absent = set(definitions.event_facts)
-    tools = definitions.encephalopathy.tools
+    tools = definitions.encephalopathy.tools if definitions.encephalopathy else ()
     if any(fact.get(tool) is not None for tool in tools):
         absent |= set(tools)
     return absent
@@ -213,6 +308,8 @@ def lower_bounds(fact: Mapping[str, Any], definitions: Any) -> dict[str, str]:
 def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[str]:
     """The therapies given on this day that waive fever under the current settings."""
     waiver = definitions.fever_waiver
+    if waiver is None:
+        return []
     names = list(waiver.therapies) + [
         therapy for therapy, setting in waiver.therapies_by_setting.items() if settings[setting]
     ]
@@ -225,4 +322,5 @@ SOURCE_COLUMNS = {
     "o2_class": "o2_device",
     "ice_total": "ice_score",
     "capd_total": "capd_score",
+    "cartox_total": "cartox_score",
 }

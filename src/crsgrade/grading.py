@@ -22,6 +22,7 @@ from .errors import ObservationError
 from .evaluators import make_evaluator
 from .facts import (
     SOURCE_COLUMNS,
+    UNRECORDED_INPUTS,
     Waiver,
     derive,
     expected_absent,
@@ -34,7 +35,7 @@ from .facts import (
 from .observations import THERAPIES, Observation
 from .reading import ReadResult, read_observations, read_records
 from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
-from .ruleset import PLACEHOLDER, SYNDROMES, Rule, RuleSet, load_ruleset
+from .ruleset import DEFAULT_SYSTEM, PLACEHOLDER, SYNDROMES, Rule, RuleSet, default_rules_dir, load_ruleset
 
 ObservationsInput = str | Path | Iterable[Observation | Mapping[str, Any]]
 
@@ -51,12 +52,17 @@ class Grader:
         rules: RuleSet | str | Path | None = None,
         settings: Mapping[str, Any] | None = None,
         engine: str = "auto",
+        system: str | None = None,
     ):
+        if rules is None:
+            rules = default_rules_dir(system or DEFAULT_SYSTEM)
         self.ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules)
         self.settings = self.ruleset.settings(settings)
         self._resolved = self.ruleset.resolved(self.settings)
         self._evaluator = make_evaluator(engine, self._resolved)
         self._rules = {rule.id: rule for rule in self.ruleset.rules}
+        # an estimated FiO2 is noted on the day only when this system's rules look at FiO2
+        self._tests_fio2 = any("fio2" in cond.fields_of(node) for node in self._resolved.values())
 
     @property
     def engine(self) -> str:
@@ -128,6 +134,9 @@ class Grader:
         manifest = self.ruleset.manifest
         return GradingResult(
             ruleset=manifest.system,
+            system_name=manifest.name,
+            graded=self.ruleset.syndromes,
+            labels=dict(manifest.syndromes),
             ruleset_version=manifest.version,
             engine=self.engine,
             settings=self.settings,
@@ -150,6 +159,7 @@ class Grader:
     def _new_waiver(self, therapies: list[str], day: int, prophylactic: bool) -> Waiver:
         """A waiver starting today, naming the settings that let this therapy waive fever."""
         waiver_def = self.ruleset.definitions.fever_waiver
+        assert waiver_def is not None  # only systems with a fever waiver start one
         therapy = therapies[0]  # therapies that always waive are listed first
         used = [waiver_def.therapies_by_setting[therapy]] if therapy in waiver_def.therapies_by_setting else []
         if prophylactic and getattr(waiver_def.prophylaxis, "setting", None):
@@ -160,8 +170,8 @@ class Grader:
                        explain: bool = False) -> GradedPatient:
         definitions = self.ruleset.definitions
         waiver_def = definitions.fever_waiver
-        prophylaxis = waiver_def.prophylaxis.value(self.settings)
-        ends_on_resolution = waiver_def.ends.value(self.settings) == "episode_resolved"
+        prophylaxis = bool(waiver_def and waiver_def.prophylaxis.value(self.settings))
+        ends_on_resolution = bool(waiver_def and waiver_def.ends.value(self.settings) == "episode_resolved")
         known_age = next((d.age_years for d, _ in days if d.age_years is not None), None)
         waiver: Waiver | None = None
         in_episode = False
@@ -194,8 +204,10 @@ class Grader:
                 if ends_on_resolution:
                     waiver = None
             notes = []
-            if obs.ice_total is not None and fact.get("ice_total") is None:
+            if obs.ice_total is not None and definitions.encephalopathy and fact.get("ice_total") is None:
                 notes.append(f"ICE not used: a child of {format_value(age)} years is assessed with CAPD")
+            if obs.fio2 is None and fact.get("fio2") is not None and self._tests_fio2:
+                notes.append(fact["fio2_basis"])
             graded.append(GradedDay(
                 patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
                 fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
@@ -207,6 +219,9 @@ class Grader:
 
     def _syndrome_grade(self, syndrome: str, obs: Observation, fact: Mapping[str, Any],
                         fired: list[Rule]) -> SyndromeGrade:
+        if syndrome not in self.ruleset.syndromes:
+            return SyndromeGrade(grade=None, reason=f"not graded: {self.ruleset.manifest.name} grades "
+                                 f"{' and '.join(self.ruleset.label(s) for s in self.ruleset.syndromes)} only")
         mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
         if not mine:
             return SyndromeGrade(
@@ -232,6 +247,7 @@ class Grader:
         definitions = self.ruleset.definitions
         absent_anyway = expected_absent(fact, definitions)
         bounds = lower_bounds(fact, definitions)
+        inputs = {**SOURCE_COLUMNS, **fact.get(UNRECORDED_INPUTS, {})}
         columns: set[str] = set()
         for rule in self.ruleset.rules:
             node = self._resolved.get(rule.id)
@@ -240,7 +256,7 @@ class Grader:
             truth = cond.evaluate(node, fact)
             if truth is None:
                 columns |= {
-                    SOURCE_COLUMNS.get(name, name)
+                    inputs.get(name, name)
                     for name in cond.fields_of(node) - absent_anyway
                     if fact.get(name) is None
                 }

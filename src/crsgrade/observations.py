@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_PATIENT_ID = "1"
 THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
 ICE_ITEMS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
+CARTOX_ITEMS = ("cartox_orientation", "cartox_naming", "cartox_writing", "cartox_counting")
+# Per-agent vasopressor doses, for the systems that grade by dose (Lee 2014, Penn, CARTOX).
+VASOPRESSOR_DOSES = ("norepinephrine_ug_min", "dopamine_ug_kg_min", "epinephrine_ug_min",
+                     "phenylephrine_ug_min")
 
 
 class O2Device(StrEnum):
@@ -55,6 +59,14 @@ class CerebralEdema(StrEnum):
     diffuse = "diffuse"
 
 
+class SeizureKind(StrEnum):
+    none = "none"
+    eeg_only = "eeg_only"
+    focal = "focal"
+    generalized = "generalized"
+    status_epilepticus = "status_epilepticus"
+
+
 class DeathCause(StrEnum):
     crs = "crs"
     icans = "icans"
@@ -75,6 +87,11 @@ ENUM_ALIASES = {
     },
     "consciousness": {"awake": "alert", "normal": "alert", "coma": "unarousable", "stupor": "unarousable"},
     "seizure": {"no": "none"},
+    "seizure_kind": {
+        "no": "none", "eeg": "eeg_only", "nonconvulsive": "eeg_only", "non_convulsive": "eeg_only",
+        "subclinical": "eeg_only", "partial": "focal", "convulsive": "generalized",
+        "tonic_clonic": "generalized", "status": "status_epilepticus",
+    },
     "motor_weakness": {"no": "none", "hemiparesis": "deep_focal", "paraparesis": "deep_focal"},
     "cerebral_edema": {"no": "none"},
 }
@@ -126,6 +143,30 @@ class Observation(BaseModel):
     age_years: float | None = Field(None, ge=0, le=120)
     capd_score: int | None = Field(None, ge=0, le=32)
     death_cause: DeathCause | None = None
+    fio2: float | None = Field(None, ge=21, le=100)
+    norepinephrine_ug_min: float | None = Field(None, ge=0, le=500)
+    dopamine_ug_kg_min: float | None = Field(None, ge=0, le=50)
+    epinephrine_ug_min: float | None = Field(None, ge=0, le=500)
+    phenylephrine_ug_min: float | None = Field(None, ge=0, le=2000)
+    vasopressor_high_dose: bool | None = None
+    vasopressor_hours: float | None = Field(None, ge=0, le=10000)
+    fluid_boluses: int | None = Field(None, ge=0, le=50)
+    organ_toxicity_grade: int | None = Field(None, ge=0, le=4)
+    transaminitis_grade: int | None = Field(None, ge=0, le=4)
+    creatinine_grade: int | None = Field(None, ge=0, le=4)
+    coagulopathy_replacement: bool | None = None
+    hospitalized: bool | None = None
+    iv_therapies: bool | None = None
+    crs_symptoms: bool | None = None
+    life_threatening: bool | None = None
+    cartox_score: int | None = Field(None, ge=0, le=10)
+    cartox_orientation: int | None = Field(None, ge=0, le=5)
+    cartox_naming: int | None = Field(None, ge=0, le=3)
+    cartox_writing: int | None = Field(None, ge=0, le=1)
+    cartox_counting: int | None = Field(None, ge=0, le=1)
+    papilledema_stage: int | None = Field(None, ge=0, le=5)
+    csf_opening_pressure_mmhg: float | None = Field(None, ge=0, le=100)
+    seizure_kind: SeizureKind | None = None
     reported_crs_grade: int | None = Field(None, ge=0, le=5)
     reported_icans_grade: int | None = Field(None, ge=0, le=5)
     note: str | None = None
@@ -137,7 +178,7 @@ class Observation(BaseModel):
 
     @field_validator(
         "o2_device", "consciousness", "seizure", "motor_weakness", "cerebral_edema", "death_cause",
-        mode="before",
+        "seizure_kind", mode="before",
     )
     @classmethod
     def _normalise_enum(cls, value: object, info) -> object:
@@ -146,26 +187,44 @@ class Observation(BaseModel):
             return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
         return value
 
+    @field_validator("fio2", mode="before")
+    @classmethod
+    def _fio2_percent(cls, value: object) -> object:
+        """FiO2 as a fraction (0.21-1.0) or a percent (21-100), kept as a percent."""
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return value
+        if isinstance(value, bool):
+            return value
+        if 0.21 <= number <= 1.0:
+            return round(number * 100, 6)
+        if 1.0 < number < 21:
+            raise ValueError("FiO2 must be a fraction from 0.21 to 1.0 or a percent from 21 to 100")
+        return number
+
     @model_validator(mode="after")
-    def _ice_consistent(self) -> Observation:
-        items = [getattr(self, name) for name in ICE_ITEMS]
-        recorded = [name for name, value in zip(ICE_ITEMS, items) if value is not None]
-        if recorded and len(recorded) < len(ICE_ITEMS):
-            missing = ", ".join(name for name in ICE_ITEMS if name not in recorded)
-            raise ValueError(f"ICE items are incomplete: {missing} not recorded")
-        if recorded and self.ice_score is not None and sum(items) != self.ice_score:
-            raise ValueError(
-                f"ice_score {self.ice_score} disagrees with the sum of its items ({sum(items)})"
-            )
+    def _scores_consistent(self) -> Observation:
+        for label, total, names in (("ICE", "ice_score", ICE_ITEMS), ("CARTOX-10", "cartox_score", CARTOX_ITEMS)):
+            items = [getattr(self, name) for name in names]
+            recorded = [name for name, value in zip(names, items) if value is not None]
+            if recorded and len(recorded) < len(names):
+                missing = ", ".join(name for name in names if name not in recorded)
+                raise ValueError(f"{label} items are incomplete: {missing} not recorded")
+            score = getattr(self, total)
+            if recorded and score is not None and sum(items) != score:
+                raise ValueError(f"{total} {score} disagrees with the sum of its items ({sum(items)})")
         return self
 
     @property
     def ice_total(self) -> int | None:
         """The ICE score, from `ice_score` or the sum of its five items."""
-        if self.ice_score is not None:
-            return self.ice_score
-        items = [getattr(self, name) for name in ICE_ITEMS]
-        return None if None in items else sum(items)
+        return _total(self, "ice_score", ICE_ITEMS)
+
+    @property
+    def cartox_total(self) -> int | None:
+        """The CARTOX-10 score, from `cartox_score` or the sum of its four items."""
+        return _total(self, "cartox_score", CARTOX_ITEMS)
 
     @property
     def temperature_c(self) -> float | None:
@@ -175,6 +234,13 @@ class Observation(BaseModel):
         if self.temp_f is not None:
             return round((self.temp_f - 32) * 5 / 9, 6)  # 100.4 °F is 38.0 °C, 100.39 °F is not
         return None
+
+
+def _total(obs: Observation, score: str, items: tuple[str, ...]) -> int | None:
+    if getattr(obs, score) is not None:
+        return getattr(obs, score)
+    values = [getattr(obs, name) for name in items]
+    return None if None in values else sum(values)
 
 
 def field_kinds(name: str) -> tuple:

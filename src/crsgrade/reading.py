@@ -28,6 +28,7 @@ from .observations import (
     DEFAULT_PATIENT_ID,
     ENUM_ALIASES,
     PLAUSIBLE_MAX_FLOW,
+    VASOPRESSOR_DOSES,
     Observation,
     bounds,
     enum_of,
@@ -82,6 +83,8 @@ def _allowed(name: str, value: Any) -> str:
         return f"expected {_BOOL_TEXT}"
     if datetime.time in kinds:
         return "expected a time such as 08:30"
+    if name == "fio2":
+        return "expected a fraction from 0.21 to 1.0 or a percent from 21 to 100"
     low, high = bounds(name)
     number = "a whole number" if int in kinds else "a number" if float in kinds else "text"
     span = f" from {low:g} to {high:g}" if low is not None and high is not None else ""
@@ -97,8 +100,10 @@ def describe_validation_error(exc: ValidationError, record: Mapping[str, Any]) -
     lines = []
     for error in exc.errors():
         loc = error["loc"]
-        if not loc:  # a check across columns
-            lines.append(f"ice_score: {error['msg'].removeprefix('Value error, ')}")
+        if not loc:  # a check across columns: a score and its items
+            message = error["msg"].removeprefix("Value error, ")
+            column = "cartox_score" if "CARTOX" in message or message.startswith("cartox") else "ice_score"
+            lines.append(f"{column}: {message}")
             continue
         name = str(loc[0])
         if error["type"] == "extra_forbidden":
@@ -353,6 +358,12 @@ def _contradictions(obs: Observation, where: str, warnings: list[str], problems:
         warnings.append(
             f"{where}:hypotension: value 'no' while vasopressors or vasopressin are recorded;"
             " graded by the vasopressors"
+        )
+    dosed = [name for name in VASOPRESSOR_DOSES if getattr(obs, name)]
+    if obs.vasopressors is not None and len(dosed) > obs.vasopressors:
+        warnings.append(
+            f"{where}:vasopressors: value '{obs.vasopressors}' but doses of {len(dosed)} vasopressors are"
+            f" recorded ({', '.join(dosed)}); graded as {len(dosed)}"
         )
     if obs.temp_c is not None and obs.temp_f is not None:
         converted = (obs.temp_f - 32) * 5 / 9

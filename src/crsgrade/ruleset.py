@@ -27,7 +27,7 @@ from pydantic import (
 from . import conditions as cond
 from .errors import RuleFileError, SettingsError
 from .facts import MESSAGE_ONLY_FACTS, fact_vocabulary
-from .observations import O2Device, Observation
+from .observations import VASOPRESSOR_DOSES, O2Device, Observation
 
 MANIFEST = "ruleset.yaml"
 SYNDROMES = ("crs", "icans")
@@ -148,9 +148,47 @@ class DeviceDef(_Strict):
 
 
 class OxygenDef(_Strict):
-    flow_boundary_lpm: float
+    flow_boundary_lpm: float | None = None
     classes: tuple[str, ...]
     devices: dict[str, DeviceDef]
+
+    @model_validator(mode="after")
+    def _boundary_when_by_flow(self) -> OxygenDef:
+        if self.flow_boundary_lpm is None and any(d.by_flow for d in self.devices.values()):
+            raise ValueError("flow_boundary_lpm is required when a device is classed by flow")
+        return self
+
+
+class Fio2EstimateDef(_Strict):
+    """FiO2 (%) of a device when FiO2 is not recorded: `percent`, or `base` + `per_lpm` x flow
+    up to `max`."""
+
+    percent: float | None = None
+    base: float | None = None
+    per_lpm: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Fio2EstimateDef:
+        by_flow = [v is not None for v in (self.base, self.per_lpm, self.max)]
+        if (self.percent is not None and any(by_flow)) or (self.percent is None and not all(by_flow)):
+            raise ValueError("give either percent, or base, per_lpm and max")
+        return self
+
+
+class VasopressorAgentDef(_Strict):
+    column: str
+    high_dose: float
+    ne_factor: float
+
+
+class VasopressorDoseDef(_Strict):
+    """When vasopressors count as high-dose, and the norepinephrine-equivalent factors."""
+
+    agents: dict[str, VasopressorAgentDef]
+    with_vasopressin_ne: float
+    combination_ne: float
+    min_hours: float
 
 
 class WaiverDef(_Strict):
@@ -168,15 +206,21 @@ class EncephalopathyDef(_Strict):
 class Definitions(_Strict):
     fever: FeverDef
     oxygen: OxygenDef
-    fever_waiver: WaiverDef
+    fever_waiver: WaiverDef | None = None
     event_facts: tuple[str, ...] = ()
-    encephalopathy: EncephalopathyDef
+    encephalopathy: EncephalopathyDef | None = None
+    fio2_estimate: dict[str, Fio2EstimateDef] = {}
+    vasopressor_dose: VasopressorDoseDef | None = None
 
 
 class Manifest(_Strict):
     system: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str
     title: str
     version: str
+    # The syndromes this system grades, each with the name it gives it (CARTOX calls its
+    # neurotoxicity CRES).
+    syndromes: dict[Literal["crs", "icans"], str] = Field(min_length=1)
     references: dict[str, Reference]
     settings: dict[str, SettingDef] = {}
     definitions: Definitions
@@ -248,6 +292,15 @@ class RuleSet:
     def definitions(self) -> Definitions:
         return self.manifest.definitions
 
+    @property
+    def syndromes(self) -> tuple[str, ...]:
+        """The syndromes this system grades."""
+        return tuple(self.manifest.syndromes)
+
+    def label(self, syndrome: str) -> str:
+        """What this system calls a syndrome (CRS, ICANS, CRES)."""
+        return self.manifest.syndromes.get(syndrome, syndrome.upper())
+
     @cached_property
     def facts(self) -> dict[str, cond.FactSpec]:
         return fact_vocabulary(self.definitions.oxygen.classes)
@@ -304,7 +357,16 @@ def shipped(*parts: str) -> Path:
 
 def default_rules_dir(system: str = DEFAULT_SYSTEM) -> Path:
     """The shipped rule set of a grading system (ASTCT 2019 by default)."""
-    return shipped("rules", system)
+    directory = shipped("rules", system)
+    if not (directory / MANIFEST).is_file():
+        raise RuleFileError(f"no grading system '{system}'; shipped: {', '.join(shipped_systems())}")
+    return directory
+
+
+def shipped_systems() -> tuple[str, ...]:
+    """The grading systems shipped with crsgrade: ASTCT 2019 first, then the others by name."""
+    found = sorted(p.name for p in shipped("rules").iterdir() if (p / MANIFEST).is_file())
+    return tuple(sorted(found, key=lambda name: name != DEFAULT_SYSTEM))
 
 
 def _line_of(text: str, loc: tuple) -> int | None:
@@ -401,40 +463,56 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
                     f"device {device_name}: '{outcome.fixed}' is not one of the oxygen classes"
                     f" {list(oxygen.classes)}"
                 )
-    therapies = list(defs.fever_waiver.therapies) + list(defs.fever_waiver.therapies_by_setting)
-    for therapy in therapies:
-        if Observation.model_fields.get(therapy) is None or therapy in ("day", "patient_id"):
-            problems.append(f"fever_waiver: '{therapy}' is not an observation column")
-    for therapy, setting in defs.fever_waiver.therapies_by_setting.items():
-        if settings.get(setting) is None or settings[setting].type != "bool":
-            problems.append(f"fever_waiver: '{setting}' for {therapy} is not a bool setting")
-    for label, ref, kind in (
-        ("fever_waiver.prophylaxis", defs.fever_waiver.prophylaxis, "bool"),
-        ("fever_waiver.ends", defs.fever_waiver.ends, "choice"),
-    ):
-        if isinstance(ref, SettingRef) and (
-            settings.get(ref.setting) is None or settings[ref.setting].type != kind
-        ):
-            problems.append(f"{label}: '{ref.setting}' is not a {kind} setting")
-    ends = defs.fever_waiver.ends
-    if isinstance(ends, SettingRef):
-        possible = settings[ends.setting].choices if ends.setting in settings else ()
-    else:
-        possible = (ends.fixed,)
-    if not set(possible) <= set(WAIVER_ENDS):
-        problems.append(f"fever_waiver.ends: values must be among {', '.join(WAIVER_ENDS)}")
+    if defs.fever_waiver is not None:
+        problems += _waiver_problems(defs.fever_waiver, settings)
+    for device_name in defs.fio2_estimate:
+        if device_name not in expected:
+            problems.append(f"fio2_estimate: '{device_name}' is not an o2_device value")
+    if defs.vasopressor_dose is not None:
+        for agent, spec in defs.vasopressor_dose.agents.items():
+            if spec.column not in VASOPRESSOR_DOSES:
+                problems.append(f"vasopressor_dose: {agent}: '{spec.column}' is not a dose column"
+                                f" ({', '.join(VASOPRESSOR_DOSES)})")
     vocabulary = fact_vocabulary(oxygen.classes)
-    for label, names in (("event_facts", defs.event_facts), ("encephalopathy.tools", defs.encephalopathy.tools)):
+    for label, names in (("event_facts", defs.event_facts),
+                         ("encephalopathy.tools", defs.encephalopathy.tools if defs.encephalopathy else ())):
         for name in names:
             if name not in vocabulary:
                 problems.append(f"{label}: '{name}' is not a fact")
-    age = defs.encephalopathy.capd_below_age
+    age = defs.encephalopathy.capd_below_age if defs.encephalopathy else None
     if isinstance(age, SettingRef) and (
         settings.get(age.setting) is None or settings[age.setting].type != "number"
     ):
         problems.append(f"encephalopathy: '{age.setting}' is not a number setting")
     if problems:
         raise RuleFileError("\n".join(f"{path}: {problem}" for problem in problems))
+
+
+def _waiver_problems(waiver: WaiverDef, settings: Mapping[str, SettingDef]) -> list[str]:
+    problems = []
+    therapies = list(waiver.therapies) + list(waiver.therapies_by_setting)
+    for therapy in therapies:
+        if Observation.model_fields.get(therapy) is None or therapy in ("day", "patient_id"):
+            problems.append(f"fever_waiver: '{therapy}' is not an observation column")
+    for therapy, setting in waiver.therapies_by_setting.items():
+        if settings.get(setting) is None or settings[setting].type != "bool":
+            problems.append(f"fever_waiver: '{setting}' for {therapy} is not a bool setting")
+    for label, ref, kind in (
+        ("fever_waiver.prophylaxis", waiver.prophylaxis, "bool"),
+        ("fever_waiver.ends", waiver.ends, "choice"),
+    ):
+        if isinstance(ref, SettingRef) and (
+            settings.get(ref.setting) is None or settings[ref.setting].type != kind
+        ):
+            problems.append(f"{label}: '{ref.setting}' is not a {kind} setting")
+    ends = waiver.ends
+    if isinstance(ends, SettingRef):
+        possible = settings[ends.setting].choices if ends.setting in settings else ()
+    else:
+        possible = (ends.fixed,)
+    if not set(possible) <= set(WAIVER_ENDS):
+        problems.append(f"fever_waiver.ends: values must be among {', '.join(WAIVER_ENDS)}")
+    return problems
 
 
 def _find_cycle(named: Mapping[str, cond.Node]) -> list[str] | None:
@@ -552,7 +630,12 @@ def load_ruleset(directory: Path | str | None = None) -> RuleSet:
     duplicates = sorted({r.id for r in rules if sum(o.id == r.id for o in rules) > 1})
     if duplicates:
         raise RuleFileError(f"{directory}: duplicate rule ids across files: {', '.join(duplicates)}")
-    missing = [s for s in SYNDROMES if not any(r.syndrome == s for r in rules)]
+    declared = manifest.syndromes
+    missing = [s for s in declared if not any(r.syndrome == s for r in rules)]
     if missing:
         raise RuleFileError(f"{directory}: no rules for {', '.join(missing)}")
+    undeclared = sorted({r.syndrome for r in rules} - set(declared))
+    if undeclared:
+        raise RuleFileError(
+            f"{directory}: rules for {', '.join(undeclared)}, which {MANIFEST} does not list under syndromes")
     return RuleSet(manifest=manifest, rules=tuple(rules), directory=directory)

@@ -48,6 +48,15 @@ class Unsupported(Exception):
     """The input needs the reference path: it has errors, warnings or a form not handled here."""
 
 
+# The facts this path derives. A rule set whose conditions test others (the dose, FiO2 and
+# organ-toxicity facts of the older grading systems) is graded on the reference path.
+_DERIVED_FACTS = frozenset({
+    "fever", "fever_waived", "hypotension", "vasopressors", "vasopressin", "o2_device", "o2_class",
+    "ice_total", "capd_total", "consciousness", "seizure", "motor_weakness", "cerebral_edema",
+    "death_cause", *ATTRIBUTION_FLAGS,
+})
+
+
 # --- reading ---------------------------------------------------------------------------------
 
 def _check(frame: pl.DataFrame, condition: pl.Expr) -> None:
@@ -189,6 +198,12 @@ _GROUPS = {
                                     "motor_weakness", "cerebral_edema"]),
 }
 _KEYS = ["patient_id", "day"]
+# The columns combined here; a file with values in any other contract column (those only the
+# older grading systems use) takes the reference path, which combines and checks them.
+_HANDLED = frozenset({
+    *_KEYS, "time", "note", "age_years", "death_cause", "reported_crs_grade", "reported_icans_grade",
+    *THERAPIES, *(flag for flag, _ in _GROUPS.values()), *(f for _, fields in _GROUPS.values() for f in fields),
+})
 
 
 def _chosen(flag: str, fields: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -252,7 +267,9 @@ def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
         aggs.append(rank.max().replace_strict(list(range(len(order))), order, default=None,
                                               return_dtype=pl.Utf8).alias(name))
     combined = frame.group_by(_KEYS, maintain_order=True).agg(aggs)
-    return combined.with_columns([pl.lit(None, dtype=_dtype(c)).alias(c) for c in ("temp_f", "time")])
+    # temp_f and time are folded into the day; other columns are empty here (see _HANDLED)
+    return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c) for c in frame.columns
+                                  if c not in combined.columns and not c.startswith("_")])
 
 
 def combine_days(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
@@ -308,6 +325,10 @@ class VectorGrader:
         self.settings = grader.settings
         self.defs = self.ruleset.definitions
         self.resolved = grader.resolved
+        tested = set().union(*(cond.fields_of(node) for node in self.resolved.values()))
+        if (tested - _DERIVED_FACTS or self.defs.fever_waiver is None or self.defs.encephalopathy is None
+                or set(self.ruleset.syndromes) != {"crs", "icans"}):
+            raise Unsupported
         self.rules = [r for r in self.ruleset.rules if r.id in self.resolved]
         self.conditions = {r.id: _to_polars(self.resolved[r.id]) for r in self.rules}
         # devices classed by their flow (a nasal cannula), whose flow left empty is a lower bound
@@ -525,6 +546,8 @@ class VectorGrader:
         """Typed contract columns (one row per reading) in, the grade CSV's columns out."""
         if self.defs.fever_waiver.prophylaxis.value(self.settings):
             raise Unsupported  # prophylactic waivers take the reference path
+        _check(frame, pl.any_horizontal([pl.col(c).is_not_null() for c in frame.columns if c not in _HANDLED]
+                                        or [pl.lit(False)]))
         days = combine_days(frame, self.o2_rank()).with_row_index("_g")
         days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))  # patients as integers
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
