@@ -14,12 +14,12 @@ ENGINES = ["python"] + (["durable"] if durable_available() else [])
 _graders: dict[tuple, Grader] = {}
 
 
-def grader_for(engine: str, **settings) -> Grader:
-    """One Grader per engine and settings for the whole run (a durable-rules host starts
-    threads that live as long as the process)."""
-    key = (engine, tuple(sorted(settings.items())))
+def grader_for(engine: str, system: str = "astct2019", **settings) -> Grader:
+    """One Grader per engine, system and settings for the whole run (a durable-rules host
+    starts threads that live as long as the process)."""
+    key = (engine, system, tuple(sorted(settings.items())))
     if key not in _graders:
-        _graders[key] = Grader(settings=settings, engine=engine)
+        _graders[key] = Grader(settings=settings, engine=engine, system=system)
     return _graders[key]
 
 

@@ -268,14 +268,14 @@ def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) 
     return facts
 
 
-def _fio2_facts(obs: Observation, estimates: Mapping[str, Any]) -> dict[str, Any]:
+def _fio2_facts(obs: Observation, estimates: Any) -> dict[str, Any]:
     """FiO2 in %: as recorded, or estimated from the device (and flow) by the rule set's table,
     and said to be estimated wherever it is shown."""
     if obs.fio2 is not None:
         return {"fio2": obs.fio2, "fio2_basis": f"FiO2 {obs.fio2:g} %"}
-    if obs.o2_device is None or obs.o2_device.value not in estimates:
+    if estimates is None or obs.o2_device is None or obs.o2_device.value not in estimates.devices:
         return {}
-    table = estimates[obs.o2_device.value]
+    table = estimates.devices[obs.o2_device.value]
     device = format_value(obs.o2_device.value)
     if table.percent is not None:
         return {"fio2": table.percent, "fio2_basis": f"FiO2 {table.percent:g} % (estimated: {device})"}
@@ -289,7 +289,8 @@ def _fio2_facts(obs: Observation, estimates: Mapping[str, Any]) -> dict[str, Any
 def expected_absent(fact: Mapping[str, Any], definitions: Any) -> set[str]:
     """Facts whose absence says nothing: events (recorded only when they happen) and the
     encephalopathy tool not in use when the other one was recorded."""
-    absent = set(definitions.event_facts)
+    absent = set(definitions.event_facts) - {
+        detail for detail, event in definitions.event_details.items() if fact.get(event) not in (None, "none")}
     tools = definitions.encephalopathy.tools if definitions.encephalopathy else ()
     if any(fact.get(tool) is not None for tool in tools):
         absent |= set(tools)

@@ -176,6 +176,14 @@ class Fio2EstimateDef(_Strict):
         return self
 
 
+class Fio2EstimatesDef(_Strict):
+    """How FiO2 is estimated when it is not recorded, and how sure we are of the table."""
+
+    evidence: Literal["confirmed", "verify"]
+    source: str
+    devices: dict[str, Fio2EstimateDef]
+
+
 class VasopressorAgentDef(_Strict):
     column: str
     high_dose: float
@@ -185,6 +193,8 @@ class VasopressorAgentDef(_Strict):
 class VasopressorDoseDef(_Strict):
     """When vasopressors count as high-dose, and the norepinephrine-equivalent factors."""
 
+    evidence: Literal["confirmed", "verify"]
+    citation: Citation
     agents: dict[str, VasopressorAgentDef]
     with_vasopressin_ne: float
     combination_ne: float
@@ -208,14 +218,19 @@ class Definitions(_Strict):
     oxygen: OxygenDef
     fever_waiver: WaiverDef | None = None
     event_facts: tuple[str, ...] = ()
+    # An event fact that is expected once another is recorded: {seizure_kind: seizure} means a
+    # seizure recorded without its kind leaves the kind not recorded.
+    event_details: dict[str, str] = {}
     encephalopathy: EncephalopathyDef | None = None
-    fio2_estimate: dict[str, Fio2EstimateDef] = {}
+    fio2_estimate: Fio2EstimatesDef | None = None
     vasopressor_dose: VasopressorDoseDef | None = None
 
 
 class Manifest(_Strict):
     system: str = Field(pattern=r"^[a-z0-9_]+$")
     name: str
+    # Every rule id reads PREFIX-SYNDROME-GRADE-..., e.g. LEE2014-CRS-3-FIO2-40.
+    rule_prefix: str = Field(pattern=r"^[A-Z0-9]+$")
     title: str
     version: str
     # The syndromes this system grades, each with the name it gives it (CARTOX calls its
@@ -465,16 +480,19 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
                 )
     if defs.fever_waiver is not None:
         problems += _waiver_problems(defs.fever_waiver, settings)
-    for device_name in defs.fio2_estimate:
+    for device_name in (defs.fio2_estimate.devices if defs.fio2_estimate else {}):
         if device_name not in expected:
             problems.append(f"fio2_estimate: '{device_name}' is not an o2_device value")
     if defs.vasopressor_dose is not None:
+        if defs.vasopressor_dose.citation.ref not in manifest.references:
+            problems.append(f"vasopressor_dose: unknown reference '{defs.vasopressor_dose.citation.ref}'")
         for agent, spec in defs.vasopressor_dose.agents.items():
             if spec.column not in VASOPRESSOR_DOSES:
                 problems.append(f"vasopressor_dose: {agent}: '{spec.column}' is not a dose column"
                                 f" ({', '.join(VASOPRESSOR_DOSES)})")
     vocabulary = fact_vocabulary(oxygen.classes)
     for label, names in (("event_facts", defs.event_facts),
+                         ("event_details", [*defs.event_details, *defs.event_details.values()]),
                          ("encephalopathy.tools", defs.encephalopathy.tools if defs.encephalopathy else ())):
         for name in names:
             if name not in vocabulary:
@@ -569,6 +587,9 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
         loc = ("rules", index)
         if rule.id in seen:
             fail(loc + ("id",), rule.id, "duplicate rule id")
+        expected_id = f"{manifest.rule_prefix}-{manifest.syndromes.get(spec.syndrome, '?')}-{rule.grade}-"
+        if not rule.id.startswith(expected_id):
+            fail(loc + ("id",), rule.id, f"id must start with {expected_id} (prefix, syndrome, grade)")
         seen.add(rule.id)
         if rule.citation.ref not in manifest.references:
             fail(loc + ("citation",), rule.id,
