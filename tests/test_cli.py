@@ -283,8 +283,8 @@ def test_rules_one_syndrome():
 
 
 def test_rules_unknown_system():
-    result = run("rules", "--system", "lee2014")
-    assert result.exit_code == 1 and "no grading system 'lee2014'; shipped: astct2019" in result.stderr
+    result = run("rules", "--system", "lee2015")
+    assert result.exit_code == 1 and "no grading system 'lee2015'; shipped: astct2019, cartox, ctcae5, lee2014, mskcc, penn" in result.stderr
 
 
 def test_demo_runs_with_no_arguments():

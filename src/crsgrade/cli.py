@@ -23,7 +23,7 @@ from .evaluators import durable_available
 from .grading import Grader
 from .output import timeline, to_csv, to_json
 from .results import GradedDay, GradingResult, InputSummary
-from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset
+from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset, shipped_systems
 
 # explain, summary, rules, demo and the vectorized path import what they need when run, so that
 # `crsgrade grade` starts without them.
@@ -118,8 +118,12 @@ FileArgument = Annotated[
 ]
 RulesOption = Annotated[
     Optional[Path],
-    typer.Option("--rules", help="Rule set directory (default: the shipped ASTCT 2019 rules)."),
+    typer.Option("--rules", help="Rule set directory (instead of a shipped --system)."),
 ]
+SystemOption = Annotated[str, typer.Option(
+    "--system", "-s",
+    help="Grading system: astct2019 (default), lee2014, ctcae5, penn, mskcc or cartox (see `crsgrade systems`).",
+)]
 SetOption = Annotated[
     list[str],
     typer.Option("--set", help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
@@ -178,9 +182,9 @@ def _progress(file: Path, quiet: bool, what: str):
 
 def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
             infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
-            explain: bool = False) -> GradingResult:
+            explain: bool = False, system: str = DEFAULT_SYSTEM) -> GradingResult:
     reference = Engine.auto if engine is Engine.vector else engine
-    grader = Grader(rules, _parse_sets(set_), reference.value)
+    grader = Grader(rules, _parse_sets(set_), reference.value, system=system)
     with _progress(file, quiet, "grading patients") as progress:
         result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
                               skip_invalid=skip_invalid, explain=explain, progress=progress)
@@ -195,11 +199,13 @@ def _size(file: Path) -> int:
         return 0
 
 
-def _vector_csv(file: Path, set_: list[str], rules: Path | None, quiet: bool) -> str | None:
-    """The grade CSV from the vectorized path, or None when the file needs the reference path."""
+def _vector_csv(file: Path, set_: list[str], rules: Path | None, quiet: bool,
+                system: str = DEFAULT_SYSTEM) -> str | None:
+    """The grade CSV from the vectorized path, or None when the file or the system needs the
+    reference path."""
     from .vectorized import Unsupported, VectorGrader, write_csv
 
-    grader = Grader(rules, _parse_sets(set_), "python")
+    grader = Grader(rules, _parse_sets(set_), "python", system=system)
     try:
         with _progress(file, quiet, "grading (vectorized)"):
             graded, warnings, rows = VectorGrader(grader).grade_csv(file)
@@ -238,6 +244,7 @@ def grade(
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: OutputOption = None,
     set_: SetOption = [],
+    system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
@@ -248,11 +255,11 @@ def grade(
     that set each one."""
     if format is Format.csv and infusion_date is None and (
             engine is Engine.vector or (engine is Engine.auto and _size(file) > _VECTOR_BYTES)):
-        text = _vector_csv(file, set_, rules, quiet)
+        text = _vector_csv(file, set_, rules, quiet, system)
         if text is not None:
             _emit(text=text, output=output)
             return
-    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
+    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     if format is Format.table:
         _emit(timeline(result), output=output)
     else:
@@ -268,6 +275,7 @@ def explain(
     format: Annotated[PanelFormat, typer.Option("--format", "-f", help="Output format.")] = PanelFormat.table,
     output: OutputOption = None,
     set_: SetOption = [],
+    system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
@@ -277,7 +285,7 @@ def explain(
     grade not met and what kept them from firing, and the \\[open] settings involved."""
     from .views import explanation_panel
 
-    result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True)
+    result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
     days = _select(result, patient, day)
     if format is PanelFormat.json:
         data = {"schema_version": result.schema_version, "ruleset": result.ruleset,
@@ -311,6 +319,7 @@ def summary(
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: OutputOption = None,
     set_: SetOption = [],
+    system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
@@ -323,7 +332,7 @@ def summary(
     from .episodes import summarise
     from .views import summary_csv, summary_tables
 
-    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet)
+    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     cohort = summarise(result)
     if format is Format.table:
         _emit(summary_tables(cohort), output=output)
@@ -331,6 +340,44 @@ def summary(
         _emit(text=summary_csv(cohort), output=output)
     else:
         _emit(text=cohort.model_dump_json(indent=2) + "\n", output=output)
+
+
+@app.command()
+@_user_errors
+def compare(
+    file: FileArgument,
+    systems: Annotated[list[str], typer.Option(
+        "--systems", help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
+    )] = [],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    output: OutputOption = None,
+    set_: SetOption = [],
+    engine: EngineOption = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    skip_invalid: SkipInvalidOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Grade FILE under several grading systems side by side: per patient-day and per patient,
+    where and why they differ, and how far each pair agrees (presence, identical grade,
+    cross-tabulation, weighted kappa). A --set goes to every system that has the setting."""
+    from .compare import compare as compare_systems
+    from .views import comparison_csv, comparison_tables
+
+    chosen = [name.strip() for value in systems for name in value.split(",") if name.strip()]
+    for name in chosen:
+        default_rules_dir(name)  # an unknown system is an error before any grading
+    engine_name = (Engine.auto if engine is Engine.vector else engine).value
+    with _progress(file, quiet, "grading under each system"):
+        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=engine_name,
+                                 infusion_date=infusion_date.date() if infusion_date else None,
+                                 skip_invalid=skip_invalid)
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    if format is Format.table:
+        _emit(comparison_tables(result), output=output)
+    elif format is Format.csv:
+        _emit(text=comparison_csv(result), output=output)
+    else:
+        _emit(text=result.model_dump_json(indent=2) + "\n", output=output)
 
 
 @app.command()
@@ -350,7 +397,7 @@ def check(
 @app.command(name="rules")
 @_user_errors
 def rules_command(
-    system: Annotated[str, typer.Option("--system", help="Grading system (a folder of the shipped rules).")] = DEFAULT_SYSTEM,
+    system: SystemOption = DEFAULT_SYSTEM,
     syndrome: Annotated[Optional[Syndrome], typer.Option("--syndrome", help="Only this syndrome.")] = None,
     rules: RulesOption = None,
     output: OutputOption = None,
@@ -358,12 +405,18 @@ def rules_command(
     """Print the grading table, built from the rule files themselves, with citations."""
     from .views import rules_tables
 
-    directory = rules if rules is not None else default_rules_dir(system)
-    if rules is None and not directory.is_dir():
-        known = sorted(p.name for p in directory.parent.iterdir() if p.is_dir())
-        raise CrsgradeError(f"no grading system '{system}'; shipped: {', '.join(known)}")
-    ruleset = load_ruleset(directory)
+    ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
     _emit(rules_tables(ruleset, [syndrome.value] if syndrome else SYNDROMES), output=output)
+
+
+@app.command()
+@_user_errors
+def systems(output: OutputOption = None) -> None:
+    """List the shipped grading systems: what each grades, what it needs, and how many of its
+    criteria rest on an unverified reading."""
+    from .views import systems_table
+
+    _emit(systems_table([load_ruleset(default_rules_dir(name)) for name in shipped_systems()]), output=output)
 
 
 @app.command()
@@ -378,11 +431,13 @@ def demo() -> None:
 
 @app.command()
 @_user_errors
-def settings(rules: RulesOption = None) -> None:
+def settings(system: SystemOption = DEFAULT_SYSTEM, rules: RulesOption = None) -> None:
     """List the \\[open] settings of the rule set, with their defaults and what they mean."""
-    ruleset = load_ruleset(rules)
+    ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
     console = Console()
     console.print(f"[bold]Settings of {ruleset.manifest.system}[/bold] (change with --set NAME=VALUE)\n")
+    if not ruleset.manifest.settings:
+        console.print(f"{ruleset.manifest.name} has no settings: its rule files leave nothing open.")
     for name, spec in ruleset.manifest.settings.items():
         allowed = " | ".join(spec.choices) if spec.type == "choice" else spec.type
         default = str(spec.default).lower() if spec.type == "bool" else (

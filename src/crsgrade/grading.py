@@ -294,13 +294,14 @@ def _render(template: str, fact: Mapping[str, Any]) -> str:
 
 
 @lru_cache(maxsize=16)
-def _cached_grader(rules: str | None, settings: tuple, engine: str) -> Grader:
-    return Grader(rules, dict(settings), engine)
+def _cached_grader(rules: str | None, settings: tuple, engine: str, system: str | None = None) -> Grader:
+    return Grader(rules, dict(settings), engine, system=system)
 
 
 def grade(
     observations: ObservationsInput,
     *,
+    system: str | None = None,
     settings: Mapping[str, Any] | None = None,
     rules: str | Path | None = None,
     engine: str = "auto",
@@ -312,15 +313,16 @@ def grade(
 
     `observations` is a file path (CSV, JSON or JSON Lines) or an iterable of `Observation`
     models or dicts with the contract's column names; several rows of one patient-day are
-    combined into the day's worst finding. `settings` overrides the rule set's [open] choices
-    by name; `rules` is a rule set directory (the shipped ASTCT 2019 set by default); `engine`
+    combined into the day's worst finding. `system` names a shipped grading system (ASTCT 2019
+    by default; see `crsgrade systems`), `rules` a rule set directory instead. `settings`
+    overrides the rule set's [open] choices by name; `engine`
     is "auto", "durable" or "python". `infusion_date` turns a `date` column into days for
     patients without an `infusion_date` column; `skip_invalid` grades the valid rows of a file
     with errors and lists the rows it left out in `result.input.skipped`; `explain` adds to
     every day's grades why they are what they are (rules met and not met, settings involved).
     """
     key = tuple(sorted((settings or {}).items()))
-    grader = _cached_grader(str(rules) if rules is not None else None, key, engine)
+    grader = _cached_grader(str(rules) if rules is not None else None, key, engine, system)
     return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
                         explain=explain)
 

@@ -16,7 +16,7 @@ CSV_COLUMNS = (
     "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
     "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
 )
-_GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red", 5: "bold white on red"}
+GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red", 5: "bold white on red"}
 
 
 def to_csv(result: GradingResult) -> str:
@@ -43,7 +43,7 @@ def to_json(result: GradingResult) -> str:
 def _grade_cell(grade: SyndromeGrade) -> Text:
     if grade.grade is None:
         return Text("–", style="dim")
-    return Text(str(grade.grade), style=_GRADE_STYLE.get(grade.grade, ""))
+    return Text(str(grade.grade), style=GRADE_STYLE.get(grade.grade, ""))
 
 
 def _reason_cell(grade: SyndromeGrade) -> Text:
@@ -55,22 +55,22 @@ def _reason_cell(grade: SyndromeGrade) -> Text:
     return text
 
 
-def patient_table(patient: GradedPatient) -> Table:
+def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) -> Table:
+    """One patient's days; `labels` are the graded syndromes and their names (CRS, ICANS, CRES)."""
+    labels = labels or {"crs": "CRS", "icans": "ICANS"}
     table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
-    table.add_column("CRS", justify="center")
-    table.add_column("CRS criterion")
-    table.add_column("ICANS", justify="center")
-    table.add_column("ICANS criterion")
+    for label in labels.values():
+        table.add_column(label, justify="center")
+        table.add_column(f"{label} criterion")
     for day in patient.days:
-        table.add_row(
-            str(day.day), _grade_cell(day.crs), _reason_cell(day.crs),
-            _grade_cell(day.icans), _reason_cell(day.icans),
-        )
+        cells: list = [str(day.day)]
+        for syndrome in labels:
+            cells += [_grade_cell(day.syndrome(syndrome)), _reason_cell(day.syndrome(syndrome))]
+        table.add_row(*cells)
     peaks = []
-    for syndrome in ("crs", "icans"):
+    for syndrome, label in labels.items():
         peak = patient.peak(syndrome)
-        label = syndrome.upper()
         peaks.append(f"peak {label} {peak.grade} on day {peak.day}" if peak else f"no {label} grade")
     table.caption = "; ".join(peaks)
     table.caption_justify = "left"
@@ -79,7 +79,7 @@ def patient_table(patient: GradedPatient) -> Table:
 
 def timeline(result: GradingResult) -> Group:
     """One table per patient, then the rule set, engine and any setting changed from default."""
-    parts = [patient_table(patient) for patient in result.patients]
+    parts = [patient_table(patient, result.labels) for patient in result.patients]
     parts.append(Text(
         f"Graded by {result.ruleset} rules v{result.ruleset_version} with {result.engine}.",
         style="dim",

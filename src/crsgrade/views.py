@@ -11,7 +11,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
+from .output import GRADE_STYLE
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
 
@@ -153,10 +155,11 @@ def summary_csv(summary: CohortSummary) -> str:
 
 
 def rules_tables(ruleset: RuleSet, syndromes: Iterable[str]) -> Group:
-    """The grading table of each syndrome, built from the rule files themselves."""
+    """The grading table of each syndrome the system grades, built from the rule files
+    themselves, then the definition tables the rules rely on."""
     parts: list[Any] = [Text(f"{ruleset.manifest.title} (rules v{ruleset.manifest.version})", style="bold")]
-    for syndrome in syndromes:
-        table = Table(title=NAMES[syndrome], title_justify="left", show_lines=True)
+    for syndrome in (s for s in syndromes if s in ruleset.syndromes):
+        table = Table(title=ruleset.label(syndrome), title_justify="left", show_lines=True)
         table.add_column("Grade", justify="center")
         table.add_column("Criterion")
         table.add_column("Rule", overflow="fold")
@@ -164,13 +167,182 @@ def rules_tables(ruleset: RuleSet, syndromes: Iterable[str]) -> Group:
         for rule in sorted((r for r in ruleset.rules if r.syndrome == syndrome), key=lambda r: (r.grade, r.id)):
             notes = []
             if rule.evidence == "verify":
-                notes.append("[verify] reading not yet checked against the paper")
+                notes.append(_VERIFY)
             if rule.settings_used:
                 notes.append("depends on setting " + ", ".join(sorted(rule.settings_used)))
             criterion = rule.statement + "".join(f"\n({n})" for n in notes)
             table.add_row(str(rule.grade), Text(criterion), rule.id, Text(ruleset.cite(rule.citation)))
         parts.append(table)
+    parts += _definition_notes(ruleset)
     references = "\n".join(f"{r.short}: {r.citation}" + (f" doi:{r.doi}" if r.doi else "")
                            for r in ruleset.manifest.references.values())
     parts.append(Text(references, style="dim"))
     return Group(*parts)
+
+
+_VERIFY = "[verify] reading not yet checked against the paper"
+
+
+def _definition_notes(ruleset: RuleSet) -> list[Text]:
+    """The high-dose vasopressor and FiO2 estimate tables, in words, with their evidence."""
+    defs, notes = ruleset.definitions, []
+    dose = defs.vasopressor_dose
+    if dose is not None:
+        agents = ", ".join(f"{name} ≥ {spec.high_dose:g} {_unit(spec.column)}" for name, spec in dose.agents.items())
+        factors = " + ".join(f"{name}" + ("" if spec.ne_factor == 1 else f" × {spec.ne_factor:g}")
+                             for name, spec in dose.agents.items())
+        notes.append(Text(
+            f"High-dose vasopressors, each for at least {dose.min_hours:g} h: {agents}; with vasopressin a"
+            f" norepinephrine equivalent ≥ {dose.with_vasopressin_ne:g} µg/min; other combinations"
+            f" ≥ {dose.combination_ne:g} µg/min (equivalent = {factors}). {ruleset.cite(dose.citation)}."
+            + (f" ({_VERIFY})" if dose.evidence == "verify" else "")))
+    estimate = defs.fio2_estimate
+    if estimate is not None:
+        devices = "; ".join(
+            f"{name.replace('_', ' ')} {spec.percent:g} %" if spec.percent is not None else
+            f"{name.replace('_', ' ')} {spec.base:g} % + {spec.per_lpm:g} % per L/min, at most {spec.max:g} %"
+            for name, spec in estimate.devices.items())
+        notes.append(Text(
+            f"FiO2 when not recorded, estimated (and marked so): {devices}."
+            + (" ([verify] not from the grading paper)" if estimate.evidence == "verify" else "")))
+    return notes
+
+
+def _unit(column: str) -> str:
+    return "µg/kg/min" if column.endswith("_ug_kg_min") else "µg/min"
+
+
+def systems_table(rulesets: list[RuleSet]) -> Table:
+    """One row per grading system: what it grades, the facts its rules test, and how much of it
+    rests on an unverified reading."""
+    from .conditions import fields_of
+
+    table = Table(title="Grading systems", title_justify="left", show_lines=True)
+    for column in ("System", "Grades", "Source", "Tests (besides attribution flags)", "Unverified (\\[verify])"):
+        table.add_column(column)
+    for ruleset in rulesets:
+        manifest = ruleset.manifest
+        resolved = ruleset.resolved(ruleset.settings()).values()
+        tested = sorted(set().union(*(fields_of(node) for node in resolved))
+                        - {"fever_other_cause", "hypotension_other_cause", "hypoxia_other_cause", "neuro_other_cause"})
+        unverified = [r for r in ruleset.rules if r.evidence == "verify"]
+        parts = [f"{len(unverified)} of {len(ruleset.rules)} rules"] if unverified else []
+        parts += [f"{name.replace('_', ' ')} table" for name in ("vasopressor_dose", "fio2_estimate")
+                  if getattr(ruleset.definitions, name) is not None
+                  and getattr(ruleset.definitions, name).evidence == "verify"]
+        first = next(iter(manifest.references.values()))
+        table.add_row(f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
+                      first.short, ", ".join(tested), "; ".join(parts) or "none")
+    return table
+
+
+def _system_header(comparison: Comparison, system: str, syndrome: str) -> str:
+    return f"{comparison.names[system]}\n{comparison.labels[system][syndrome]}"
+
+
+def comparison_tables(comparison: Comparison) -> Group:
+    """Per patient, each day's grades side by side and why they differ; then each patient's
+    highest grades; then the agreement of every pair of systems."""
+    parts: list[Any] = []
+    by_patient: dict[str, list] = {}
+    for day in comparison.days:
+        by_patient.setdefault(day.patient_id, []).append(day)
+    for patient_id, days in by_patient.items():
+        table = Table(title=f"Patient {patient_id}", title_justify="left")
+        table.add_column("Day", justify="right")
+        columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+        for syndrome, system in columns:
+            table.add_column(_system_header(comparison, system, syndrome), justify="center")
+        rows: dict[int, dict] = {}
+        for day in days:
+            rows.setdefault(day.day, {})[day.syndrome] = day
+        differences = []
+        for number, of_day in rows.items():
+            table.add_row(str(number), *(_compared_cell(of_day[syndrome].grades[system], of_day[syndrome].differ)
+                                         for syndrome, system in columns))
+            for syndrome, day in of_day.items():
+                if day.differ:
+                    why = "; ".join(f"{comparison.names[s]} {g.text()}: {g.reason}" for s, g in day.grades.items())
+                    differences.append(f"day {number} {_syndrome_name(syndrome)}: {why}")
+        parts.append(table)
+        if differences:
+            parts.append(Text("Where they differ:\n" + "\n".join(f"  {line}" for line in differences), style="yellow"))
+    parts.append(_highest_table(comparison))
+    parts += _agreement_tables(comparison)
+    parts.append(Text('"2+": could be higher, as values a higher grade needs were not recorded (see'
+                      " `crsgrade grade --system ...`); \"–\": not gradable.", style="dim"))
+    return Group(*parts)
+
+
+def _syndrome_name(syndrome: str) -> str:
+    return "CRS" if syndrome == "crs" else "neurotoxicity"
+
+
+def _compared_cell(grade, differ: bool) -> Text:
+    style = GRADE_STYLE.get(grade.grade, "dim") if grade.grade is not None else "dim"
+    return Text(grade.text(), style=f"{style} underline" if differ else style)
+
+
+def _highest_table(comparison: Comparison) -> Table:
+    table = Table(title="Highest grade per patient", title_justify="left")
+    table.add_column("Patient")
+    columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+    for syndrome, system in columns:
+        table.add_column(_system_header(comparison, system, syndrome), justify="center")
+    rows: dict[str, dict] = {}
+    for patient in comparison.patients:
+        rows.setdefault(patient.patient_id, {})[patient.syndrome] = patient
+    for patient_id, of_patient in rows.items():
+        table.add_row(patient_id, *(_compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
+                                    for syndrome, system in columns))
+    return table
+
+
+def _agreement_tables(comparison: Comparison) -> list[Any]:
+    summary = Table(title="Agreement on the highest grade, per pair of systems", title_justify="left")
+    for column in ("Syndrome", "Systems", "Patients", "Presence agrees", "Same grade", "Weighted kappa"):
+        summary.add_column(column, justify="left" if column in ("Syndrome", "Systems") else "right")
+    crosstabs: list[Any] = []
+    for pair in comparison.agreement:
+        a, b = (comparison.names[s] for s in pair.systems)
+        summary.add_row(
+            _syndrome_name(pair.syndrome), f"{a} × {b}", str(pair.patients),
+            "–" if pair.presence_percent is None else f"{pair.presence_agreeing} ({pair.presence_percent:g} %)",
+            "–" if pair.identical_percent is None else f"{pair.identical} ({pair.identical_percent:g} %)",
+            "–" if pair.weighted_kappa is None else f"{pair.weighted_kappa:.2f}",
+        )
+        if pair.patients:
+            grades = sorted({g for row in pair.crosstab.values() for g in row})
+            table = Table(title=f"{_syndrome_name(pair.syndrome)}: {a} (rows) × {b} (columns), patients",
+                          title_justify="left")
+            table.add_column(a)
+            for grade in grades:
+                table.add_column(str(grade), justify="right")
+            for grade, row in pair.crosstab.items():
+                table.add_row(str(grade), *(str(row.get(g, "")) for g in grades))
+            crosstabs.append(table)
+    return [summary, Text("Kappa: Cohen's, linear weights over grades 0-5, on each patient's highest grade.",
+                          style="dim"), *crosstabs]
+
+
+def comparison_csv(comparison: Comparison) -> str:
+    """One row per patient-day: each system's grade, whether it could be higher, and its rules."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+    header = ["patient_id", "day"]
+    for syndrome, system in columns:
+        header += [f"{system}_{syndrome}_grade", f"{system}_{syndrome}_not_recorded", f"{system}_{syndrome}_rules"]
+    header += [f"{syndrome}_differ" for syndrome in ("crs", "icans") if comparison.graders_of(syndrome)]
+    writer.writerow(header)
+    rows: dict[tuple[str, int], dict] = {}
+    for day in comparison.days:
+        rows.setdefault((day.patient_id, day.day), {})[day.syndrome] = day
+    for (patient_id, number), of_day in rows.items():
+        cells: list[Any] = [patient_id, number]
+        for syndrome, system in columns:
+            grade = of_day[syndrome].grades[system]
+            cells += ["" if grade.grade is None else grade.grade, " ".join(grade.not_recorded), " ".join(grade.rules)]
+        cells += [str(of_day[s].differ).lower() for s in ("crs", "icans") if s in of_day]
+        writer.writerow(cells)
+    return buffer.getvalue()

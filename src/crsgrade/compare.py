@@ -1,0 +1,222 @@
+"""One cohort graded under several grading systems, side by side, with how far they agree.
+
+Systems disagree more about the grade than about whether CRS happened at all, so agreement is
+reported both ways, per pair of systems, on each patient's highest grade: presence agreement
+(both 0, or both 1 or more), identical-grade rate, the cross-tabulation, and Cohen's kappa with
+linear weights over grades 0-5.
+
+A grade that rests on unrecorded values is a lower bound ("2+"); a patient's highest grade is a
+lower bound when any of its days is. Agreement figures use the grades as computed and say how
+many of the patients compared had a lower bound in either system.
+"""
+
+from __future__ import annotations
+
+import datetime
+from itertools import combinations
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .errors import SettingsError
+from .grading import Grader, ObservationsInput
+from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
+from .ruleset import default_rules_dir, load_ruleset, shipped_systems
+
+SCHEMA_VERSION = "1"
+GRADES = range(6)
+
+
+class SystemGrade(_Result):
+    """One system's grade of one syndrome: None when not gradable; `lower_bound` when values
+    that could raise it were not recorded (listed in `not_recorded`)."""
+
+    grade: int | None
+    lower_bound: bool
+    reason: str
+    rules: tuple[str, ...] = ()
+    not_recorded: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, grade: SyndromeGrade) -> SystemGrade:
+        return cls(grade=grade.grade, lower_bound=bool(grade.not_recorded), reason=grade.reason,
+                   rules=grade.rule_ids, not_recorded=grade.not_recorded)
+
+    def text(self) -> str:
+        """"2", "2+" (could be higher) or "–" (not gradable)."""
+        if self.grade is None:
+            return "–"
+        return f"{self.grade}+" if self.lower_bound else str(self.grade)
+
+
+class ComparedDay(_Result):
+    patient_id: str
+    day: int
+    syndrome: Syndrome
+    grades: dict[str, SystemGrade]  # by system
+    differ: bool  # the systems that could grade the day gave different grades
+
+
+class ComparedPatient(_Result):
+    """Each system's highest grade of one syndrome for one patient."""
+
+    patient_id: str
+    syndrome: Syndrome
+    highest: dict[str, SystemGrade]
+    differ: bool
+
+
+class PairAgreement(_Result):
+    """How two systems agree on the patients' highest grades of one syndrome."""
+
+    syndrome: Syndrome
+    systems: tuple[str, str]
+    patients: int  # graded by both
+    lower_bounds: int  # of them, with a lower bound in either system
+    presence_agreeing: int
+    presence_percent: float | None
+    identical: int
+    identical_percent: float | None
+    crosstab: dict[int, dict[int, int]]  # first system's grade -> second system's grade -> patients
+    weighted_kappa: float | None  # linear weights; None when undefined (one grade only)
+
+
+class Comparison(_Result):
+    schema_version: str = SCHEMA_VERSION
+    systems: tuple[str, ...]
+    names: dict[str, str]  # system -> its display name
+    labels: dict[str, dict[str, str]]  # system -> syndrome -> what the system calls it
+    settings: dict[str, dict[str, Any]]  # system -> its settings
+    input: InputSummary
+    warnings: tuple[str, ...] = ()
+    days: tuple[ComparedDay, ...]
+    patients: tuple[ComparedPatient, ...]
+    agreement: tuple[PairAgreement, ...]
+
+    def graders_of(self, syndrome: str) -> list[str]:
+        """The compared systems that grade a syndrome."""
+        return [s for s in self.systems if syndrome in self.labels[s]]
+
+
+def _split_settings(systems: Sequence[str], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each system's share of the settings: a setting goes to every system that declares it."""
+    declared = {s: set(load_ruleset(default_rules_dir(s)).manifest.settings) for s in systems}
+    unknown = sorted(set(settings) - set().union(*declared.values()))
+    if unknown:
+        known = sorted(set().union(*declared.values()))
+        raise SettingsError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
+                            f" in {', '.join(systems)}; known settings: {', '.join(known) or 'none'}")
+    return {s: {k: v for k, v in settings.items() if k in declared[s]} for s in systems}
+
+
+def compare(
+    observations: ObservationsInput,
+    systems: Sequence[str] | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    engine: str = "auto",
+    infusion_date: datetime.date | None = None,
+    skip_invalid: bool = False,
+) -> Comparison:
+    """Grades the observations under each system (all shipped systems by default, ASTCT 2019
+    first) and compares them. `settings` are applied to every system that declares them."""
+    systems = list(dict.fromkeys(systems or shipped_systems()))
+    if isinstance(observations, str | Path):
+        source: ObservationsInput = observations
+    else:
+        source = list(observations)  # an iterator can be read only once
+    shares = _split_settings(systems, settings or {})
+    results = {
+        system: Grader(settings=shares[system], engine=engine, system=system).grade(
+            source, infusion_date=infusion_date, skip_invalid=skip_invalid)
+        for system in systems
+    }
+    return _compared(results)
+
+
+def _compared(results: Mapping[str, GradingResult]) -> Comparison:
+    systems = list(results)
+    first = results[systems[0]]
+    labels = {s: dict(r.labels) for s, r in results.items()}
+    days, patients = [], []
+    for index, patient in enumerate(first.patients):
+        graded = {s: results[s].patients[index] for s in systems}
+        for syndrome in ("crs", "icans"):
+            mine = [s for s in systems if syndrome in labels[s]]
+            if not mine:
+                continue
+            for number, day in enumerate(patient.days):
+                grades = {s: SystemGrade.of(graded[s].days[number].syndrome(syndrome)) for s in mine}
+                days.append(ComparedDay(patient_id=patient.patient_id, day=day.day, syndrome=syndrome,
+                                        grades=grades, differ=_differ(grades.values())))
+            highest = {s: _highest(graded[s].days, syndrome) for s in mine}
+            patients.append(ComparedPatient(patient_id=patient.patient_id, syndrome=syndrome,
+                                            highest=highest, differ=_differ(highest.values())))
+    agreement = [
+        _agreement(syndrome, a, b, [p for p in patients if p.syndrome == syndrome])
+        for syndrome in ("crs", "icans")
+        for a, b in combinations([s for s in systems if syndrome in labels[s]], 2)
+    ]
+    return Comparison(
+        systems=tuple(systems), names={s: r.system_name for s, r in results.items()}, labels=labels,
+        settings={s: r.settings for s, r in results.items()}, input=first.input, warnings=first.warnings,
+        days=tuple(days), patients=tuple(patients), agreement=tuple(agreement),
+    )
+
+
+def _differ(grades) -> bool:
+    known = {g.grade for g in grades if g.grade is not None}
+    return len(known) > 1
+
+
+def _highest(days, syndrome: str) -> SystemGrade:
+    graded = [d.syndrome(syndrome) for d in days if d.syndrome(syndrome).grade is not None]
+    if not graded:
+        return SystemGrade(grade=None, lower_bound=False, reason="no day could be graded")
+    top = max(graded, key=lambda g: g.grade)
+    first_day = next(d.day for d in days if d.syndrome(syndrome).grade == top.grade)
+    missing = tuple(dict.fromkeys(c for g in graded for c in g.not_recorded))
+    return SystemGrade(grade=top.grade, lower_bound=bool(missing), reason=f"day {first_day}: {top.reason}",
+                       rules=top.rule_ids, not_recorded=missing)
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _agreement(syndrome: str, a: str, b: str, patients: list[ComparedPatient]) -> PairAgreement:
+    pairs = [(p.highest[a], p.highest[b]) for p in patients
+             if p.highest[a].grade is not None and p.highest[b].grade is not None]
+    crosstab: dict[int, dict[int, int]] = {}
+    for x, y in pairs:
+        row = crosstab.setdefault(x.grade, {})
+        row[y.grade] = row.get(y.grade, 0) + 1
+    presence = sum((x.grade > 0) == (y.grade > 0) for x, y in pairs)
+    identical = sum(x.grade == y.grade for x, y in pairs)
+    return PairAgreement(
+        syndrome=syndrome, systems=(a, b), patients=len(pairs),
+        lower_bounds=sum(x.lower_bound or y.lower_bound for x, y in pairs),
+        presence_agreeing=presence, presence_percent=_percent(presence, len(pairs)),
+        identical=identical, identical_percent=_percent(identical, len(pairs)),
+        crosstab={k: dict(sorted(v.items())) for k, v in sorted(crosstab.items())},
+        weighted_kappa=weighted_kappa([(x.grade, y.grade) for x, y in pairs]),
+    )
+
+
+def weighted_kappa(pairs: Sequence[tuple[int, int]], categories: Sequence[int] = GRADES) -> float | None:
+    """Cohen's kappa with linear weights, 1 - |i - j| / (k - 1), over the given categories.
+    None when it is undefined: no pairs, or chance agreement already complete."""
+    if not pairs:
+        return None
+    k, n = len(categories), len(pairs)
+    index = {c: i for i, c in enumerate(categories)}
+
+    def weight(i: int, j: int) -> float:
+        return 1 - abs(i - j) / (k - 1)
+
+    observed = sum(weight(index[x], index[y]) for x, y in pairs) / n
+    rows = [sum(index[x] == i for x, _ in pairs) / n for i in range(k)]
+    cols = [sum(index[y] == j for _, y in pairs) / n for j in range(k)]
+    expected = sum(weight(i, j) * rows[i] * cols[j] for i in range(k) for j in range(k))
+    if expected >= 1:
+        return None
+    return round((observed - expected) / (1 - expected), 4)
