@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from crsgrade import load_ruleset
 from crsgrade.evaluators import durable_available
+from crsgrade.ruleset import default_rules_dir, shipped_systems
 
 from .conftest import grader_for
 
 pytestmark = pytest.mark.skipif(not durable_available(), reason="durable-rules cannot be imported on this Python")
 
-RULESET = load_ruleset()
+SYSTEMS = shipped_systems()
 
 
 def _value(spec):
@@ -25,21 +26,36 @@ def _value(spec):
     return st.sampled_from(spec.values)
 
 
-facts = st.fixed_dictionaries(
-    {},
-    optional={name: st.one_of(st.none(), _value(spec)) for name, spec in RULESET.facts.items()},
-)
+def _facts(system: str):
+    vocabulary = load_ruleset(default_rules_dir(system)).facts
+    return st.fixed_dictionaries(
+        {}, optional={name: st.one_of(st.none(), _value(spec)) for name, spec in vocabulary.items()})
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fact=facts)
-def test_same_rules_fire(fact):
+@pytest.mark.parametrize("system", SYSTEMS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_same_rules_fire(system, data):
     from crsgrade.facts import complete
 
-    fact = complete(fact)
-    durable = sorted(r.id for r in grader_for("durable").fired(fact))
-    python = sorted(r.id for r in grader_for("python").fired(fact))
+    fact = complete(data.draw(_facts(system)))
+    durable = sorted(r.id for r in grader_for("durable", system).fired(fact))
+    python = sorted(r.id for r in grader_for("python", system).fired(fact))
     assert durable == python
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_same_grades_of_a_synthetic_cohort(system, tmp_path):
+    """Whole files, with every system's inputs: both engines write the same grades and reasons."""
+    from crsgrade.output import to_csv
+    from crsgrade.synthetic import write_cohort
+
+    path = tmp_path / "cohort.csv"
+    write_cohort(path, 600, seed=7, older_systems=True)
+    durable = grader_for("durable", system).grade(path)
+    python = grader_for("python", system).grade(path)
+    assert durable.warnings == python.warnings == ()
+    assert to_csv(durable) == to_csv(python)
 
 
 def test_durable_refuses_a_number_it_cannot_parse():

@@ -330,6 +330,7 @@ def grade(
 def grade_table(
     table: Any,
     *,
+    system: str | None = None,
     settings: Mapping[str, Any] | None = None,
     rules: str | Path | None = None,
 ) -> Any:
@@ -337,7 +338,8 @@ def grade_table(
     reading, with the contract's column names — and returns a polars DataFrame with the
     columns of `crsgrade grade --format csv` plus `readings`. Made for batch jobs that map it
     over partitions of a larger cohort (each partition holding whole patients). Runs on the
-    vectorized path, or on the reference path for a table that needs it (with its errors).
+    vectorized path, or on the reference path for a table or a system that needs it (with its
+    errors); the vectorized path covers ASTCT 2019 on the ASTCT columns.
     """
     import polars as pl
 
@@ -345,7 +347,7 @@ def grade_table(
     from .vectorized import Unsupported, VectorGrader, as_polars
 
     grader = _cached_grader(str(rules) if rules is not None else None,
-                            tuple(sorted((settings or {}).items())), "python")
+                            tuple(sorted((settings or {}).items())), "python", system)
     try:
         return VectorGrader(grader).grade_table(table)
     except Unsupported:

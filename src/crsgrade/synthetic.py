@@ -19,6 +19,13 @@ COLUMNS = (
     "ice_score", "ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention",
     "capd_score", "consciousness", "seizure", "cerebral_edema",
 )
+# The inputs only the older grading systems use (doses, FiO2, organ toxicity, CARTOX-10, ...).
+OLDER_SYSTEM_COLUMNS = (
+    "fio2", "norepinephrine_ug_min", "epinephrine_ug_min", "vasopressor_high_dose", "vasopressor_hours",
+    "fluid_boluses", "organ_toxicity_grade", "transaminitis_grade", "creatinine_grade",
+    "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms", "life_threatening",
+    "cartox_score", "papilledema_stage", "csf_opening_pressure_mmhg", "seizure_kind",
+)
 _CRS_PEAK = ((1, 40), (2, 35), (3, 16), (4, 9))
 _ICANS_PEAK = ((1, 35), (2, 30), (3, 25), (4, 10))
 
@@ -133,24 +140,68 @@ def patient_rows(rng: random.Random, patient_id: str, days: int, readings_share:
     return rows
 
 
-def cohort_rows(patient_days: int, seed: int = 2019, days_per_patient: int = 30, readings_share: float = 0.3):
-    """Rows of a cohort of about `patient_days` patient-days (more rows: some days have several)."""
+def older_system_inputs(rng: random.Random, row: dict) -> dict:
+    """Values of the older systems' columns that fit a row's ASTCT findings."""
+    out: dict = {}
+    pressors = row.get("vasopressors") or 0
+    if pressors:
+        out["norepinephrine_ug_min"] = rng.choice([4, 8, 12, 20, 30])
+        if pressors >= 2:
+            out["epinephrine_ug_min"] = rng.choice([2, 5, 10])
+        out["vasopressor_hours"] = rng.choice(["", 2, 6, 20, 30])
+        if rng.random() < 0.1:
+            out["vasopressor_high_dose"] = rng.choice(["yes", "no"])
+        out["life_threatening"] = "yes" if pressors >= 2 and rng.random() < 0.3 else rng.choice(["no", ""])
+    if row.get("hypotension") == "yes":
+        out["fluid_boluses"] = rng.choice([0, 1, 2, 3])
+    device = row.get("o2_device")
+    if device in ("high_flow_nasal_cannula", "venturi", "cpap", "bipap", "mechanical_ventilation") and rng.random() < 0.7:
+        out["fio2"] = rng.choice([0.3, 0.4, 45, 60, 100])
+    elif device == "nasal_cannula" and rng.random() < 0.2:
+        out["fio2"] = rng.choice([28, 36, 40])
+    if rng.random() < 0.5:
+        out.update({name: rng.choice([0, 0, 0, 1, 1, 2, 3, 4])
+                    for name in ("organ_toxicity_grade", "transaminitis_grade", "creatinine_grade")})
+    for name, share in (("hospitalized", 0.8), ("iv_therapies", 0.3), ("crs_symptoms", 0.4),
+                        ("coagulopathy_replacement", 0.03)):
+        if rng.random() < 0.7:
+            out[name] = "yes" if rng.random() < share else "no"
+    ice = row.get("ice_score")
+    if ice not in (None, "") and rng.random() < 0.6:
+        out["cartox_score"] = ice
+    seizure = row.get("seizure")
+    if seizure and rng.random() < 0.7:
+        out["seizure_kind"] = "status_epilepticus" if seizure == "prolonged" else rng.choice(["focal", "generalized"])
+    if row.get("cerebral_edema") and rng.random() < 0.5:
+        out["papilledema_stage"] = rng.randint(1, 5)
+        out["csf_opening_pressure_mmhg"] = rng.choice([15, 22, 30])
+    return out
+
+
+def cohort_rows(patient_days: int, seed: int = 2019, days_per_patient: int = 30, readings_share: float = 0.3,
+                older_systems: bool = False):
+    """Rows of a cohort of about `patient_days` patient-days (more rows: some days have several).
+    With `older_systems`, the same rows also carry the older grading systems' inputs (drawn
+    from a generator of their own, so the ASTCT columns are the same either way)."""
     rng = random.Random(seed)
+    extra = random.Random(seed + 1)
     made, number = 0, 0
     while made < patient_days:
         number += 1
         rows = patient_rows(rng, f"P{number:06d}", min(days_per_patient, patient_days - made), readings_share)
         made += len({r["day"] for r in rows}) or 1
-        yield from rows
+        for row in rows:
+            yield {**row, **older_system_inputs(extra, row)} if older_systems else row
 
 
-def write_cohort(path: str | Path, patient_days: int, seed: int = 2019) -> int:
+def write_cohort(path: str | Path, patient_days: int, seed: int = 2019, older_systems: bool = False) -> int:
     """Writes a synthetic cohort CSV; returns the number of rows written."""
     count = 0
+    columns = COLUMNS + (OLDER_SYSTEM_COLUMNS if older_systems else ())
     with Path(path).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS, lineterminator="\n", extrasaction="raise")
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n", extrasaction="raise")
         writer.writeheader()
-        for row in cohort_rows(patient_days, seed):
+        for row in cohort_rows(patient_days, seed, older_systems=older_systems):
             writer.writerow(row)
             count += 1
     return count
