@@ -328,3 +328,52 @@ def test_vector_engine_writes_the_same_csv_as_the_others():
     outputs = {run("grade", str(COHORT), "-f", "csv", "-q", "--engine", e).stdout
                for e in ("vector", "python") + (("durable",) if _durable() else ())}
     assert len(outputs) == 1
+
+
+def test_grade_under_another_system():
+    result = run("grade", str(EXAMPLE), "--system", "lee2014")
+    assert result.exit_code == 0, result.output
+    assert "Lee 2014 criterion" not in result.stdout  # columns are named by syndrome
+    assert "CRS criterion" in result.stdout and "ICANS" not in result.stdout
+    assert "Graded by lee2014 rules" in result.stdout
+    csv_out = run("grade", str(EXAMPLE), "--system", "cartox", "-f", "csv").stdout
+    assert "CARTOX-CRS-2-HYPOTENSION" in csv_out and "not gradable: cartox_score not recorded" in csv_out
+
+
+def test_grade_under_cartox_names_its_neurotoxicity_cres():
+    result = run("grade", str(EXAMPLE), "--system", "cartox")
+    assert result.exit_code == 0 and "CRES criterion" in result.stdout
+
+
+def test_grade_csv_under_another_system_with_the_vector_engine_falls_back():
+    vector = run("grade", str(EXAMPLE), "--system", "penn", "-f", "csv", "--engine", "vector")
+    reference = run("grade", str(EXAMPLE), "--system", "penn", "-f", "csv", "--engine", "python")
+    assert vector.exit_code == 0 and vector.stdout == reference.stdout
+
+
+def test_rules_of_every_system():
+    for system in ("lee2014", "ctcae5", "penn", "mskcc", "cartox"):
+        result = run("rules", "--system", system)
+        assert result.exit_code == 0, system
+    out = run("rules", "--system", "lee2014").stdout
+    assert "LEE2014-CRS-3-FIO2-40" in out and "High-dose vasopressors, each for at least 3 h" in out
+    assert "FiO2 when not recorded, estimated" in out and "[verify]" in out
+    assert "CARTOX-CRES-4-PAPILLEDEMA-3-5" in run("rules", "--system", "cartox").stdout
+
+
+def test_systems_lists_every_system():
+    out = run("systems").stdout
+    for name in ("astct2019", "lee2014", "ctcae5", "penn", "mskcc", "cartox", "CRES", "vasopressor dose table"):
+        assert name in out, name
+
+
+def test_settings_of_a_system_without_settings():
+    result = run("settings", "--system", "penn")
+    assert result.exit_code == 0 and "Penn has no settings" in result.stdout
+    assert "noninvasive_ventilation_class" in run("settings", "--system", "lee2014").stdout
+
+
+def test_set_a_setting_of_another_system():
+    path = EXAMPLE.parent / "cohort.csv"
+    result = run("grade", str(path), "--system", "lee2014", "--set", "antipyretic_waives_fever=false")
+    assert result.exit_code == 1 and "unknown setting antipyretic_waives_fever" in result.stderr

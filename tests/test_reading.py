@@ -330,3 +330,60 @@ def test_json_record_with_a_column_twice():
 
 def test_json_record_that_is_not_an_object():
     assert problems('[{"day": 0}, 5]') == ["obs.csv:2: expected a record (an object of column: value)"]
+
+
+# --- the older grading systems' columns ------------------------------------------------------------
+
+@pytest.mark.parametrize("text, percent", [("0.4", 40.0), ("0.21", 21.0), ("1", 100.0), ("40", 40.0),
+                                           ("100", 100.0), ("35,5", 35.5)])
+def test_fio2_as_fraction_or_percent(text, percent):
+    assert first(f"day;fio2\n0;{text}\n").fio2 == percent
+
+
+@pytest.mark.parametrize("text", ["0.2", "5", "101", "-1"])
+def test_fio2_out_of_range(text):
+    assert problems(f"day,fio2\n0,{text}\n") == [
+        f"obs.csv:2:fio2: value '{text}' — expected a fraction from 0.21 to 1.0 or a percent from 21 to 100"]
+
+
+def test_cartox_items_must_be_complete_and_agree():
+    assert problems("day,cartox_orientation\n0,4\n") == [
+        "obs.csv:2:cartox_score: CARTOX-10 items are incomplete: cartox_naming, cartox_writing, cartox_counting"
+        " not recorded"]
+    assert problems("day,cartox_score,cartox_orientation,cartox_naming,cartox_writing,cartox_counting\n"
+                    "0,9,5,3,1,1\n") == ["obs.csv:2:cartox_score: cartox_score 9 disagrees with the sum of its items (10)"]
+    assert first("day,cartox_orientation,cartox_naming,cartox_writing,cartox_counting\n0,5,2,1,0\n").cartox_total == 8
+
+
+@pytest.mark.parametrize("written, kind", [("Partial", "focal"), ("EEG", "eeg_only"), ("tonic-clonic", "generalized"),
+                                           ("status", "status_epilepticus"), ("no", "none")])
+def test_seizure_kind_spellings(written, kind):
+    assert first(f"day,seizure_kind\n0,{written}\n").seizure_kind.value == kind
+
+
+@pytest.mark.parametrize("header, column", [
+    ("Noradrenaline", "norepinephrine_ug_min"), ("FiO2 (%)", "fio2"), ("CARTOX-10", "cartox_score"),
+    ("CSF opening pressure", "csf_opening_pressure_mmhg"), ("Hours on vasopressors", "vasopressor_hours"),
+])
+def test_older_system_header_aliases(header, column):
+    read = parse_text(f"day,{header}\n0,1\n", "obs.csv")
+    assert read.warnings == [] and getattr(read.observations[0], column) is not None
+
+
+def test_more_dosed_vasopressors_than_the_count_is_warned():
+    read = parse_text("day,hypotension,vasopressors,norepinephrine_ug_min,epinephrine_ug_min\n0,yes,1,5,2\n", "obs.csv")
+    assert read.warnings == ["obs.csv:2:vasopressors: value '1' but doses of 2 vasopressors are recorded"
+                             " (norepinephrine_ug_min, epinephrine_ug_min); graded as 2"]
+
+
+def test_readings_of_the_older_systems_columns_are_combined():
+    from crsgrade import Grader
+
+    text = ("day,time,fio2,norepinephrine_ug_min,vasopressors,hypotension,organ_toxicity_grade,cartox_score,"
+            "seizure_kind,hospitalized\n"
+            "0,08:00,0.3,5,1,yes,1,9,focal,no\n0,16:00,45,12,1,yes,3,6,,yes\n")
+    _, days = Grader(system="lee2014").read(parse_text(text, "obs.csv").observations)
+    day, readings = days[0]
+    assert readings == 2
+    assert (day.fio2, day.norepinephrine_ug_min, day.organ_toxicity_grade, day.cartox_score) == (45, 12, 3, 6)
+    assert day.seizure_kind.value == "focal" and day.hospitalized is True
