@@ -104,5 +104,13 @@ def test_aggregation_table_matches_the_code():
     assert {row[0]: row[1] for row in table_rows("aggregation")} == HOW
 
 
+def test_grading_systems_section_lists_every_shipped_system():
+    from crsgrade import shipped_systems
+
+    section = README.split("## Grading systems", 1)[1].split("\n## ", 1)[0]
+    for system in shipped_systems():
+        assert section.count(f"| `{system}` |") == 2, system  # in the systems table and the unverified one
+
+
 if __name__ == "__main__":
     update_readme()

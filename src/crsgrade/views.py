@@ -312,14 +312,14 @@ def _agreement_tables(comparison: Comparison) -> list[Any]:
             "–" if pair.weighted_kappa is None else f"{pair.weighted_kappa:.2f}",
         )
         if pair.patients:
-            grades = sorted({g for row in pair.crosstab.values() for g in row})
-            table = Table(title=f"{_syndrome_name(pair.syndrome)}: {a} (rows) × {b} (columns), patients",
-                          title_justify="left")
+            table = Table(title=f"{_syndrome_name(pair.syndrome)}, patients by highest grade: {a} (rows) × {b} (columns)",
+                          title_justify="left", min_width=72)
             table.add_column(a)
-            for grade in grades:
+            for grade in range(6):
                 table.add_column(str(grade), justify="right")
-            for grade, row in pair.crosstab.items():
-                table.add_row(str(grade), *(str(row.get(g, "")) for g in grades))
+            for grade in range(6):
+                row = pair.crosstab.get(grade, {})
+                table.add_row(str(grade), *(str(row.get(g, "")) for g in range(6)))
             crosstabs.append(table)
     return [summary, Text("Kappa: Cohen's, linear weights over grades 0-5, on each patient's highest grade.",
                           style="dim"), *crosstabs]
