@@ -294,7 +294,7 @@ def explain(
     else:
         from rich.console import Group
 
-        _emit(Group(*(explanation_panel(d) for d in days)), output=output)
+        _emit(Group(*(explanation_panel(d, result.labels) for d in days)), output=output)
 
 
 def _select(result: GradingResult, patient: str | None, day: int | None) -> list[GradedDay]:

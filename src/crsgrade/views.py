@@ -34,8 +34,8 @@ def _word(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def _syndrome_section(name: str, grade: SyndromeGrade) -> Group:
-    lines: list[Any] = [Text.assemble((f"{NAMES[name]} grade {_grade_text(grade.grade)}", "bold"),
+def _syndrome_section(label: str, grade: SyndromeGrade) -> Group:
+    lines: list[Any] = [Text.assemble((f"{label} grade {_grade_text(grade.grade)}", "bold"),
                                       f" — {grade.reason}")]
     explanation = grade.explanation
     if explanation is None:
@@ -58,11 +58,15 @@ def _syndrome_section(name: str, grade: SyndromeGrade) -> Group:
     return Group(*lines)
 
 
-def explanation_panel(day: GradedDay) -> Panel:
+def explanation_panel(day: GradedDay, labels: dict[str, str] | None = None) -> Panel:
+    """One day's grades and why; `labels` are the graded syndromes and their names (CRS, ICANS,
+    CRES), so a system that grades CRS only shows CRS only."""
+    labels = labels or NAMES
     parts: list[Any] = []
     if day.note:
         parts.append(Text(day.note, style="italic"))
-    parts += [_syndrome_section("crs", day.crs), Text(""), _syndrome_section("icans", day.icans)]
+    for number, (syndrome, label) in enumerate(labels.items()):
+        parts += ([Text("")] if number else []) + [_syndrome_section(label, day.syndrome(syndrome))]
     extra = []
     if day.fever_waived:
         extra.append("fever waived today")
