@@ -237,6 +237,16 @@ def _emit(renderable=None, text: str | None = None, output: Path | None = None) 
         raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
+def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> None:
+    """A result model as a rich view, CSV text or its JSON, by --format."""
+    if format is Format.table:
+        _emit(table(model), output=output)
+    elif format is Format.csv:
+        _emit(text=csv_text(model), output=output)
+    else:
+        _emit(text=model.model_dump_json(indent=2) + "\n", output=output)
+
+
 @app.command()
 @_user_errors
 def grade(
@@ -334,12 +344,7 @@ def summary(
 
     result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     cohort = summarise(result)
-    if format is Format.table:
-        _emit(summary_tables(cohort), output=output)
-    elif format is Format.csv:
-        _emit(text=summary_csv(cohort), output=output)
-    else:
-        _emit(text=cohort.model_dump_json(indent=2) + "\n", output=output)
+    _emit_as(format, output, cohort, summary_tables, summary_csv)
 
 
 @app.command()
@@ -372,12 +377,7 @@ def compare(
                                  infusion_date=infusion_date.date() if infusion_date else None,
                                  skip_invalid=skip_invalid)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    if format is Format.table:
-        _emit(comparison_tables(result), output=output)
-    elif format is Format.csv:
-        _emit(text=comparison_csv(result), output=output)
-    else:
-        _emit(text=result.model_dump_json(indent=2) + "\n", output=output)
+    _emit_as(format, output, result, comparison_tables, comparison_csv)
 
 
 @app.command()
