@@ -7,8 +7,10 @@ evaluation path, times `crsgrade grade FILE --format csv -o OUT --engine E` end 
 validate, grade, write) in a fresh process, with that process's peak memory, and gives each
 path's speed as a ratio to the durable-rules path measured in the same run. The reference paths
 (durable-rules, python) are run up to --reference-limit patient-days; above it the row says so.
-Then the CLI's cold start on the shipped example against `python -c "import pydantic, typer,
-rich"`, the floor its dependencies set. Prints figures; asserts nothing.
+Then regrading: one cohort of --compare-size patient-days carrying every system's inputs, graded
+under each system and compared under all of them, each as a ratio to ASTCT 2019 on the same file
+and engine. Then the CLI's cold start on the shipped example against `python -c "import
+pydantic, typer, rich"`, the floor its dependencies set. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
     parser.add_argument("--reference-limit", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5, help="cold start runs (median)")
+    parser.add_argument("--compare-size", type=int, default=10_000, help="patient-days of the regrading cohort")
     args = parser.parse_args()
 
     from crsgrade import __version__
@@ -99,6 +102,8 @@ def main() -> None:
             print(f"{size:>12,} {rows:>9,} {engine:>8} {seconds:>9.2f} {size / seconds:>15,.0f} {peak:>8.0f} {ratio:>10}")
         path.unlink()
 
+    regrading(command, folder, args.compare_size)
+
     example = ROOT / "examples" / "dasatinib_case.csv"
     floor = statistics.median(measure([sys.executable, "-c", "import pydantic, typer, rich"])[1]
                               for _ in range(args.repeat))
@@ -110,6 +115,27 @@ def main() -> None:
         label = " ".join(["crsgrade grade example", *extra])
         print(f"  {label:<42} {seconds:.3f}   {seconds / floor:.2f}x")
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def regrading(command: list[str], folder: Path, size: int) -> None:
+    """Each system, and `compare` under all of them, against ASTCT 2019 on the same file."""
+    from crsgrade import shipped_systems
+    from crsgrade.synthetic import write_cohort
+
+    path = folder / "regrading.csv"
+    write_cohort(path, size, seed=size, older_systems=True)
+    print(f"\nregrading {size:,} patient-days with every system's columns (reference engine: auto):")
+    print(f"  {'command':<34} {'seconds':>8} {'peak MB':>8} {'vs astct2019':>13}")
+    baseline = None
+    runs = [(f"grade --system {s}", ["grade", str(path), "--system", s, "--format", "csv"]) for s in shipped_systems()]
+    runs.append(("compare (all systems)", ["compare", str(path), "--format", "csv"]))
+    for label, arguments in runs:
+        code, seconds, peak = measure([*command, *arguments, "-o", str(folder / "out.csv"), "--engine", "auto", "--quiet"])
+        if code != 0:
+            raise SystemExit(f"{label} failed (exit {code})")
+        baseline = baseline or seconds
+        print(f"  {label:<34} {seconds:>8.2f} {peak:>8.0f} {seconds / baseline:>12.2f}x")
+    path.unlink()
 
 
 if __name__ == "__main__":
