@@ -37,7 +37,7 @@ ATTRIBUTION_FLAGS = (
 # rule set's definitions), the text that names why fever counts or is waived, and the oxygen
 # support in words ("nasal cannula 2.0 L/min", "face mask, flow not recorded").
 MESSAGE_ONLY_FACTS = ("temp_c", "o2_flow_lpm", "age_years", "fever_basis", "o2_support", "fio2_basis",
-                      "ne_equivalent")
+                      "ne_equivalent", "vasopressor_basis")
 # Facts taken as recorded, under their column's name (the inputs of the older grading systems).
 RECORDED_FACTS = (
     "vasopressor_hours", "fluid_boluses", "organ_toxicity_grade", "transaminitis_grade",
@@ -243,8 +243,13 @@ def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) 
     agents = {spec.column: spec for spec in dose.agents.values()}
     ne = sum(amount * agents[column].ne_factor for column, amount in dosed.items() if column in agents)
     facts["ne_equivalent"] = round(ne, 6) if dosed else None
+    hours = obs.vasopressor_hours
+    if dosed:
+        facts["vasopressor_basis"] = f"norepinephrine equivalent {ne:.6g} µg/min" + (
+            f" for {hours:g} h" if hours is not None else "")
     if obs.vasopressor_high_dose is not None:
         facts["vasopressor_high_dose"] = obs.vasopressor_high_dose
+        facts["vasopressor_basis"] = "recorded as high-dose" if obs.vasopressor_high_dose else "recorded as not high-dose"
         return facts
     if count == 0 and not obs.vasopressin:
         facts["vasopressor_high_dose"] = False
@@ -254,7 +259,6 @@ def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) 
         or (bool(obs.vasopressin) and bool(dosed) and ne >= dose.with_vasopressin_ne)
         or (len(dosed) >= 2 and ne >= dose.combination_ne)
     )
-    hours = obs.vasopressor_hours
     if hours is not None and hours < dose.min_hours:
         facts["vasopressor_high_dose"] = False
     elif high:
