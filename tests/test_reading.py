@@ -363,11 +363,16 @@ def test_seizure_kind_spellings(written, kind):
 
 @pytest.mark.parametrize("header, column", [
     ("Noradrenaline", "norepinephrine_ug_min"), ("FiO2 (%)", "fio2"), ("CARTOX-10", "cartox_score"),
-    ("CSF opening pressure", "csf_opening_pressure_mmhg"), ("Hours on vasopressors", "vasopressor_hours"),
+    ("CSF opening pressure (mmHg)", "csf_opening_pressure_mmhg"), ("Hours on vasopressors", "vasopressor_hours"),
 ])
 def test_older_system_header_aliases(header, column):
     read = parse_text(f"day,{header}\n0,1\n", "obs.csv")
     assert read.warnings == [] and getattr(read.observations[0], column) is not None
+
+
+def test_a_csf_pressure_without_its_unit_is_not_read():
+    read = parse_text("day,CSF opening pressure\n0,25\n", "obs.csv")
+    assert read.warnings[0].startswith("obs.csv:1:CSF opening pressure: unknown column, ignored")
 
 
 def test_more_dosed_vasopressors_than_the_count_is_warned():

@@ -152,6 +152,11 @@ def test_a_vasopressor_without_dose_leaves_high_dose_unknown(grade_under):
     assert day.crs.grade == 2 and "vasopressor_high_dose" in day.crs.not_recorded
 
 
+def test_vasopressin_alone_is_hypotension_needing_a_vasopressor(grade_under):
+    assert crs(grade_under, "lee2014", vasopressin=True, vasopressors=0) == 2
+    assert crs(grade_under, "cartox", vasopressin=True, vasopressors=0) == 2
+
+
 def test_vasopressin_counts_as_multiple_only_with_the_setting(grade_under):
     day = dict(HYPO, vasopressors=1, vasopressin=True, vasopressor_high_dose=False)
     assert crs(grade_under, "lee2014", **day) == 2
@@ -164,8 +169,10 @@ def test_ventilator_support(grade_under):
     day = dict(o2_device="mechanical_ventilation", fio2=35)
     for system in ("lee2014", "penn", "mskcc", "cartox"):
         assert crs(grade_under, system, **day) == 4, system
-    assert crs(grade_under, "ctcae5", **day) == 2  # CTCAE grade 4 needs life_threatening
-    assert crs(grade_under, "ctcae5", **day, life_threatening=True) == 4
+    assert crs(grade_under, "ctcae5", **day) == 4  # intubation read as urgent intervention (a setting)
+    no_setting = grade_under("ctcae5", {"mechanical_ventilation_is_grade_4": False}, **day)
+    assert no_setting.crs.grade == 2 and "life_threatening" in no_setting.crs.not_recorded
+    assert grade_under("ctcae5", {"mechanical_ventilation_is_grade_4": False}, **day, life_threatening=True).crs.grade == 4
 
 
 def test_bipap_is_graded_by_fio2_unless_the_setting_counts_it_as_ventilation(grade_under):
@@ -277,7 +284,8 @@ def test_cres_is_not_gradable_without_a_cartox_score(grade_under):
 # --- lower bounds and what a system does not grade --------------------------------------------------
 
 def test_missing_inputs_make_the_grade_a_lower_bound(grade_under):
-    day = grade_under("lee2014", temp_c=37.2, hypotension=False, vasopressors=0, o2_device="room_air")
+    day = grade_under("lee2014", temp_c=37.2, hypotension=False, vasopressors=0, vasopressin=False,
+                      o2_device="room_air")
     assert day.crs.grade == 0
     assert set(day.crs.not_recorded) == {"organ_toxicity_grade", "transaminitis_grade", "creatinine_grade",
                                          "crs_symptoms"}

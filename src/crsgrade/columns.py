@@ -52,7 +52,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "vasopressor_hours": ("hours_on_vasopressors", "vasopressor_duration_h", "pressor_hours"),
     "cartox_score": ("cartox", "cartox_10", "cartox10"),
     "papilledema_stage": ("papilledema", "papilloedema_stage", "papilloedema"),
-    "csf_opening_pressure_mmhg": ("csf_opening_pressure", "opening_pressure", "csf_op"),
+    # no unitless spellings for the CSF opening pressure: it is often given in cmH2O
+
     "death_cause": ("cause_of_death", "death"),
 }
 _ALIAS_OF = {alias: column for column, aliases in ALIASES.items() for alias in aliases}
