@@ -51,7 +51,7 @@ def test_registry_fields_of_the_example():
     crs, icans = summary.patients[0].crs, summary.patients[0].icans
     assert (crs.occurred, crs.highest_grade, crs.highest_grade_day, crs.onset_day, crs.resolution_day) == (
         True, 3, 3, 0, None)
-    assert crs.tocilizumab and crs.steroids and crs.other_therapies == ("siltuximab",)
+    assert crs.tocilizumab and crs.steroids and crs.other_therapies == ("siltuximab", "dasatinib")
     assert (icans.highest_grade, icans.highest_grade_day, icans.onset_day, icans.resolution_day,
             icans.duration_days) == (4, 7, 5, 13, 8)
     assert not icans.tocilizumab  # tocilizumab ended on day 4, before ICANS began

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Callable, Sequence
 
-from .observations import CARTOX_ITEMS, ICE_ITEMS, THERAPIES, VASOPRESSOR_DOSES, Observation
+from .observations import CARTOX_ITEMS, ICE_ITEMS, LABS, THERAPIES, VASOPRESSOR_DOSES, Observation
 
 HOW: dict[str, str] = {
     "temp_c": "highest (temp_f converted to °C first)",
@@ -32,6 +32,9 @@ HOW: dict[str, str] = {
     "cerebral_edema": "worst (none < focal < diffuse)",
     "tocilizumab, siltuximab, anakinra, steroids, antipyretic": "any reading yes",
     "organ_toxicity_grade, transaminitis_grade, creatinine_grade": "highest",
+    "sbp_min, dbp_min": "lowest",
+    "ferritin, il6, crp, car_t_per_ul": "highest",
+    "other_treatment": "every name given in any reading",
     "coagulopathy_replacement, hospitalized, iv_therapies, crs_symptoms, life_threatening": "any reading yes",
     "fever_other_cause, hypotension_other_cause, hypoxia_other_cause, neuro_other_cause":
         "yes only if every reading with that finding says yes",
@@ -61,7 +64,7 @@ _GROUPS = (
 _MUST_AGREE = ("age_years", "death_cause")
 # Fields outside the attribution groups (organ toxicity is recorded as CRS-related).
 _HIGHEST = ("organ_toxicity_grade", "transaminitis_grade", "creatinine_grade",
-            "reported_crs_grade", "reported_icans_grade")
+            "reported_crs_grade", "reported_icans_grade", *LABS)
 _ANY_YES = (*THERAPIES, "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
             "life_threatening")
 
@@ -148,6 +151,9 @@ def combine(
     for name in _HIGHEST:
         fields[name] = _extreme([getattr(r, name) for r in readings], max)
     fields["note"] = "; ".join(dict.fromkeys(r.note for r in readings if r.note)) or None
+    fields["other_treatment"] = "; ".join(dict.fromkeys(t for r in readings for t in r.other_treatments)) or None
+    for name in ("sbp_min", "dbp_min"):
+        fields[name] = _extreme([getattr(r, name) for r in readings], min)
     for group in _GROUPS:
         fields.update(_combine_group(group, readings, o2_rank))
     if problems:

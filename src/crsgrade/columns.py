@@ -51,6 +51,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "phenylephrine_ug_min": ("phenylephrine", "phenylephrine_mcg_min"),
     "vasopressor_hours": ("hours_on_vasopressors", "vasopressor_duration_h", "pressor_hours"),
     "cartox_score": ("cartox", "cartox_10", "cartox10"),
+    "sbp_min": ("sbp", "systolic_bp", "min_sbp", "systolic_min"),
+    "dbp_min": ("dbp", "diastolic_bp", "min_dbp", "diastolic_min"),
+    "other_treatment": ("other_treatments", "other_therapy", "treatment"),
+    "il6": ("il_6", "interleukin_6"),
+    "car_t_per_ul": ("car_t", "car_t_cells", "car_t_cells_ul", "car_t_ul"),
     "papilledema_stage": ("papilledema", "papilloedema_stage", "papilloedema"),
     # no unitless spellings for the CSF opening pressure: it is often given in cmH2O
 

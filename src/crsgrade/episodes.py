@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 
+from .observations import THERAPIES
 from .results import GradedDay, GradedPatient, GradingResult, Syndrome, _Result
 
 SCHEMA_VERSION = "1"
@@ -155,7 +156,8 @@ def summarise_syndrome(patient: GradedPatient, syndrome: Syndrome) -> SyndromeSu
         episodes=tuple(found),
         tocilizumab="tocilizumab" in given,
         steroids="steroids" in given,
-        other_therapies=tuple(t for t in OTHER_THERAPIES if t in given),
+        other_therapies=tuple(t for t in OTHER_THERAPIES if t in given)
+        + tuple(sorted(given - set(THERAPIES))),
     )
 
 

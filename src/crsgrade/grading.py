@@ -211,7 +211,7 @@ class Grader:
             graded.append(GradedDay(
                 patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
                 fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
-                therapies=tuple(t for t in THERAPIES if getattr(obs, t)),
+                therapies=tuple(t for t in THERAPIES if getattr(obs, t)) + obs.other_treatments,
                 reported_crs_grade=obs.reported_crs_grade, reported_icans_grade=obs.reported_icans_grade,
                 note=obs.note,
             ))

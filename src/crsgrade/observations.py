@@ -16,6 +16,8 @@ DEFAULT_PATIENT_ID = "1"
 THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
 ICE_ITEMS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
 CARTOX_ITEMS = ("cartox_orientation", "cartox_naming", "cartox_writing", "cartox_counting")
+# Laboratory values drawn in the course figure (not graded): each day's highest.
+LABS = ("ferritin", "il6", "crp", "car_t_per_ul")
 # Per-agent vasopressor doses, for the systems that grade by dose (Lee 2014, Penn, CARTOX).
 VASOPRESSOR_DOSES = ("norepinephrine_ug_min", "dopamine_ug_kg_min", "epinephrine_ug_min",
                      "phenylephrine_ug_min")
@@ -167,6 +169,13 @@ class Observation(BaseModel):
     papilledema_stage: int | None = Field(None, ge=0, le=5)
     csf_opening_pressure_mmhg: float | None = Field(None, ge=0, le=100)
     seizure_kind: SeizureKind | None = None
+    sbp_min: float | None = Field(None, ge=20, le=300)
+    dbp_min: float | None = Field(None, ge=10, le=200)
+    other_treatment: str | None = None
+    ferritin: float | None = Field(None, gt=0, le=1e6)
+    il6: float | None = Field(None, gt=0, le=1e6)
+    crp: float | None = Field(None, gt=0, le=1e4)
+    car_t_per_ul: float | None = Field(None, gt=0, le=1e6)
     reported_crs_grade: int | None = Field(None, ge=0, le=5)
     reported_icans_grade: int | None = Field(None, ge=0, le=5)
     note: str | None = None
@@ -186,6 +195,19 @@ class Observation(BaseModel):
             value = "_".join(value.strip().lower().replace("-", " ").split())
             return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
         return value
+
+    @field_validator("other_treatment", mode="before")
+    @classmethod
+    def _treatment_names(cls, value: object) -> object:
+        """Names separated by ';' or ',', each trimmed and lower-cased; none left is empty."""
+        if not isinstance(value, str):
+            return value
+        names = [n.strip().lower() for n in value.replace(",", ";").split(";") if n.strip()]
+        return "; ".join(dict.fromkeys(names)) or None
+
+    @property
+    def other_treatments(self) -> tuple[str, ...]:
+        return tuple(self.other_treatment.split("; ")) if self.other_treatment else ()
 
     @field_validator("fio2", mode="before")
     @classmethod
