@@ -368,9 +368,7 @@ def compare(
     from .compare import compare as compare_systems
     from .views import comparison_csv, comparison_tables
 
-    chosen = [name.strip() for value in systems for name in value.split(",") if name.strip()]
-    for name in chosen:
-        default_rules_dir(name)  # an unknown system is an error before any grading
+    chosen = _systems(systems)
     engine_name = (Engine.auto if engine is Engine.vector else engine).value
     with _progress(file, quiet, "grading under each system"):
         result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=engine_name,
@@ -378,6 +376,62 @@ def compare(
                                  skip_invalid=skip_invalid)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     _emit_as(format, output, result, comparison_tables, comparison_csv)
+
+
+def _systems(values: list[str]) -> list[str]:
+    """--systems given comma-separated or repeated; each checked before any grading."""
+    chosen = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    for name in chosen:
+        default_rules_dir(name)
+    return chosen
+
+
+@app.command()
+@_user_errors
+def plot(
+    file: FileArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The figure: a .png, .svg or .pdf file.")],
+    patient: Annotated[Optional[str], typer.Option("--patient", "-p", help="The patient to draw.")] = None,
+    cohort: Annotated[bool, typer.Option("--cohort", help="Draw the whole cohort instead of one patient.")] = False,
+    systems: Annotated[list[str], typer.Option(
+        "--systems", help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
+    set_: SetOption = [],
+    system: SystemOption = DEFAULT_SYSTEM,
+    rules: RulesOption = None,
+    engine: EngineOption = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    skip_invalid: SkipInvalidOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Draw a patient's clinical course (temperature, blood pressure, oxygen, vasopressors,
+    treatments, laboratory values, daily grades), or with --cohort the cohort's grades per
+    patient, the distribution of highest grades and the cumulative incidence."""
+    from .drawing import FORMATS, draw_cohort, draw_course, save
+    from .figures import cohort_figure, course_figures
+
+    if output.suffix.lower().lstrip(".") not in FORMATS:
+        raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
+    others = [name for name in _systems(systems) if name != system]
+    engine_name = (Engine.auto if engine is Engine.vector else engine).value
+    grader = Grader(rules, _parse_sets(set_), engine_name, system=system)
+    read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
+                             skip_invalid=skip_invalid)
+    result = grader.grade_days(read, days)
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    if cohort:
+        # the other systems grade the same combined days
+        compared = [Grader(engine=engine_name, system=name).grade_days(read, days) for name in others]
+        save(draw_cohort(cohort_figure(result, compared)), output)
+        return
+    known = [p.patient_id for p in result.patients]
+    if patient is None and len(known) > 1:
+        raise CrsgradeError(f"{file} has {len(known)} patients; choose one with --patient"
+                            f" ({', '.join(known[:10])}{', ...' if len(known) > 10 else ''}) or draw them all with --cohort")
+    chosen = patient if patient is not None else known[0]
+    if chosen not in known:
+        raise CrsgradeError(f"no patient '{chosen}' in the file; patients: {', '.join(known)}")
+    figure = course_figures(grader, result, [day for day, _ in days if day.patient_id == chosen])[chosen]
+    save(draw_course(figure), output)
 
 
 @app.command()

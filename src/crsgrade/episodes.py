@@ -131,6 +131,11 @@ def episodes(days: tuple[GradedDay, ...], syndrome: Syndrome) -> list[Episode]:
     return found
 
 
+def first_day_at_least(patient: GradedPatient, syndrome: Syndrome, grade: int) -> int | None:
+    """The first day a syndrome was graded `grade` or more (for cumulative incidence)."""
+    return next((d.day for d in patient.days if (d.syndrome(syndrome).grade or 0) >= grade), None)
+
+
 def _therapies_during(days: tuple[GradedDay, ...], found: list[Episode]) -> set[str]:
     given: set[str] = set()
     for episode in found:

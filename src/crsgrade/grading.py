@@ -123,6 +123,12 @@ class Grader:
         `explain`, every day's grades carry an Explanation; `progress(done, total)` is called
         after each patient."""
         read, days = self.read(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
+        return self.grade_days(read, days, explain=explain, progress=progress)
+
+    def grade_days(self, read: ReadResult, days: list[tuple[Observation, int]], *, explain: bool = False,
+                   progress: Callable[[int, int], None] | None = None) -> GradingResult:
+        """Grades what `read()` returned (for callers that also need the combined days, such as
+        the figures)."""
         by_patient: dict[str, list[tuple[Observation, int]]] = defaultdict(list)
         for day, count in days:
             by_patient[day.patient_id].append((day, count))
