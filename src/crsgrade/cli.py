@@ -436,6 +436,40 @@ def plot(
 
 @app.command()
 @_user_errors
+def report(
+    file: FileArgument,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The report: an .html file.")],
+    set_: SetOption = [],
+    system: SystemOption = DEFAULT_SYSTEM,
+    rules: RulesOption = None,
+    engine: EngineOption = Engine.auto,
+    infusion_date: InfusionDateOption = None,
+    skip_invalid: SkipInvalidOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Write one self-contained HTML report (no network needed, prints well): what produced it,
+    where every input row went, the cohort with its figure and registry fields, discrepancies
+    with reported grades, and each patient's course, daily grades with reasons, and episodes."""
+    from .figures import cohort_figure, course_figures
+    from .report import file_digest, render
+
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
+    grader = Grader(rules, _parse_sets(set_), (Engine.auto if engine is Engine.vector else engine).value,
+                    system=system)
+    with _progress(file, quiet, "grading patients"):
+        read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                 skip_invalid=skip_invalid)
+        result = grader.grade_days(read, days)
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    digest = None if str(file) == "-" else file_digest(file)
+    text = render(result, grader.ruleset, cohort_figure(result), course_figures(grader, result, [d for d, _ in days]),
+                  "standard input" if str(file) == "-" else file.name, digest)
+    _emit(text=text, output=output)
+
+
+@app.command()
+@_user_errors
 def check(
     file: FileArgument,
     rules: RulesOption = None,

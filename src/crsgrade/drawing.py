@@ -8,6 +8,7 @@ Every artist that stands for data carries a gid, so the SVG can be checked by it
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import matplotlib
@@ -35,15 +36,14 @@ def _strip_height(panel: Panel) -> float:
     return 0.35 * len(panel.strips) + 0.35
 
 
-def _draw_strips(ax, strips: tuple[GradeStrip, ...], numbers: bool = True, prefix: str = "") -> None:
+def _draw_strips(ax, strips: tuple[GradeStrip, ...]) -> None:
     for row, strip in enumerate(reversed(strips)):
         for t in strip.tiles:
             ax.add_patch(Rectangle(
-                (t.day - 0.5, row + 0.05), 1, 0.9, facecolor=t.colour, edgecolor="#ffffff" if numbers else "none",
-                linewidth=0.8, hatch="////" if t.hatched else None, gid=f"{prefix}{strip.name.lower()}-day{t.day}"))
-            if numbers:
-                ax.text(t.day, row + 0.5, t.label, ha="center", va="center", color=t.text_colour,
-                        fontsize=7, fontweight="bold")
+                (t.day - 0.5, row + 0.05), 1, 0.9, facecolor=t.colour, edgecolor="#ffffff",
+                linewidth=0.8, hatch="////" if t.hatched else None, gid=f"{strip.name.lower()}-day{t.day}"))
+            ax.text(t.day, row + 0.5, t.label, ha="center", va="center", color=t.text_colour,
+                    fontsize=7, fontweight="bold", gid=f"{strip.name.lower()}-day{t.day}-label")
     ax.set_ylim(0, len(strips))
     ax.set_yticks([i + 0.5 for i in range(len(strips))], [s.name for s in reversed(strips)])
     ax.tick_params(axis="y", length=0)
@@ -72,7 +72,8 @@ def _draw_panel(ax, panel: Panel) -> None:
         ax.set_ylim(-0.4, len(lane.levels) - 0.6)
         ax.set_yticks(range(len(lane.levels)), lane.levels)
     for row, lane in enumerate(reversed(panel.event_lanes)):
-        ax.scatter(lane.days, [row] * len(lane.days), marker="v", s=30, color=lane.colour, gid=f"lane-{lane.name}")
+        ax.scatter(lane.days, [row] * len(lane.days), marker="v", s=30, color=lane.colour,
+                   gid=f"lane-{lane.name}")
     if panel.event_lanes:
         ax.set_ylim(-0.6, len(panel.event_lanes) - 0.4)
         ax.set_yticks(range(len(panel.event_lanes)), [lane.name for lane in reversed(panel.event_lanes)])
@@ -97,7 +98,7 @@ def draw_course(figure: CourseFigure):
                                  gridspec_kw={"height_ratios": heights}, squeeze=False)
         for ax, panel in zip(axes[:, 0], figure.panels):
             _draw_panel(ax, panel)
-            ax.axvline(0, color="#000000", linewidth=0.8, linestyle="--", gid="day-zero")
+            ax.axvline(0, color="#000000", linewidth=0.8, linestyle="--", gid=f"day-zero-{panel.key}")
         top, bottom = axes[0, 0], axes[-1, 0]
         top.set_xlim(*figure.x_range)
         top.annotate("day 0 (infusion)", (0, 1), xycoords=("data", "axes fraction"), ha="left", va="bottom",
@@ -206,14 +207,17 @@ def save(fig, path: Path) -> None:
         plt.close(fig)
 
 
-def svg_text(fig) -> str:
-    """A figure as SVG markup to inline in HTML (no XML prologue)."""
+def svg_text(fig, prefix: str) -> str:
+    """A figure as SVG markup to inline in HTML (no XML prologue), every id of matplotlib's own
+    given `prefix` too, so that several figures in one page never share an id."""
     buffer = io.StringIO()
     with plt.rc_context(_RC):
         fig.savefig(buffer, format="svg", metadata=_metadata("svg"))
     plt.close(fig)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    text = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', text)
+    return text.replace("url(#", f"url(#{prefix}").replace('xlink:href="#', f'xlink:href="#{prefix}')
 
 
 def _metadata(kind: str) -> dict:

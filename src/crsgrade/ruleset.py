@@ -6,6 +6,7 @@ per syndrome holding its rules. Any problem is reported as `FILE:LINE: rule ID: 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -319,6 +320,15 @@ class RuleSet:
     @cached_property
     def facts(self) -> dict[str, cond.FactSpec]:
         return fact_vocabulary(self.definitions.oxygen.classes)
+
+    @cached_property
+    def digest(self) -> str:
+        """SHA-256 over the rule set's YAML files (names and contents), so a report names exactly
+        the rules that graded it."""
+        digest = hashlib.sha256()
+        for path in sorted(self.directory.glob("*.yaml")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()
 
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)
