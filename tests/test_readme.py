@@ -6,6 +6,7 @@ import contextlib
 import io
 import re
 import shlex
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -114,3 +115,27 @@ def test_grading_systems_section_lists_every_shipped_system():
 
 if __name__ == "__main__":
     update_readme()
+
+
+def test_committed_figures_come_out_of_the_documented_commands(tmp_path, monkeypatch):
+    """The README's images are what its commands draw: same file names, same pixel size (pixels
+    themselves may differ by a font hinting or a matplotlib release)."""
+    import struct
+
+    monkeypatch.chdir(ROOT)
+    block = re.search(r"<!-- figure-commands -->\n```\n(.*?)```", README, re.S).group(1)
+    commands = [shlex.split(line) for line in block.strip().splitlines()]
+    assert len(commands) == 2
+    for command in commands:
+        target = Path(command[command.index("-o") + 1])
+        assert f"]({target})" in README, f"{target} is shown in the README"
+        fresh = tmp_path / target.name
+        arguments = command[1:]
+        arguments[arguments.index("-o") + 1] = str(fresh)
+        result = CliRunner().invoke(app, arguments)
+        assert result.exit_code == 0, result.output
+
+        def size(path: Path) -> tuple[int, int]:
+            return struct.unpack(">II", path.read_bytes()[16:24])
+
+        assert size(fresh) == size(ROOT / target), f"regenerate {target} with the README's command"

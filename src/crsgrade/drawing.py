@@ -137,6 +137,7 @@ def draw_cohort(figure: CohortFigure):
                         swim.text(t.day, base + offset + 0.5, t.label, ha="center", va="center",
                                   color=t.text_colour, fontsize=6)
             if not figure.heatmap:
+                swim.axhline(base, color="#ffffff", linewidth=3)  # a gap between patients
                 for day, therapy in row.markers:
                     swim.plot(day + 0.3, base + per_row - 0.25, marker="v" if therapy == "tocilizumab" else "s",
                               markersize=3.5, color="#0072B2" if therapy == "tocilizumab" else "#000000",
@@ -169,8 +170,9 @@ def draw_cohort(figure: CohortFigure):
         for i, group in enumerate(groups):
             xs = [x + i * width - 0.4 + width / 2 for x in range(len(group.counts))]
             bars = dist.bar(xs, [n for _, n in group.counts], width=width, label=f"{group.system} {group.syndrome}",
-                            color=matplotlib.colormaps["tab20"](i % 20), hatch=["", "//", "..", "xx"][i % 4],
-                            gid=f"bars-{group.system}-{group.syndrome}")
+                            color=matplotlib.colormaps["tab20"](i % 20), hatch=["", "//", "..", "xx"][i % 4])
+            for bar, (grade, _) in zip(bars, group.counts):
+                bar.set_gid(f"bars-{group.system}-{group.syndrome}-{'na' if grade is None else grade}")
             dist.bar_label(bars, fontsize=6)
         dist.set_xticks(range(len(labels)), labels)
         dist.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

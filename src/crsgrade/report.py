@@ -123,7 +123,7 @@ def _inputs(result: GradingResult) -> str:
     rows = [("rows read", i.rows_read), ("patient-days graded", i.patient_days),
             ("rows combined into them (several readings of a day)", i.rows_combined),
             ("rows rejected", i.rows_rejected)]
-    parts = ['<section id="inputs"><h2>Inputs</h2>', _table(("", "rows"), rows)]
+    parts = ['<section id="inputs"><h2>Inputs</h2>', _table(("", ""), rows)]
     if i.skipped:
         parts.append("<h3>Rejected rows</h3><ul>" + "".join(f"<li>{_e(p)}</li>" for p in i.skipped) + "</ul>")
     else:
