@@ -216,3 +216,11 @@ def test_grade_does_not_import_the_plotting_library():
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_plot_a_patient_of_the_synthetic_cohort(tmp_path):
+    out = tmp_path / "p.svg"
+    result = run("plot", str(ROOT / "examples" / "synthetic_cohort.csv"), "-p", "P000013", "-o", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    ids = {e.get("id") for e in ET.parse(out).getroot().iter() if e.get("id")}
+    assert {"panel-grades", "lane-tocilizumab", "crs-day-2"} <= ids

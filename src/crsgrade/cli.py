@@ -378,6 +378,20 @@ def compare(
     _emit_as(format, output, result, comparison_tables, comparison_csv)
 
 
+def _read_and_grade(file: Path, set_: list[str], system: str, rules: Path | None, engine: Engine,
+                    infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool):
+    """Reads and grades a file for the figures, which need the combined days as well as the
+    grades: the grader, what was read, the combined days and the result."""
+    grader = Grader(rules, _parse_sets(set_), (Engine.auto if engine is Engine.vector else engine).value,
+                    system=system)
+    with _progress(file, quiet, "grading patients"):
+        read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                 skip_invalid=skip_invalid)
+        result = grader.grade_days(read, days)
+    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    return grader, read, days, result
+
+
 def _systems(values: list[str]) -> list[str]:
     """--systems given comma-separated or repeated; each checked before any grading."""
     chosen = [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -412,14 +426,10 @@ def plot(
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
     others = [name for name in _systems(systems) if name != system]
-    engine_name = (Engine.auto if engine is Engine.vector else engine).value
-    grader = Grader(rules, _parse_sets(set_), engine_name, system=system)
-    read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
-                             skip_invalid=skip_invalid)
-    result = grader.grade_days(read, days)
-    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    grader, read, days, result = _read_and_grade(file, set_, system, rules, engine, infusion_date, skip_invalid, quiet)
     if cohort:
         # the other systems grade the same combined days
+        engine_name = (Engine.auto if engine is Engine.vector else engine).value
         compared = [Grader(engine=engine_name, system=name).grade_days(read, days) for name in others]
         save(draw_cohort(cohort_figure(result, compared)), output)
         return
@@ -455,13 +465,7 @@ def report(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
-    grader = Grader(rules, _parse_sets(set_), (Engine.auto if engine is Engine.vector else engine).value,
-                    system=system)
-    with _progress(file, quiet, "grading patients"):
-        read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
-                                 skip_invalid=skip_invalid)
-        result = grader.grade_days(read, days)
-    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
+    grader, _, days, result = _read_and_grade(file, set_, system, rules, engine, infusion_date, skip_invalid, quiet)
     digest = None if str(file) == "-" else file_digest(file)
     text = render(result, grader.ruleset, cohort_figure(result), course_figures(grader, result, [d for d, _ in days]),
                   "standard input" if str(file) == "-" else file.name, digest)
