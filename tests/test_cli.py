@@ -377,3 +377,10 @@ def test_set_a_setting_of_another_system():
     path = EXAMPLE.parent / "cohort.csv"
     result = run("grade", str(path), "--system", "lee2014", "--set", "antipyretic_waives_fever=false")
     assert result.exit_code == 1 and "unknown setting antipyretic_waives_fever" in result.stderr
+
+
+def test_summary_of_a_crs_only_system_shows_crs_only():
+    result = run("summary", str(EXAMPLE.parent / "regrading.csv"), "--system", "penn", "-q")
+    assert result.exit_code == 0 and "Therapies during CRS" in result.stdout and "ICANS" not in result.stdout
+    data = json.loads(run("summary", str(EXAMPLE.parent / "regrading.csv"), "--system", "penn", "-f", "json").stdout)
+    assert data["labels"] == {"crs": "CRS"} and list(data["cohort"]) == ["crs"]

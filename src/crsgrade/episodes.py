@@ -84,6 +84,7 @@ class Concordance(_Result):
 class CohortSummary(_Result):
     schema_version: str = SCHEMA_VERSION
     ruleset: str
+    labels: dict[str, str]  # the syndromes the system grades, and what it calls them
     ruleset_version: str
     settings: dict
     patients: tuple[PatientSummary, ...]
@@ -220,10 +221,11 @@ def summarise(result: GradingResult) -> CohortSummary:
         )
         for p in result.patients
     )
-    concordance = {s: c for s in ("crs", "icans") if (c := _concordance(result, s)) is not None}
+    graded = list(result.labels)
+    concordance = {s: c for s in graded if (c := _concordance(result, s)) is not None}
     return CohortSummary(
-        ruleset=result.ruleset, ruleset_version=result.ruleset_version, settings=result.settings,
-        patients=patients,
-        cohort={s: _figures([getattr(p, s) for p in patients]) for s in ("crs", "icans")},
+        ruleset=result.ruleset, labels=dict(result.labels), ruleset_version=result.ruleset_version,
+        settings=result.settings, patients=patients,
+        cohort={s: _figures([getattr(p, s) for p in patients]) for s in graded},
         concordance=concordance,
     )

@@ -92,20 +92,23 @@ def _syndrome_cell(s: SyndromeSummary) -> str:
 
 
 def summary_tables(summary: CohortSummary) -> Group:
+    """The summary's tables, for the syndromes the grading system grades."""
+    labels = summary.labels
     patients = Table(title="Patients", title_justify="left", show_lines=True)
-    for column in ("Patient", "CRS", "ICANS", "Therapies during CRS or ICANS"):
+    for column in ("Patient", *labels.values(), f"Therapies during {' or '.join(labels.values())}"):
         patients.add_column(column)
     for p in summary.patients:
-        given = [name for name in ("tocilizumab", "steroids") if getattr(p.crs, name) or getattr(p.icans, name)]
-        given += sorted(set(p.crs.other_therapies) | set(p.icans.other_therapies))
-        patients.add_row(Text(p.patient_id), _syndrome_cell(p.crs), _syndrome_cell(p.icans), ", ".join(given))
+        graded = [getattr(p, syndrome) for syndrome in labels]
+        given = [name for name in ("tocilizumab", "steroids") if any(getattr(s, name) for s in graded)]
+        given += sorted(set().union(*(s.other_therapies for s in graded)))
+        patients.add_row(Text(p.patient_id), *(_syndrome_cell(s) for s in graded), ", ".join(given))
     cohort = Table(title="Cohort", title_justify="left")
     for column in ("", "patients", "any grade", "grade ≥ 3", "median onset (day)", "median duration (days)",
                    "not gradable"):
         cohort.add_column(column)
     for name, f in summary.cohort.items():
         cohort.add_row(
-            NAMES[name], str(f.patients), f"{f.any_grade} ({f.any_grade_percent:g} %)",
+            labels[name], str(f.patients), f"{f.any_grade} ({f.any_grade_percent:g} %)",
             f"{f.grade_3_or_more} ({f.grade_3_or_more_percent:g} %)",
             "" if f.median_onset_day is None else f"{f.median_onset_day:g}",
             "" if f.median_duration_days is None else f"{f.median_duration_days:g}",
@@ -114,7 +117,7 @@ def summary_tables(summary: CohortSummary) -> Group:
     parts: list[Any] = [patients, cohort]
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
-        table = Table(title=f"{NAMES[name]} grade: computed (rows) × reported (columns), days",
+        table = Table(title=f"{labels[name]} grade: computed (rows) × reported (columns), days",
                       title_justify="left",
                       caption=f"{c.days_agreeing} of {c.days_compared} days agree ({c.percent_agreeing:g} %)",
                       caption_justify="left")
@@ -129,7 +132,7 @@ def summary_tables(summary: CohortSummary) -> Group:
         if c.discrepancies:
             shown = ", ".join(f"{d.patient_id} day {d.day}: {_grade_text(d.computed)} vs {d.reported}"
                               for d in c.discrepancies)
-            parts.append(Text(f"{NAMES[name]} differs from the reported grade on {shown}", style="yellow"))
+            parts.append(Text(f"{labels[name]} differs from the reported grade on {shown}", style="yellow"))
     return Group(*parts)
 
 
