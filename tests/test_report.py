@@ -184,3 +184,13 @@ def test_renders_offline_in_chromium(tmp_path, source):
     pdf = _open_offline(path, check)
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
     assert pages >= patients + 1  # each patient starts a page
+
+
+def test_patient_anchors_are_valid_ids(tmp_path):
+    source = tmp_path / "odd.csv"
+    source.write_text('patient_id,day,temp_c\n"P 1",0,38.2\nP-1,0,37.0\n<b>,0,37.1\n', encoding="utf-8")
+    _, text = report(tmp_path, source)
+    parser = _Ids()
+    parser.feed(text)
+    assert {"patient-P-1", "patient-P-1-1", "patient--b-"} <= set(parser.ids)
+    assert '<a href="#patient-P-1-1">P-1</a>' in text and "Patient &lt;b&gt;" in text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import html
+import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -193,7 +194,17 @@ def _day_row(day: GradedDay, labels: dict[str, str]) -> str:
     return "<tr>" + "".join(cells) + "</tr>"
 
 
-def _patient(result: GradingResult, patient, summary, course_svg: str) -> str:
+def _anchors(patient_ids: Sequence[str]) -> dict[str, str]:
+    """An HTML id for each patient: `patient-` and the id with anything but letters, digits,
+    `-` and `_` made `-`, numbered where two would come out alike."""
+    anchors: dict[str, str] = {}
+    for number, pid in enumerate(patient_ids):
+        anchor = "patient-" + re.sub(r"[^A-Za-z0-9_-]", "-", pid)
+        anchors[pid] = anchor if anchor not in anchors.values() else f"{anchor}-{number}"
+    return anchors
+
+
+def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: str) -> str:
     labels = result.labels
     head = "".join(f"<th>{_e(label)}</th><th>{_e(label)}: why</th>" for label in labels.values())
     days = "".join(_day_row(d, labels) for d in patient.days)
@@ -204,7 +215,7 @@ def _patient(result: GradingResult, patient, summary, course_svg: str) -> str:
     ]
     registry = [[label] + _registry_cells(getattr(summary, syndrome)) for syndrome, label in labels.items()]
     return "".join([
-        f'<article class="patient" id="patient-{_e(patient.patient_id)}"><h2>Patient {_e(patient.patient_id)}</h2>',
+        f'<article class="patient" id="{anchor}"><h2>Patient {_e(patient.patient_id)}</h2>',
         f"<figure>{course_svg}</figure>",
         "<h3>Daily grades</h3>",
         f'<table class="days"><thead><tr><th>day</th>{head}<th>given and notes</th></tr></thead>'
@@ -225,9 +236,11 @@ def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, course
     generated = (generated or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
     summary = summarise(result)
     by_id = {p.patient_id: p for p in summary.patients}
-    nav = "".join(f'<li><a href="#patient-{_e(p.patient_id)}">{_e(p.patient_id)}</a></li>' for p in result.patients)
+    anchors = _anchors([p.patient_id for p in result.patients])
+    nav = "".join(f'<li><a href="#{anchors[p.patient_id]}">{_e(p.patient_id)}</a></li>' for p in result.patients)
     patients = "".join(
-        _patient(result, p, by_id[p.patient_id], svg_text(draw_course(courses[p.patient_id]), f"p{n}-"))
+        _patient(result, p, by_id[p.patient_id], svg_text(draw_course(courses[p.patient_id]), f"p{n}-"),
+                 anchors[p.patient_id])
         for n, p in enumerate(result.patients))
     references = "".join(
         f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>" for r in ruleset.manifest.references.values())
