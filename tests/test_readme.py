@@ -69,9 +69,7 @@ def test_settings_table_matches_the_rule_set():
     rows = {row[0]: row for row in table_rows("settings-table")}
     assert set(rows) == set(manifest.settings)
     for name, spec in manifest.settings.items():
-        default = str(spec.default).lower() if spec.type == "bool" else (
-            f"{spec.default:g}" if spec.type == "number" else spec.default
-        )
+        default = spec.text(spec.default)
         assert rows[name][1] == default, name
         if spec.type == "choice":
             assert rows[name][2] == ", ".join(spec.choices), name

@@ -59,8 +59,7 @@ def test_header_records_what_produced_it(cohort_report):
     assert ruleset.digest in text and len(ruleset.digest) == 64
     assert "crsgrade</th><td>0.1.0" in text
     for name, spec in ruleset.manifest.settings.items():
-        default = str(spec.default).lower() if spec.type == "bool" else (
-            f"{spec.default:g}" if spec.type == "number" else spec.default)
+        default = spec.text(spec.default)
         assert re.search(rf"{name}</span></td><td>[^<]+</td><td>{re.escape(default)}</td>", text), name
     assert re.search(r"generated</th><td>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", text)
 

@@ -180,11 +180,16 @@ def _progress(file: Path, quiet: bool, what: str):
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
+def _reference(engine: Engine) -> str:
+    """The engine that grades fact by fact: the vectorized path writes grade CSVs only, so the
+    other outputs take auto's reference engine."""
+    return (Engine.auto if engine is Engine.vector else engine).value
+
+
 def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
             infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
             explain: bool = False, system: str = DEFAULT_SYSTEM) -> GradingResult:
-    reference = Engine.auto if engine is Engine.vector else engine
-    grader = Grader(rules, _parse_sets(set_), reference.value, system=system)
+    grader = Grader(rules, _parse_sets(set_), _reference(engine), system=system)
     with _progress(file, quiet, "grading patients") as progress:
         result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
                               skip_invalid=skip_invalid, explain=explain, progress=progress)
@@ -369,9 +374,8 @@ def compare(
     from .views import comparison_csv, comparison_tables
 
     chosen = _systems(systems)
-    engine_name = (Engine.auto if engine is Engine.vector else engine).value
     with _progress(file, quiet, "grading under each system"):
-        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=engine_name,
+        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=_reference(engine),
                                  infusion_date=infusion_date.date() if infusion_date else None,
                                  skip_invalid=skip_invalid)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
@@ -382,8 +386,7 @@ def _read_and_grade(file: Path, set_: list[str], system: str, rules: Path | None
                     infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool):
     """Reads and grades a file for the figures, which need the combined days as well as the
     grades: the grader, what was read, the combined days and the result."""
-    grader = Grader(rules, _parse_sets(set_), (Engine.auto if engine is Engine.vector else engine).value,
-                    system=system)
+    grader = Grader(rules, _parse_sets(set_), _reference(engine), system=system)
     with _progress(file, quiet, "grading patients"):
         read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
                                  skip_invalid=skip_invalid)
@@ -429,8 +432,7 @@ def plot(
     grader, read, days, result = _read_and_grade(file, set_, system, rules, engine, infusion_date, skip_invalid, quiet)
     if cohort:
         # the other systems grade the same combined days
-        engine_name = (Engine.auto if engine is Engine.vector else engine).value
-        compared = [Grader(engine=engine_name, system=name).grade_days(read, days) for name in others]
+        compared = [Grader(engine=_reference(engine), system=name).grade_days(read, days) for name in others]
         save(draw_cohort(cohort_figure(result, compared)), output)
         return
     known = [p.patient_id for p in result.patients]
@@ -532,10 +534,8 @@ def settings(system: SystemOption = DEFAULT_SYSTEM, rules: RulesOption = None) -
         console.print(f"{ruleset.manifest.name} has no settings: its rule files leave nothing open.")
     for name, spec in ruleset.manifest.settings.items():
         allowed = " | ".join(spec.choices) if spec.type == "choice" else spec.type
-        default = str(spec.default).lower() if spec.type == "bool" else (
-            f"{spec.default:g}" if spec.type == "number" else spec.default
-        )
-        console.print(f"[bold cyan]{name}[/bold cyan] = {default}  [dim]({allowed})[/dim]", highlight=False)
+        console.print(f"[bold cyan]{name}[/bold cyan] = {spec.text(spec.default)}  [dim]({allowed})[/dim]",
+                      highlight=False)
         console.print(Padding(spec.statement.strip(), (0, 0, 1, 4)), highlight=False)
 
 

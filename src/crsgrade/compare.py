@@ -20,7 +20,7 @@ from typing import Any, Mapping, Sequence
 from .errors import SettingsError
 from .grading import Grader, ObservationsInput
 from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
-from .ruleset import default_rules_dir, load_ruleset, shipped_systems
+from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
 
 SCHEMA_VERSION = "1"
 GRADES = range(6)
@@ -97,9 +97,10 @@ class Comparison(_Result):
         return [s for s in self.systems if syndrome in self.labels[s]]
 
 
-def _split_settings(systems: Sequence[str], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def _split_settings(rulesets: Mapping[str, RuleSet], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each system's share of the settings: a setting goes to every system that declares it."""
-    declared = {s: set(load_ruleset(default_rules_dir(s)).manifest.settings) for s in systems}
+    systems = list(rulesets)
+    declared = {s: set(ruleset.manifest.settings) for s, ruleset in rulesets.items()}
     unknown = sorted(set(settings) - set().union(*declared.values()))
     if unknown:
         known = sorted(set().union(*declared.values()))
@@ -124,11 +125,12 @@ def compare(
         source: ObservationsInput = observations
     else:
         source = list(observations)  # an iterator can be read only once
-    shares = _split_settings(systems, settings or {})
+    rulesets = {system: load_ruleset(default_rules_dir(system)) for system in systems}
+    shares = _split_settings(rulesets, settings or {})
     results = {
-        system: Grader(settings=shares[system], engine=engine, system=system).grade(
+        system: Grader(ruleset, shares[system], engine).grade(
             source, infusion_date=infusion_date, skip_invalid=skip_invalid)
-        for system in systems
+        for system, ruleset in rulesets.items()
     }
     return _compared(results)
 
@@ -137,11 +139,15 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
     systems = list(results)
     first = results[systems[0]]
     labels = {s: dict(r.labels) for s, r in results.items()}
+
+    def graders_of(syndrome: str) -> list[str]:
+        return [s for s in systems if syndrome in labels[s]]
+
     days, patients = [], []
     for index, patient in enumerate(first.patients):
         graded = {s: results[s].patients[index] for s in systems}
         for syndrome in ("crs", "icans"):
-            mine = [s for s in systems if syndrome in labels[s]]
+            mine = graders_of(syndrome)
             if not mine:
                 continue
             for number, day in enumerate(patient.days):
@@ -154,7 +160,7 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
     agreement = [
         _agreement(syndrome, a, b, [p for p in patients if p.syndrome == syndrome])
         for syndrome in ("crs", "icans")
-        for a, b in combinations([s for s in systems if syndrome in labels[s]], 2)
+        for a, b in combinations(graders_of(syndrome), 2)
     ]
     return Comparison(
         systems=tuple(systems), names={s: r.system_name for s, r in results.items()}, labels=labels,

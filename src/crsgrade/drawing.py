@@ -115,15 +115,15 @@ def draw_cohort(figure: CohortFigure):
     """The matplotlib Figure of a cohort: swimmer rows or heat map, highest-grade distribution
     and cumulative incidence."""
     rows = len(figure.rows)
+    per_row = len(figure.rows[0].strips) if figure.rows else 1  # strips per patient: CRS, ICANS
     row_height = 0.08 if figure.heatmap else 0.3
-    swim_height = min(9.0, max(2.0, rows * row_height * max(1, len(figure.rows[0].strips) if figure.rows else 1)))
+    swim_height = min(9.0, max(2.0, rows * row_height * per_row))
     with plt.rc_context(_RC):
         fig = plt.figure(figsize=(10, swim_height + 3.2))
         grid = fig.add_gridspec(2, 2, height_ratios=[swim_height, 2.6], hspace=0.9 / (swim_height + 3.2) * 3,
                                 wspace=0.25)
         swim = fig.add_subplot(grid[0, :])
         swim.set_gid("panel-swimmer" if not figure.heatmap else "panel-heatmap")
-        per_row = len(figure.rows[0].strips) if figure.rows else 1
         for index, row in enumerate(reversed(figure.rows)):
             base = index * per_row
             for offset, strip in enumerate(reversed(row.strips)):

@@ -188,7 +188,6 @@ def derive(
         "fever": fever,
         "fever_waived": waiver is not None,
         "hypotension": obs.hypotension,
-        "vasopressors": obs.vasopressors,
         "vasopressin": obs.vasopressin,
         "o2_device": obs.o2_device.value if obs.o2_device else None,
         "o2_flow_lpm": obs.o2_flow_lpm,

@@ -141,7 +141,6 @@ class Grader:
         return GradingResult(
             ruleset=manifest.system,
             system_name=manifest.name,
-            graded=self.ruleset.syndromes,
             labels=dict(manifest.syndromes),
             ruleset_version=manifest.version,
             engine=self.engine,

@@ -103,7 +103,7 @@ def _header(result: GradingResult, ruleset: RuleSet, source: str, digest: str | 
     ]
     settings = [
         (f'<span class="{"changed" if result.settings[name] != spec.default else ""}">{_e(name)}</span>',
-         _e(_shown(result.settings[name])), _e(_shown(spec.default)), _e(spec.statement))
+         _e(spec.text(result.settings[name])), _e(spec.text(spec.default)), _e(spec.statement))
         for name, spec in manifest.settings.items()
     ]
     parts = [f'<header id="header"><h1>{_e(manifest.name)} grading report</h1>',
@@ -113,10 +113,6 @@ def _header(result: GradingResult, ruleset: RuleSet, source: str, digest: str | 
     else:
         parts.append(f'<p class="muted">{_e(manifest.name)} has no settings.</p>')
     return "".join(parts) + "</header>"
-
-
-def _shown(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _inputs(result: GradingResult) -> str:

@@ -172,8 +172,7 @@ class GradingResult(_Result):
     schema_version: str = "1"
     ruleset: str
     system_name: str
-    graded: tuple[Syndrome, ...]  # the syndromes this system grades (the other is left ungraded)
-    labels: dict[str, str]  # what the system calls each graded syndrome: CRS, ICANS, CRES
+    labels: dict[str, str]  # the syndromes this system grades, and what it calls them: CRS, ICANS, CRES
     ruleset_version: str
     engine: str
     settings: dict[str, Any]

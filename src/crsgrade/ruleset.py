@@ -101,6 +101,12 @@ class SettingDef(_Strict):
             raise ValueError("a number setting needs a number default")
         return self
 
+    def text(self, value: Any) -> str:
+        """A value of this setting as the CLI takes it and the outputs show it: true, 12, high_flow."""
+        if self.type == "bool":
+            return str(value).lower()
+        return f"{value:g}" if self.type == "number" else str(value)
+
     def parse(self, name: str, raw: Any) -> Any:
         """A setting value from the library (typed) or the CLI (text)."""
         text = str(raw).strip().lower()
@@ -320,6 +326,13 @@ class RuleSet:
     @cached_property
     def facts(self) -> dict[str, cond.FactSpec]:
         return fact_vocabulary(self.definitions.oxygen.classes)
+
+    @property
+    def unverified_tables(self) -> list[str]:
+        """The definition tables (high-dose vasopressors, FiO2 estimate) marked `evidence: verify`."""
+        defs = self.definitions
+        return [name for name in ("vasopressor_dose", "fio2_estimate")
+                if getattr(defs, name) is not None and getattr(defs, name).evidence == "verify"]
 
     @cached_property
     def digest(self) -> str:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
+from .facts import ATTRIBUTION_FLAGS
 from .output import GRADE_STYLE
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
@@ -230,13 +231,10 @@ def systems_table(rulesets: list[RuleSet]) -> Table:
     for ruleset in rulesets:
         manifest = ruleset.manifest
         resolved = ruleset.resolved(ruleset.settings()).values()
-        tested = sorted(set().union(*(fields_of(node) for node in resolved))
-                        - {"fever_other_cause", "hypotension_other_cause", "hypoxia_other_cause", "neuro_other_cause"})
+        tested = sorted(set().union(*(fields_of(node) for node in resolved)) - set(ATTRIBUTION_FLAGS))
         unverified = [r for r in ruleset.rules if r.evidence == "verify"]
         parts = [f"{len(unverified)} of {len(ruleset.rules)} rules"] if unverified else []
-        parts += [f"{name.replace('_', ' ')} table" for name in ("vasopressor_dose", "fio2_estimate")
-                  if getattr(ruleset.definitions, name) is not None
-                  and getattr(ruleset.definitions, name).evidence == "verify"]
+        parts += [f"{name.replace('_', ' ')} table" for name in ruleset.unverified_tables]
         first = next(iter(manifest.references.values()))
         table.add_row(f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
                       first.short, ", ".join(tested), "; ".join(parts) or "none")
