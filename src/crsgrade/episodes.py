@@ -65,6 +65,15 @@ class CohortFigures(_Result):
     median_onset_day: float | None
     median_duration_days: float | None
 
+    def cells(self) -> tuple[str, ...]:
+        """The figures as the summary table and the report show them: patients, any grade,
+        grade ≥ 3, median onset, median duration, not gradable."""
+        return (str(self.patients), f"{self.any_grade} ({self.any_grade_percent:g} %)",
+                f"{self.grade_3_or_more} ({self.grade_3_or_more_percent:g} %)",
+                "" if self.median_onset_day is None else f"{self.median_onset_day:g}",
+                "" if self.median_duration_days is None else f"{self.median_duration_days:g}",
+                str(self.not_gradable))
+
 
 class Discrepancy(_Result):
     patient_id: str

@@ -145,13 +145,7 @@ _REGISTRY = ("highest grade", "on day", "onset day", "resolution day", "days", "
 
 def _cohort(result: GradingResult, summary: CohortSummary, figure_svg: str) -> str:
     labels = result.labels
-    cohort_rows = []
-    for syndrome, label in labels.items():
-        f = summary.cohort[syndrome]
-        cohort_rows.append((label, f.patients, f"{f.any_grade} ({f.any_grade_percent:g} %)",
-                            f"{f.grade_3_or_more} ({f.grade_3_or_more_percent:g} %)",
-                            "" if f.median_onset_day is None else f"{f.median_onset_day:g}",
-                            "" if f.median_duration_days is None else f"{f.median_duration_days:g}", f.not_gradable))
+    cohort_rows = [(label, *summary.cohort[syndrome].cells()) for syndrome, label in labels.items()]
     registry = [[p.patient_id] + [c for syndrome in labels for c in _registry_cells(getattr(p, syndrome))]
                 for p in summary.patients]
     headers = ["patient"] + [f"{label} {h}" for label in labels.values() for h in _REGISTRY]

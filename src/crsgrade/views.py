@@ -108,13 +108,7 @@ def summary_tables(summary: CohortSummary) -> Group:
                    "not gradable"):
         cohort.add_column(column)
     for name, f in summary.cohort.items():
-        cohort.add_row(
-            labels[name], str(f.patients), f"{f.any_grade} ({f.any_grade_percent:g} %)",
-            f"{f.grade_3_or_more} ({f.grade_3_or_more_percent:g} %)",
-            "" if f.median_onset_day is None else f"{f.median_onset_day:g}",
-            "" if f.median_duration_days is None else f"{f.median_duration_days:g}",
-            str(f.not_gradable),
-        )
+        cohort.add_row(labels[name], *f.cells())
     parts: list[Any] = [patients, cohort]
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
