@@ -169,6 +169,21 @@ def test_death_due_to_crs_is_grade_5(grade_day):
     assert day.icans.grade is None
 
 
+def test_rows_after_death_are_warned_about_and_not_graded(engine):
+    from .conftest import grader_for
+
+    rows = [{"patient_id": "p", "day": 6, "temp_c": 39.5, "hypotension": True, "vasopressors": 2},
+            {"patient_id": "p", "day": 7, "death_cause": "crs"},
+            {"patient_id": "p", "day": 8, "temp_c": 38.4},
+            {"patient_id": "p", "day": 9, "temp_c": 37.0}]
+    result = grader_for(engine).grade(rows)
+    days = result.days()
+    assert [d.crs.grade for d in days] == [4, 5, None, None]
+    assert days[2].crs.reason == days[2].icans.reason == "not graded: recorded after death on day 7"
+    assert result.warnings == ("patient p: days 8, 9 recorded after death on day 7; not graded",)
+    assert result.input.patient_days == 4  # nothing dropped
+
+
 def test_death_from_other_cause_is_not_grade_5(grade_day):
     assert crs(grade_day(**FEVER, death_cause="other")) == 1
 
@@ -188,6 +203,24 @@ def test_waiver_after_each_therapy(grade_days, therapy):
     assert [crs(d) for d in days] == [1, 3, 2]
     assert [d.fever_waived for d in days] == [False, True, True]
     assert therapy in days[1].crs.reason
+
+
+@pytest.mark.parametrize("named", ["emapalumab", "ruxolitinib", "etanercept", "infliximab"])
+def test_other_anti_cytokine_therapies_waive_fever_by_name(grade_days, named):
+    days = grade_days([{"temp_c": 38.6, "other_treatment": f"dasatinib; {named}"}, AFEBRILE_HYPOTENSIVE])
+    assert [crs(d) for d in days] == [1, 3]
+    assert f"fever waived after {named} on day 0" in days[1].crs.reason
+
+
+def test_a_therapy_outside_the_list_does_not_waive(grade_days):
+    days = grade_days([{"temp_c": 38.6, "other_treatment": "intrathecal hydrocortisone"}, AFEBRILE_HYPOTENSIVE])
+    assert [crs(d) for d in days] == [1, 0]
+
+
+def test_a_centre_adds_its_own_waiving_therapies(grade_days):
+    days = grade_days([{"temp_c": 38.6, "other_treatment": "Intrathecal Hydrocortisone"}, AFEBRILE_HYPOTENSIVE],
+                      more_fever_waiving_therapies="itacitinib; intrathecal hydrocortisone")
+    assert [crs(d) for d in days] == [1, 3]
 
 
 def test_antipyretic_does_not_waive_when_setting_off(grade_days):

@@ -84,7 +84,78 @@ def test_event_none_alone_does_not_make_grade_0(grade_day):
 def test_findings_attributed_to_other_cause(grade_day):
     day = grade_day(consciousness="unarousable", ice_score=0, neuro_other_cause=True)
     assert icans(day) == 0
-    assert day.icans.rule_ids == ("ASTCT-ICANS-0-OTHER-CAUSE",)
+    assert day.icans.rule_ids == ("ASTCT-ICANS-0-SCORE-OTHER-CAUSE", "ASTCT-ICANS-0-CONSCIOUSNESS-OTHER-CAUSE")
+
+
+# --- the score and the level of consciousness attributed apart -----------------------------
+
+def test_a_score_attributed_elsewhere_leaves_consciousness_graded(grade_day):
+    # aphasia from a stroke explains the ICE score; the depressed consciousness still counts
+    day = grade_day(ice_score=1, consciousness="awakens_to_voice", score_other_cause=True)
+    assert icans(day) == 2 and day.icans.rule_ids == ("ASTCT-ICANS-2-AWAKENS-TO-VOICE",)
+    day = grade_day(ice_score=1, consciousness="alert", score_other_cause=True)
+    assert icans(day) == 0
+
+
+def test_consciousness_attributed_elsewhere_leaves_the_score_graded(grade_day):
+    day = grade_day(ice_score=5, consciousness="awakens_to_touch", consciousness_other_cause=True)
+    assert icans(day) == 2 and day.icans.rule_ids == ("ASTCT-ICANS-2-ICE-3-6",)
+    # ICE 0 from an unarousable patient is grade 4 only when the unarousability counts
+    day = grade_day(ice_score=0, consciousness="unarousable", consciousness_other_cause=True)
+    assert icans(day) == 3
+
+
+def test_a_specific_attribution_wins_over_neuro_other_cause(grade_day):
+    day = grade_day(ice_score=4, consciousness="alert", neuro_other_cause=True, score_other_cause=False)
+    assert icans(day) == 2
+
+
+def test_readings_attribute_each_part_apart(grade_days):
+    # two readings of one day: the sedated one's consciousness is set aside, its ICE is not
+    days = grade_days([{"day": 0, "ice_score": 6, "consciousness": "unarousable", "consciousness_other_cause": True},
+                       {"day": 0, "ice_score": 9, "consciousness": "alert"}])
+    assert icans(days[0]) == 2 and days[0].set_aside == ("records:1: level of consciousness attributed to"
+                                                         " another cause",)
+
+
+# --- not assessable ------------------------------------------------------------------------
+
+def test_a_day_not_assessable_has_no_icans_grade(grade_day):
+    day = grade_day(neuro_not_assessable=True, consciousness="unarousable", ice_score=0)
+    assert day.icans.grade is None
+    assert day.icans.reason == "not assessable (neuro_not_assessable)"
+    assert day.icans.not_recorded == ()
+
+
+def test_events_still_grade_a_day_not_assessable(grade_day):
+    day = grade_day(neuro_not_assessable=True, seizure="prolonged")
+    assert icans(day) == 4
+    assert day.icans.reason == "prolonged or repeated seizure; score and consciousness not assessable" \
+        " (neuro_not_assessable)"
+
+
+def test_an_assessed_reading_wins_over_one_not_assessable(grade_days):
+    days = grade_days([{"day": 0, "neuro_not_assessable": True},
+                       {"day": 0, "ice_score": 8, "consciousness": "alert"}])
+    assert icans(days[0]) == 1
+    assert days[0].set_aside == ("records:1: not assessable, while another reading was assessed",)
+
+
+def test_a_sedated_day_does_not_end_an_icans_episode(engine):
+    from crsgrade.episodes import summarise
+
+    from .conftest import grader_for
+
+    rows = [{"patient_id": "p", "day": 0, "ice_score": 10, "consciousness": "alert"},
+            {"patient_id": "p", "day": 1, "seizure": "prolonged", "ice_score": 2, "consciousness": "awakens_to_touch"},
+            {"patient_id": "p", "day": 2, "neuro_not_assessable": True},
+            {"patient_id": "p", "day": 3, "neuro_not_assessable": True}]
+    summary = summarise(grader_for(engine).grade(rows)).patients[0].icans
+    assert summary.highest_grade == 4 and summary.resolution_day is None
+    # attributed to sedation instead, the same days grade 0 and resolve the episode
+    attributed = [dict(r, neuro_not_assessable=None, neuro_other_cause=True, consciousness="unarousable")
+                  if r["day"] >= 2 else r for r in rows]
+    assert summarise(grader_for(engine).grade(attributed)).patients[0].icans.resolution_day == 2
 
 
 def test_death_due_to_icans_is_grade_5(grade_day):
@@ -169,6 +240,16 @@ def test_the_other_assessment_tool_is_not_expected(grade_day):
 def test_sedation_explains_consciousness_not_seizure_or_edema(grade_day, finding, grade):
     day = grade_day(consciousness="unarousable", neuro_other_cause=True, **finding)
     assert icans(day) == grade
+
+
+def test_a_child_with_only_an_ice_score_is_warned_about(engine):
+    from .conftest import grader_for
+
+    result = grader_for(engine).grade([{"patient_id": "c", "day": d, "age_years": 8, "ice_score": 6}
+                                       for d in (3, 4)] + [{"patient_id": "c", "day": 5, "capd_score": 4}])
+    assert result.warnings == ("patient c (age 8): ICE set aside on days 3, 4: children under 12 are assessed"
+                               " with CAPD; record capd_score",)
+    assert result.days()[0].icans.grade is None
 
 
 def test_child_with_ice_recorded_does_not_list_ice_as_missing(grade_day):

@@ -113,6 +113,41 @@ def test_lee_high_dose_single_agents(grade_under, doses, expected):
     assert crs(grade_under, "lee2014", **HYPO, vasopressor_hours=3, **doses) == expected
 
 
+def test_single_agent_thresholds_apply_to_monotherapy_only(grade_under):
+    alone = grade_under("lee2014", **HYPO, dopamine_ug_kg_min=12, vasopressor_hours=4)
+    assert alone.crs.grade == 3 and "(dopamine 12 µg/kg/min alone for 4 h)" in alone.crs.reason
+    # with vasopressin, dopamine 12 µg/kg/min is a norepinephrine equivalent of 6 µg/min: not high dose
+    with_vasopressin = grade_under("lee2014", **HYPO, vasopressin=True, dopamine_ug_kg_min=12, vasopressor_hours=4)
+    assert with_vasopressin.crs.grade == 2
+    assert crs(grade_under, "cartox", **HYPO, vasopressin=True, dopamine_ug_kg_min=12, vasopressor_hours=4) == 2
+    # with another agent, the combination's equivalent decides: 6 + 2 = 8 µg/min, multiple low-dose
+    assert crs(grade_under, "penn", **HYPO, dopamine_ug_kg_min=12, norepinephrine_ug_min=2, vasopressor_hours=4) == 3
+
+
+@pytest.mark.parametrize("dopamine, expected", [(19.9, 2), (20, 3)])
+def test_with_vasopressin_the_equivalent_boundary_is_10(grade_under, dopamine, expected):
+    day = grade_under("lee2014", **HYPO, vasopressin=True, dopamine_ug_kg_min=dopamine, vasopressor_hours=4)
+    assert day.crs.grade == expected
+    if expected == 3:
+        assert "vasopressin with norepinephrine equivalent 10 µg/min for 4 h" in day.crs.reason
+
+
+def test_a_combination_with_a_dose_missing_is_a_lower_bound(grade_under):
+    # two vasopressors, one dose known and low: high dose is unknown, not false
+    day = grade_under("penn", **HYPO, vasopressors=2, norepinephrine_ug_min=5, vasopressor_hours=4)
+    assert day.crs.grade == 3 and "vasopressor_high_dose" in day.crs.not_recorded
+    # a known dose already over the combination threshold is high whatever the other one is
+    assert crs(grade_under, "penn", **HYPO, vasopressors=2, norepinephrine_ug_min=25, vasopressor_hours=4) == 4
+
+
+def test_weight_based_doses_are_converted_with_the_weight(grade_under):
+    # 0.3 µg/kg/min x 70 kg = 21 µg/min of norepinephrine alone: high dose
+    day = grade_under("lee2014", **HYPO, norepinephrine_ug_kg_min=0.3, weight_kg=70, vasopressor_hours=4)
+    assert day.crs.grade == 3 and "norepinephrine 21 µg/min alone" in day.crs.reason
+    assert crs(grade_under, "lee2014", **HYPO, norepinephrine_ug_kg_min=0.28, weight_kg=70, vasopressor_hours=4) == 2
+    assert crs(grade_under, "penn", **HYPO, epinephrine_ug_kg_min=0.2, weight_kg=50, vasopressor_hours=4) == 4
+
+
 def test_high_dose_needs_three_hours(grade_under):
     assert crs(grade_under, "lee2014", **HYPO, norepinephrine_ug_min=25, vasopressor_hours=2.5) == 2
     day = grade_under("lee2014", **HYPO, norepinephrine_ug_min=25)
@@ -161,6 +196,18 @@ def test_vasopressin_counts_as_multiple_only_with_the_setting(grade_under):
     day = dict(HYPO, vasopressors=1, vasopressin=True, vasopressor_high_dose=False)
     assert crs(grade_under, "lee2014", **day) == 2
     assert grade_under("lee2014", {"vasopressin_counts_as_multiple": True}, **day).crs.grade == 3
+
+
+@pytest.mark.parametrize("observation, expected", [
+    ({"vasopressors": 1}, 3),
+    ({"vasopressors": 2}, 4),
+    ({"vasopressors": 1, "vasopressin": True}, 4),
+    ({"vasopressors": 0, "vasopressin": True}, 3),
+])
+def test_ctcae_more_than_one_pressor_is_grade_4_by_default(grade_under, observation, expected):
+    assert crs(grade_under, "ctcae5", **HYPO, **observation) == expected
+    off = grade_under("ctcae5", {"multiple_vasopressors_are_grade_4": False}, **HYPO, **observation)
+    assert off.crs.grade == min(expected, 3)
 
 
 # --- oxygen devices ---------------------------------------------------------------------------------
@@ -259,7 +306,8 @@ def test_cartox_10_from_its_items(grade_under):
     ({"papilledema_stage": 2}, 3),
     ({"papilledema_stage": 3}, 4),
     ({"papilledema_stage": 5}, 4),
-    ({"csf_opening_pressure_mmhg": 19}, 3),
+    ({"csf_opening_pressure_mmhg": 19, "raised_icp_suspected": True}, 3),
+    ({"csf_opening_pressure_mmhg": 12, "papilledema_stage": 2}, 3),
     ({"csf_opening_pressure_mmhg": 20}, 4),
     ({"cerebral_edema": "focal"}, 4),
     ({"motor_weakness": "deep_focal"}, 4),
@@ -267,6 +315,26 @@ def test_cartox_10_from_its_items(grade_under):
 ])
 def test_cres_seizure_and_raised_pressure_rows(grade_under, finding, expected):
     assert cres(grade_under, cartox_score=10, **finding) == expected
+
+
+def test_a_routine_lumbar_puncture_is_not_cres_3(grade_under):
+    day = grade_under("cartox", cartox_score=10, consciousness="alert", csf_opening_pressure_mmhg=12)
+    assert day.icans.grade == 0 and day.icans.not_recorded == ("raised_icp_suspected",)
+    day = grade_under("cartox", cartox_score=10, consciousness="alert", csf_opening_pressure_mmhg=12,
+                      raised_icp_suspected=False)
+    assert day.icans.grade == 0 and day.icans.not_recorded == ()
+
+
+@pytest.mark.parametrize("observation, expected", [
+    ({"consciousness": "unarousable"}, 4),
+    ({"consciousness": "awakens_to_touch"}, 4),                       # not scored: unable to do it
+    ({"consciousness": "awakens_to_touch", "cartox_score": 5}, 2),    # scored: graded by the band
+    ({"consciousness": "awakens_to_touch", "cartox_score": 1}, 3),
+    ({"consciousness": "unarousable", "cartox_score": 0}, 4),
+    ({"consciousness": "awakens_to_voice"}, None),
+])
+def test_cres_grade_4_is_obtunded_and_unable_to_do_the_cartox_10(grade_under, observation, expected):
+    assert cres(grade_under, **observation) == expected
 
 
 def test_a_seizure_of_unknown_kind_is_at_least_cres_3(grade_under):

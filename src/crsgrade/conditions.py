@@ -35,11 +35,15 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class FactSpec:
-    """What the rules may test about one fact: its kind and, for text, the allowed values."""
+    """What the rules may test about one fact: its kind and, for text, the allowed values; and
+    how an explanation names it in clinical words (`label`; for a bool, the phrases for yes
+    and no)."""
 
     kind: str  # "bool", "number" or "text"
     values: tuple[str, ...] = ()
     description: str = ""
+    label: str = ""
+    words: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from .conditions import FactSpec
 from .observations import (
+    NEURO_ATTRIBUTION,
     VASOPRESSOR_DOSES,
     CerebralEdema,
     Consciousness,
@@ -29,7 +30,7 @@ ATTRIBUTION_FLAGS = (
     "fever_other_cause",
     "hypotension_other_cause",
     "hypoxia_other_cause",
-    "neuro_other_cause",
+    *NEURO_ATTRIBUTION,
 )
 
 # Facts that messages may show but conditions may not test: the measurements behind derived
@@ -43,9 +44,14 @@ RECORDED_FACTS = (
     "vasopressor_hours", "fluid_boluses", "organ_toxicity_grade", "transaminitis_grade",
     "creatinine_grade", "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
     "life_threatening", "papilledema_stage", "csf_opening_pressure_mmhg", "seizure_kind",
+    "raised_icp_suspected",
 )
 # Where derive() records, for a derived fact left unknown, the input column that would settle it.
 UNRECORDED_INPUTS = "_unrecorded_inputs"
+# Where derive() records facts that were recorded but set aside, and why (ICE in a child assessed
+# with CAPD; the assessment of a day recorded as not assessable): set aside is not "not recorded".
+SET_ASIDE = "_set_aside"
+NOT_ASSESSABLE = "not assessable (neuro_not_assessable)"
 
 
 def _plain(value: Any) -> Any:
@@ -62,45 +68,76 @@ def format_value(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def _text(enum) -> FactSpec:
-    return FactSpec("text", tuple(member.value for member in enum))
+def _text(enum, label: str) -> FactSpec:
+    return FactSpec("text", tuple(member.value for member in enum), label=label)
+
+
+def _flag(label: str, yes: str, no: str, description: str = "") -> FactSpec:
+    return FactSpec("bool", description=description, label=label, words=(yes, no))
+
+
+def _number(label: str, description: str) -> FactSpec:
+    return FactSpec("number", description=description, label=label)
+
+
+def _attributed(finding: str) -> FactSpec:
+    return _flag(f"{finding} attributed elsewhere", f"{finding} attributed to another cause",
+                 f"{finding} not attributed to another cause")
 
 
 def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
-    """Every fact a condition may test, with its kind and allowed values."""
-    flag = FactSpec("bool")
+    """Every fact a condition may test, with its kind, allowed values and clinical words."""
     return {
-        "fever": FactSpec("bool", description="highest temperature at or above the fever threshold"),
-        "fever_waived": FactSpec("bool", description="fever requirement waived after CRS therapy"),
-        "hypotension": flag,
-        "vasopressors": FactSpec("number", description="vasopressors in use, vasopressin not counted"),
-        "vasopressin": flag,
-        "o2_device": _text(O2Device),
-        "o2_class": FactSpec("text", oxygen_classes, "oxygen support class of the device and flow"),
-        "ice_total": FactSpec("number", description="ICE score, for patients assessed with ICE"),
-        "capd_total": FactSpec("number", description="CAPD total, for children assessed with CAPD"),
-        "consciousness": _text(Consciousness),
-        "seizure": _text(Seizure),
-        "motor_weakness": _text(MotorWeakness),
-        "cerebral_edema": _text(CerebralEdema),
-        "death_cause": _text(DeathCause),
-        **{name: flag for name in ATTRIBUTION_FLAGS},
-        "fio2": FactSpec("number", description="FiO2 %, recorded or estimated from device and flow"),
-        "vasopressor_high_dose": FactSpec("bool", description="vasopressors at high dose (recorded, or from doses)"),
-        "vasopressor_hours": FactSpec("number", description="hours on vasopressors"),
-        "fluid_boluses": FactSpec("number", description="fluid boluses given for hypotension"),
-        "organ_toxicity_grade": FactSpec("number", description="CTCAE grade of CRS-related organ toxicity, not transaminitis"),
-        "transaminitis_grade": FactSpec("number", description="CTCAE grade of CRS-related transaminitis"),
-        "creatinine_grade": FactSpec("number", description="CTCAE grade of CRS-related creatinine increase"),
-        "coagulopathy_replacement": FactSpec("bool", description="coagulopathy needing FFP, cryoprecipitate or fibrinogen"),
-        "hospitalized": FactSpec("bool", description="in hospital for CRS"),
-        "iv_therapies": FactSpec("bool", description="IV therapies other than fluids for hypotension"),
-        "crs_symptoms": FactSpec("bool", description="constitutional symptoms (myalgia, malaise, fatigue)"),
-        "life_threatening": FactSpec("bool", description="life-threatening, urgent intervention needed"),
-        "cartox_total": FactSpec("number", description="CARTOX-10 score"),
-        "papilledema_stage": FactSpec("number", description="papilledema stage (Frisén) 0-5"),
-        "csf_opening_pressure_mmhg": FactSpec("number", description="CSF opening pressure, mmHg"),
-        "seizure_kind": _text(SeizureKind),
+        "fever": _flag("fever", "fever", "no fever", "highest temperature at or above the fever threshold"),
+        "fever_waived": _flag("fever waiver", "fever waived", "fever not waived",
+                              "fever requirement waived after CRS therapy"),
+        "hypotension": _flag("hypotension", "hypotension", "no hypotension"),
+        "vasopressors": _number("vasopressors", "vasopressors in use, vasopressin not counted"),
+        "vasopressin": _flag("vasopressin", "vasopressin", "no vasopressin"),
+        "o2_device": _text(O2Device, "oxygen device"),
+        "o2_class": FactSpec("text", oxygen_classes, "oxygen support class of the device and flow",
+                             label="oxygen support"),
+        "ice_total": _number("ICE", "ICE score, for patients assessed with ICE"),
+        "capd_total": _number("CAPD", "CAPD total, for children assessed with CAPD"),
+        "consciousness": _text(Consciousness, "consciousness"),
+        "seizure": _text(Seizure, "seizure"),
+        "motor_weakness": _text(MotorWeakness, "motor weakness"),
+        "cerebral_edema": _text(CerebralEdema, "cerebral edema"),
+        "death_cause": _text(DeathCause, "death"),
+        "fever_other_cause": _attributed("fever"),
+        "hypotension_other_cause": _attributed("hypotension"),
+        "hypoxia_other_cause": _attributed("hypoxia"),
+        "score_other_cause": _attributed("ICE/CAPD score"),
+        "consciousness_other_cause": _attributed("depressed consciousness"),
+        "fio2": _number("FiO2 %", "FiO2 %, recorded or estimated from device and flow"),
+        "vasopressor_high_dose": _flag("high-dose vasopressors", "high-dose vasopressors",
+                                       "vasopressors not at high dose",
+                                       "vasopressors at high dose (recorded, or from doses)"),
+        "vasopressor_hours": _number("hours on vasopressors", "hours on vasopressors"),
+        "fluid_boluses": _number("fluid boluses", "fluid boluses given for hypotension"),
+        "organ_toxicity_grade": _number("organ toxicity grade",
+                                        "CTCAE grade of CRS-related organ toxicity, not transaminitis"),
+        "transaminitis_grade": _number("transaminitis grade", "CTCAE grade of CRS-related transaminitis"),
+        "creatinine_grade": _number("creatinine grade", "CTCAE grade of CRS-related creatinine increase"),
+        "coagulopathy_replacement": _flag("coagulopathy", "coagulopathy needing replacement",
+                                          "no coagulopathy needing replacement",
+                                          "coagulopathy needing FFP, cryoprecipitate or fibrinogen"),
+        "hospitalized": _flag("hospitalization", "in hospital for CRS", "not in hospital for CRS"),
+        "iv_therapies": _flag("IV therapies", "IV therapies for hypotension", "no IV therapies for hypotension",
+                              "IV therapies other than fluids for hypotension"),
+        "crs_symptoms": _flag("symptoms", "constitutional symptoms", "no constitutional symptoms",
+                              "constitutional symptoms (myalgia, malaise, fatigue)"),
+        "life_threatening": _flag("life-threatening", "life-threatening", "not life-threatening",
+                                  "life-threatening, urgent intervention needed"),
+        "cartox_total": _number("CARTOX-10", "CARTOX-10 score"),
+        "cartox_scored": _flag("CARTOX-10", "CARTOX-10 scored", "no CARTOX-10 score",
+                               "a CARTOX-10 score was recorded (the patient could be assessed)"),
+        "papilledema_stage": _number("papilledema stage", "papilledema stage (Frisén) 0-5"),
+        "csf_opening_pressure_mmhg": _number("CSF opening pressure (mmHg)", "CSF opening pressure, mmHg"),
+        "raised_icp_suspected": _flag("raised pressure suspected", "raised intracranial pressure suspected",
+                                      "raised intracranial pressure not suspected",
+                                      "raised intracranial pressure suspected (the reason for the pressure)"),
+        "seizure_kind": _text(SeizureKind, "seizure kind"),
     }
 
 
@@ -179,7 +216,8 @@ def derive(
     settings: Mapping[str, Any],
     waiver: Waiver | None,
 ) -> dict[str, Any]:
-    """The fact the engine sees for one patient-day; unrecorded facts are left out."""
+    """The fact the engine sees for one patient-day; unrecorded facts are left out, and facts
+    recorded but set aside are named under SET_ASIDE with the reason."""
     temp = obs.temperature_c
     fever = None if temp is None else temp >= definitions.fever.threshold_c
     capd = uses_capd(age_years, definitions, settings)
@@ -201,9 +239,18 @@ def derive(
         "death_cause": obs.death_cause,
         "age_years": age_years,
         "cartox_total": obs.cartox_total,
-        **{name: getattr(obs, name) for name in ATTRIBUTION_FLAGS},
+        **{name: obs.attributed(name) for name in ATTRIBUTION_FLAGS},
         **{name: getattr(obs, name) for name in RECORDED_FACTS},
     }
+    set_aside: dict[str, str] = {}
+    if capd and obs.ice_total is not None:
+        limit = definitions.encephalopathy.capd_below_age.value(settings)
+        set_aside["ice_total"] = f"age {age_years:g}: under {limit:g} is assessed with CAPD"
+    if obs.neuro_not_assessable and definitions.not_assessable is not None:
+        for name in definitions.not_assessable.sets_aside:
+            fact[name] = None
+            set_aside[name] = NOT_ASSESSABLE
+    fact["cartox_scored"] = fact["cartox_total"] is not None and "cartox_total" not in set_aside
     fact = complete({name: _plain(value) for name, value in fact.items()})
     unrecorded: dict[str, str] = {}
     fact.update(_vasopressor_facts(obs, definitions.vasopressor_dose, unrecorded))
@@ -211,6 +258,8 @@ def derive(
     fact = {name: value for name, value in fact.items() if value is not None}
     if unrecorded:
         fact[UNRECORDED_INPUTS] = unrecorded
+    if set_aside:
+        fact[SET_ASIDE] = set_aside
     if obs.o2_device is not None:
         flow = obs.o2_flow_lpm
         device = format_value(obs.o2_device.value)
@@ -227,47 +276,63 @@ def derive(
     return fact
 
 
+def dose_unit(column: str) -> str:
+    """The unit of a dose column, from its name."""
+    return "µg/kg/min" if column.endswith("_ug_kg_min") else "µg/min"
+
+
 def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) -> dict[str, Any]:
     """The vasopressor count (agents given a dose count too) and, for systems that grade by
-    dose, whether the vasopressors are high-dose: a recorded `vasopressor_high_dose` is taken as
-    it is; otherwise the doses are compared with the rule set's table, for at least its hours."""
+    dose, whether the vasopressors are high-dose. A recorded `vasopressor_high_dose` is taken as
+    it is; otherwise the rule set's table decides, for at least its hours: an agent's own
+    threshold applies to monotherapy only (one agent, no vasopressin); with vasopressin the
+    norepinephrine equivalent of the other agents is compared with `with_vasopressin_ne`; any
+    other combination's with `combination_ne`."""
     dosed = {name: getattr(obs, name) for name in VASOPRESSOR_DOSES if getattr(obs, name)}
-    count = obs.vasopressors if obs.vasopressors is not None else (len(dosed) if any(
-        getattr(obs, name) is not None for name in VASOPRESSOR_DOSES) else None)
+    recorded = any(getattr(obs, name) is not None for name in VASOPRESSOR_DOSES)
+    count = obs.vasopressors if obs.vasopressors is not None else (len(dosed) if recorded else None)
     if count is not None:
         count = max(count, len(dosed))
     facts: dict[str, Any] = {"vasopressors": count}
     if dose is None:
         return facts
-    agents = {spec.column: spec for spec in dose.agents.values()}
-    ne = sum(amount * agents[column].ne_factor for column, amount in dosed.items() if column in agents)
+    agents = {spec.column: (name, spec) for name, spec in dose.agents.items()}
+    ne = sum(amount * agents[column][1].ne_factor for column, amount in dosed.items() if column in agents)
     facts["ne_equivalent"] = round(ne, 6) if dosed else None
     hours = obs.vasopressor_hours
-    if dosed:
-        facts["vasopressor_basis"] = f"norepinephrine equivalent {ne:.6g} µg/min" + (
-            f" for {hours:g} h" if hours is not None else "")
+    for_hours = f" for {hours:g} h" if hours is not None else ""
     if obs.vasopressor_high_dose is not None:
         facts["vasopressor_high_dose"] = obs.vasopressor_high_dose
         facts["vasopressor_basis"] = "recorded as high-dose" if obs.vasopressor_high_dose else "recorded as not high-dose"
         return facts
-    if count == 0 and not obs.vasopressin:
+    vasopressin = bool(obs.vasopressin)
+    if count == 0 and not vasopressin:
         facts["vasopressor_high_dose"] = False
         return facts
-    high = (
-        any(amount >= agents[column].high_dose for column, amount in dosed.items() if column in agents)
-        or (bool(obs.vasopressin) and bool(dosed) and ne >= dose.with_vasopressin_ne)
-        or (len(dosed) >= 2 and ne >= dose.combination_ne)
-    )
+    if vasopressin:
+        high = ne >= dose.with_vasopressin_ne
+        basis = f"vasopressin with norepinephrine equivalent {ne:.6g} µg/min"
+    elif count == 1 and len(dosed) == 1:
+        column, amount = next(iter(dosed.items()))
+        name, spec = agents[column]
+        high = amount >= spec.monotherapy_high_dose
+        basis = f"{name} {amount:g} {dose_unit(column)} alone"
+    else:
+        high = ne >= dose.combination_ne
+        agents_text = f" from {count} vasopressors" if count is not None and count >= 2 else ""
+        basis = f"norepinephrine equivalent {ne:.6g} µg/min{agents_text}"
+    if dosed or vasopressin:
+        facts["vasopressor_basis"] = basis + for_hours
+    # more doses could only raise the equivalent: a high one is high whatever is missing
+    every_dose_known = count is not None and count <= len(dosed)
     if hours is not None and hours < dose.min_hours:
         facts["vasopressor_high_dose"] = False
     elif high:
         facts["vasopressor_high_dose"] = True if hours is not None else None
         if hours is None:
             unrecorded["vasopressor_high_dose"] = "vasopressor_hours"
-    elif count is not None and count <= len(dosed):
-        facts["vasopressor_high_dose"] = False  # every agent's dose known, none high
     else:
-        facts["vasopressor_high_dose"] = None
+        facts["vasopressor_high_dose"] = False if every_dose_known else None
     return facts
 
 
@@ -310,14 +375,25 @@ def lower_bounds(fact: Mapping[str, Any], definitions: Any) -> dict[str, str]:
 
 
 def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[str]:
-    """The therapies given on this day that waive fever under the current settings."""
+    """The therapies given on this day that waive fever under the current settings: those with
+    a column of their own, then other therapies recorded by name in other_treatment."""
     waiver = definitions.fever_waiver
     if waiver is None:
         return []
-    names = list(waiver.therapies) + [
+    columns = list(waiver.therapies) + [
         therapy for therapy, setting in waiver.therapies_by_setting.items() if settings[setting]
     ]
-    return [name for name in names if getattr(obs, name)]
+    return [name for name in columns if getattr(obs, name)] + [
+        name for name in obs.other_treatments if name in waiver.named(settings)]
+
+
+def blocked_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Therapies given on this day that would waive fever but for a setting: (therapy, setting)."""
+    waiver = definitions.fever_waiver
+    if waiver is None:
+        return []
+    return [(therapy, setting) for therapy, setting in waiver.therapies_by_setting.items()
+            if not settings[setting] and getattr(obs, therapy)]
 
 
 # The input column a derived fact comes from, for messages about what was not recorded.

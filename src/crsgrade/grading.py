@@ -21,9 +21,12 @@ from .columns import CONTRACT_COLUMNS
 from .errors import ObservationError
 from .evaluators import make_evaluator
 from .facts import (
+    NOT_ASSESSABLE,
+    SET_ASIDE,
     SOURCE_COLUMNS,
     UNRECORDED_INPUTS,
     Waiver,
+    blocked_therapies,
     derive,
     expected_absent,
     format_value,
@@ -93,12 +96,14 @@ class Grader:
         for index, obs in enumerate(read.observations):
             readings[(obs.patient_id, obs.day)].append(index)
         days, problems = [], []
-        for indexes in readings.values():
-            day, day_problems = combine(
+        for key, indexes in readings.items():
+            day, day_problems, set_aside = combine(
                 [read.observations[i] for i in indexes],
                 [read.locations[i] for i in indexes],
                 self._o2_rank,
             )
+            if set_aside:
+                read.set_aside[key] = set_aside
             if day_problems and skip_invalid:
                 read.skipped.extend(day_problems)
                 read.rows_skipped += len(indexes)
@@ -133,8 +138,9 @@ class Grader:
         for day, count in days:
             by_patient[day.patient_id].append((day, count))
         patients = []
+        warnings = list(read.warnings)
         for pid, patient_days in by_patient.items():
-            patients.append(self._grade_patient(pid, patient_days, explain))
+            patients.append(self._grade_patient(pid, patient_days, read.set_aside, warnings, explain))
             if progress is not None:
                 progress(len(patients), len(by_patient))
         manifest = self.ruleset.manifest
@@ -146,7 +152,7 @@ class Grader:
             engine=self.engine,
             settings=self.settings,
             patients=tuple(patients),
-            warnings=tuple(read.warnings),
+            warnings=tuple(warnings),
             input=InputSummary.of(read, days),
         )
 
@@ -167,11 +173,15 @@ class Grader:
         assert waiver_def is not None  # only systems with a fever waiver start one
         therapy = therapies[0]  # therapies that always waive are listed first
         used = [waiver_def.therapies_by_setting[therapy]] if therapy in waiver_def.therapies_by_setting else []
+        if waiver_def.more_other_therapies is not None and therapy in waiver_def.more_other_therapies.value(
+                self.settings) and therapy not in waiver_def.other_therapies:
+            used.append(waiver_def.more_other_therapies.setting)
         if prophylactic and getattr(waiver_def.prophylaxis, "setting", None):
             used.append(waiver_def.prophylaxis.setting)
         return Waiver(therapy, day, tuple(used))
 
     def _grade_patient(self, patient_id: str, days: list[tuple[Observation, int]],
+                       set_aside: Mapping[tuple[str, int], tuple[str, ...]], warnings: list[str],
                        explain: bool = False) -> GradedPatient:
         definitions = self.ruleset.definitions
         waiver_def = definitions.fever_waiver
@@ -179,12 +189,25 @@ class Grader:
         ends_on_resolution = bool(waiver_def and waiver_def.ends.value(self.settings) == "episode_resolved")
         known_age = next((d.age_years for d, _ in days if d.age_years is not None), None)
         waiver: Waiver | None = None
+        no_waiver: tuple[str, str] | None = None  # why fever is not waived: (setting, what it did)
         in_episode = False
+        death_day: int | None = None
+        after_death: list[int] = []
+        child_ice: list[int] = []
         graded = []
         for obs, readings in sorted(days, key=lambda item: item[0].day):
+            if death_day is not None:
+                after_death.append(obs.day)
+                graded.append(self._after_death(patient_id, obs, readings, death_day))
+                continue
             given = waiving_therapies(obs, definitions, self.settings)
             if given and waiver is None and (in_episode or prophylaxis):
                 waiver = self._new_waiver(given, obs.day, prophylactic=not in_episode)
+            elif given and waiver is None and not in_episode:
+                no_waiver = self._prophylaxis_note(given[0], obs.day) or no_waiver
+            for therapy, setting in blocked_therapies(obs, definitions, self.settings):
+                if waiver is None:
+                    no_waiver = (setting, f"no waiver: the {therapy} of day {obs.day} does not waive fever")
             age = obs.age_years if obs.age_years is not None else known_age
             fact = derive(obs, age_years=age, definitions=definitions, settings=self.settings,
                           waiver=waiver)
@@ -194,6 +217,8 @@ class Grader:
                 from .explain import explain as explain_day
 
                 consulted = settings_consulted(obs, fact, definitions, self.settings, waiver)
+                if waiver is None and no_waiver is not None and not fact.get("fever_basis"):
+                    consulted.append(("crs", *no_waiver))
                 grades = {
                     s: grade.model_copy(update={"explanation": explain_day(
                         self.ruleset, self._resolved, self.settings, s, grade.grade, fact, fired, consulted)})
@@ -206,11 +231,14 @@ class Grader:
                     waiver = self._new_waiver(given, obs.day, prophylactic=False)
             elif crs == 0 and in_episode:
                 in_episode = False
-                if ends_on_resolution:
+                if ends_on_resolution and waiver is not None:
+                    no_waiver = self._ended_note(waiver, obs.day)
                     waiver = None
             notes = []
-            if obs.ice_total is not None and definitions.encephalopathy and fact.get("ice_total") is None:
-                notes.append(f"ICE not used: a child of {format_value(age)} years is assessed with CAPD")
+            if "ice_total" in fact.get(SET_ASIDE, {}) and obs.capd_score is None and obs.neuro_not_assessable is not True:
+                child_ice.append(obs.day)
+            if obs.ice_total is not None and definitions.encephalopathy and "ice_total" in fact.get(SET_ASIDE, {}):
+                notes.append(f"ICE not used: {fact[SET_ASIDE]['ice_total']}")
             if obs.fio2 is None and fact.get("fio2") is not None and self._tests_fio2:
                 notes.append(fact["fio2_basis"])
             graded.append(GradedDay(
@@ -218,9 +246,38 @@ class Grader:
                 fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
                 therapies=tuple(t for t in THERAPIES if getattr(obs, t)) + obs.other_treatments,
                 reported_crs_grade=obs.reported_crs_grade, reported_icans_grade=obs.reported_icans_grade,
-                note=obs.note,
+                note=obs.note, set_aside=set_aside.get((patient_id, obs.day), ()),
             ))
+            if obs.death_cause is not None:
+                death_day = obs.day
+        if after_death:
+            warnings.append(f"patient {patient_id}: {_days(after_death)} recorded after death on day {death_day};"
+                            " not graded")
+        if child_ice:
+            limit = definitions.encephalopathy.capd_below_age.value(self.settings)
+            warnings.append(f"patient {patient_id} (age {known_age:g}): ICE set aside on {_days(child_ice)}:"
+                            f" children under {limit:g} are assessed with CAPD; record capd_score")
         return GradedPatient(patient_id=patient_id, days=tuple(graded))
+
+    def _after_death(self, patient_id: str, obs: Observation, readings: int, death_day: int) -> GradedDay:
+        """A day recorded after the patient's death: kept in the output, never graded."""
+        reason = f"not graded: recorded after death on day {death_day}"
+        none = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
+        return GradedDay(patient_id=patient_id, day=obs.day, crs=none["crs"], icans=none["icans"],
+                         fever_waived=False, readings=readings, note=obs.note,
+                         therapies=tuple(t for t in THERAPIES if getattr(obs, t)) + obs.other_treatments)
+
+    def _prophylaxis_note(self, therapy: str, day: int) -> tuple[str, str] | None:
+        """Why a therapy given before any CRS does not waive fever, when a setting decides it."""
+        setting = getattr(self.ruleset.definitions.fever_waiver.prophylaxis, "setting", None)
+        return None if setting is None else (setting, f"no waiver: {therapy} on day {day} was before any CRS")
+
+    def _ended_note(self, waiver: Waiver, resolved: int) -> tuple[str, str] | None:
+        """Why a waiver no longer applies after its episode resolved, when a setting decides it."""
+        setting = getattr(self.ruleset.definitions.fever_waiver.ends, "setting", None)
+        return None if setting is None else (
+            setting, f"no waiver: the {waiver.therapy} of day {waiver.day} was given in an episode that"
+                     f" resolved on day {resolved}")
 
     def _syndrome_grade(self, syndrome: str, obs: Observation, fact: Mapping[str, Any],
                         fired: list[Rule]) -> SyndromeGrade:
@@ -228,29 +285,38 @@ class Grader:
             return SyndromeGrade(grade=None, reason=f"not graded: {self.ruleset.manifest.name} grades "
                                  f"{' and '.join(self.ruleset.label(s) for s in self.ruleset.syndromes)} only")
         mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
+        unassessed = self._not_assessed(syndrome, fact)
         if not mine:
             return SyndromeGrade(
                 grade=None,
-                reason=self._not_gradable(syndrome, obs, fact),
+                reason=NOT_ASSESSABLE if unassessed else self._not_gradable(syndrome, obs, fact),
                 not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > 0),
             )
         top = mine[0].grade
         rules = tuple(FiredRule(id=r.id, grade=r.grade, message=_render(r.message, fact)) for r in mine)
+        reason = _join_messages([rule.message for rule in rules if rule.grade == top])
         return SyndromeGrade(
             grade=top,
-            reason=_join_messages([rule.message for rule in rules if rule.grade == top]),
+            reason=f"{reason}; score and consciousness {NOT_ASSESSABLE}" if unassessed else reason,
             rules=rules,
             not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > top),
         )
+
+    def _not_assessed(self, syndrome: str, fact: Mapping[str, Any]) -> bool:
+        """Whether facts this syndrome's rules test were set aside as not assessable."""
+        aside = {name for name, why in fact.get(SET_ASIDE, {}).items() if why == NOT_ASSESSABLE}
+        return any(aside & cond.fields_of(self._resolved[r.id]) for r in self.ruleset.rules
+                   if r.syndrome == syndrome and r.id in self._resolved)
 
     def _unrecorded(self, syndrome: str, obs: Observation, fact: Mapping[str, Any], considered) -> tuple[str, ...]:
         """The input columns, left empty, on which a considered rule of the syndrome was waiting:
         rules whose condition is unknown rather than false, or false only because a derived fact
         is a lower bound (a nasal cannula with no flow). Event findings (seizure, edema, ...) are
-        recorded only when they happen, and a day assessed with one encephalopathy tool does not
-        expect the other, so those empty cells are not listed."""
+        recorded only when they happen, a day assessed with one encephalopathy tool does not
+        expect the other, and facts set aside (not assessable, ICE in a child) are not missing,
+        so those empty cells are not listed."""
         definitions = self.ruleset.definitions
-        absent_anyway = expected_absent(fact, definitions)
+        absent_anyway = expected_absent(fact, definitions) | set(fact.get(SET_ASIDE, {}))
         bounds = lower_bounds(fact, definitions)
         inputs = {**SOURCE_COLUMNS, **fact.get(UNRECORDED_INPUTS, {})}
         columns: set[str] = set()
@@ -279,6 +345,13 @@ class Grader:
         if not missing:
             return "not gradable from what was recorded"
         return f"not gradable: {', '.join(missing)} not recorded"
+
+
+def _days(days: list[int]) -> str:
+    """Days in a message, the list capped: "days 8, 9 and 10", "days 8, 9, ... (40 days)"."""
+    shown = ", ".join(str(d) for d in days[:10])
+    more = f", ... ({len(days)} days)" if len(days) > 10 else ""
+    return f"day {days[0]}" if len(days) == 1 else f"days {shown}{more}"
 
 
 def _join_messages(messages: list[str]) -> str:

@@ -21,6 +21,12 @@ LABS = ("ferritin", "il6", "crp", "car_t_per_ul")
 # Per-agent vasopressor doses, for the systems that grade by dose (Lee 2014, Penn, CARTOX).
 VASOPRESSOR_DOSES = ("norepinephrine_ug_min", "dopamine_ug_kg_min", "epinephrine_ug_min",
                      "phenylephrine_ug_min")
+# Weight-based doses (µg/kg/min), converted to the µg/min column with the patient's weight_kg.
+WEIGHT_BASED_DOSES = {"norepinephrine_ug_kg_min": "norepinephrine_ug_min",
+                      "epinephrine_ug_kg_min": "epinephrine_ug_min",
+                      "phenylephrine_ug_kg_min": "phenylephrine_ug_min"}
+# The attribution of the neurological assessment, in two parts; neuro_other_cause stands for both.
+NEURO_ATTRIBUTION = ("score_other_cause", "consciousness_other_cause")
 
 
 class O2Device(StrEnum):
@@ -142,6 +148,9 @@ class Observation(BaseModel):
     motor_weakness: MotorWeakness | None = None
     cerebral_edema: CerebralEdema | None = None
     neuro_other_cause: bool | None = None
+    score_other_cause: bool | None = None
+    consciousness_other_cause: bool | None = None
+    neuro_not_assessable: bool | None = None
     age_years: float | None = Field(None, ge=0, le=120)
     capd_score: int | None = Field(None, ge=0, le=32)
     death_cause: DeathCause | None = None
@@ -150,6 +159,10 @@ class Observation(BaseModel):
     dopamine_ug_kg_min: float | None = Field(None, ge=0, le=50)
     epinephrine_ug_min: float | None = Field(None, ge=0, le=500)
     phenylephrine_ug_min: float | None = Field(None, ge=0, le=2000)
+    norepinephrine_ug_kg_min: float | None = Field(None, ge=0, le=10)
+    epinephrine_ug_kg_min: float | None = Field(None, ge=0, le=10)
+    phenylephrine_ug_kg_min: float | None = Field(None, ge=0, le=30)
+    weight_kg: float | None = Field(None, ge=1, le=400)
     vasopressor_high_dose: bool | None = None
     vasopressor_hours: float | None = Field(None, ge=0, le=10000)
     fluid_boluses: int | None = Field(None, ge=0, le=50)
@@ -168,6 +181,7 @@ class Observation(BaseModel):
     cartox_counting: int | None = Field(None, ge=0, le=1)
     papilledema_stage: int | None = Field(None, ge=0, le=5)
     csf_opening_pressure_mmhg: float | None = Field(None, ge=0, le=100)
+    raised_icp_suspected: bool | None = None
     seizure_kind: SeizureKind | None = None
     sbp_min: float | None = Field(None, ge=20, le=300)
     dbp_min: float | None = Field(None, ge=10, le=200)
@@ -247,6 +261,14 @@ class Observation(BaseModel):
     def cartox_total(self) -> int | None:
         """The CARTOX-10 score, from `cartox_score` or the sum of its four items."""
         return _total(self, "cartox_score", CARTOX_ITEMS)
+
+    def attributed(self, flag: str) -> bool | None:
+        """An attribution flag as recorded; the two parts of the neurological assessment fall
+        back on neuro_other_cause, which stands for both."""
+        value = getattr(self, flag)
+        if value is None and flag in NEURO_ATTRIBUTION:
+            return self.neuro_other_cause
+        return value
 
     @property
     def temperature_c(self) -> float | None:

@@ -29,6 +29,7 @@ from .observations import (
     ENUM_ALIASES,
     PLAUSIBLE_MAX_FLOW,
     VASOPRESSOR_DOSES,
+    WEIGHT_BASED_DOSES,
     Observation,
     bounds,
     enum_of,
@@ -52,6 +53,8 @@ class ReadResult:
     rows_read: int = 0
     skipped: list[str] = field(default_factory=list)  # problems of rows left out (--skip-invalid)
     rows_skipped: int = 0
+    # readings of a combined day whose findings were set aside, by (patient, day)
+    set_aside: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
@@ -337,6 +340,43 @@ def _infusion_dates(rows: list[_Row], default: datetime.date | None,
     return {patient: date for patient, (date, _) in found.items()} | {"": default}
 
 
+def _patient_weights(rows: list[_Row]) -> dict[str, float]:
+    """Each patient's weight (kg), from the first of their rows that records one."""
+    weights: dict[str, float] = {}
+    for row in rows:
+        weight = _as_float(str(row.values.get("weight_kg", "")).strip().replace(",", "."))
+        if weight is not None:
+            patient = str(row.values.get("patient_id") or DEFAULT_PATIENT_ID).strip() or DEFAULT_PATIENT_ID
+            weights.setdefault(patient, weight)
+    return weights
+
+
+def _per_minute(obs: Observation, values: dict[str, Any], patient_weight: float | None, where: str,
+                problems: list[str]) -> Observation:
+    """Weight-based doses (µg/kg/min) as µg/min, with the row's weight or the patient's; a dose
+    given both ways must agree."""
+    update = {}
+    for per_kg_column, column in WEIGHT_BASED_DOSES.items():
+        per_kg = getattr(obs, per_kg_column)
+        if per_kg is None:
+            continue
+        weight = obs.weight_kg if obs.weight_kg is not None else patient_weight
+        if weight is None:
+            problems.append(
+                f"{where}:{per_kg_column}: value '{values.get(per_kg_column)}' — a dose per kg needs the"
+                f" patient's weight: give weight_kg on this or another row of patient {obs.patient_id}")
+            continue
+        converted = round(per_kg * weight, 6)
+        given = getattr(obs, column)
+        if given is not None and abs(given - converted) > 0.02 * max(given, converted):
+            problems.append(
+                f"{where}:{column}: value '{values.get(column)}' disagrees with {per_kg_column} {per_kg:g}"
+                f" × weight_kg {weight:g} = {converted:g} µg/min")
+        elif given is None:
+            update[column] = converted
+    return obs.model_copy(update=update) if update else obs
+
+
 def _contradictions(obs: Observation, where: str, warnings: list[str], problems: list[str]) -> None:
     if obs.o2_flow_lpm is not None and obs.o2_flow_lpm > 0 and obs.o2_device is None:
         warnings.append(
@@ -378,6 +418,7 @@ def _observations(rows: list[_Row], source: str, problems: list[str], warnings: 
                   infusion_date: datetime.date | None, skip_invalid: bool,
                   empty: str | None = None) -> ReadResult:
     infusion = _infusion_dates(rows, infusion_date, problems)
+    weights = _patient_weights(rows)
     result = ReadResult(observations=[], locations=[], warnings=warnings, rows_read=len(rows))
     for row in rows:
         row_problems = list(row.problems)
@@ -396,6 +437,7 @@ def _observations(rows: list[_Row], source: str, problems: list[str], warnings: 
                     if not (date_failed and p.startswith("day:"))  # already said why
                 )
             else:
+                obs = _per_minute(obs, values, weights.get(obs.patient_id), row.location, row_problems)
                 _contradictions(obs, row.location, warnings, row_problems)
                 if not row_problems:
                     result.observations.append(obs)

@@ -107,6 +107,7 @@ class GradedDay(_Result):
     note: str | None = None
     readings: int = 1
     notes: tuple[str, ...] = ()
+    set_aside: tuple[str, ...] = ()  # readings of a combined day whose findings were set aside, and why
 
     def syndrome(self, name: Syndrome) -> SyndromeGrade:
         return self.crs if name == "crs" else self.icans

@@ -81,9 +81,19 @@ def _wrap(value: Any) -> Any:
 Resolvable = Annotated[Union[Constant, SettingRef], BeforeValidator(_wrap)]
 
 
+# A name a setting of type `names` may hold: a therapy as other_treatment records it.
+_NAME = re.compile(r"^[a-z0-9][a-z0-9 ._+-]*$")
+
+
+def _names(raw: Any) -> tuple[str, ...]:
+    """Names given as a list, or as text separated by ';' or ','; lower-cased and trimmed."""
+    items = raw if isinstance(raw, list | tuple) else str(raw).replace(",", ";").split(";")
+    return tuple(dict.fromkeys(" ".join(str(item).lower().split()) for item in items if str(item).strip()))
+
+
 class SettingDef(_Strict):
-    type: Literal["bool", "choice", "number"]
-    default: bool | float | str
+    type: Literal["bool", "choice", "number", "names"]
+    default: bool | float | str | tuple[str, ...]
     choices: tuple[str, ...] = ()
     statement: str
     rationale: str
@@ -97,14 +107,21 @@ class SettingDef(_Strict):
             raise ValueError("only a choice setting has choices")
         if self.type == "bool" and not isinstance(self.default, bool):
             raise ValueError("a bool setting needs a default of true or false")
-        if self.type == "number" and isinstance(self.default, bool | str):
+        if self.type == "number" and isinstance(self.default, bool | str | tuple):
             raise ValueError("a number setting needs a number default")
+        if self.type == "names" and (not isinstance(self.default, tuple)
+                                     or not all(_NAME.match(name) for name in self.default)):
+            raise ValueError("a names setting needs a list of lower-case names as its default")
+        if self.type != "names" and isinstance(self.default, tuple):
+            raise ValueError("only a names setting has a list as its default")
         return self
 
     def text(self, value: Any) -> str:
         """A value of this setting as the CLI takes it and the outputs show it: true, 12, high_flow."""
         if self.type == "bool":
             return str(value).lower()
+        if self.type == "names":
+            return "; ".join(value) or "none"
         return f"{value:g}" if self.type == "number" else str(value)
 
     def parse(self, name: str, raw: Any) -> Any:
@@ -123,6 +140,13 @@ class SettingDef(_Strict):
                 return float(raw)
             except (TypeError, ValueError):
                 raise SettingsError(f"setting {name}: {raw!r} is not a number") from None
+        if self.type == "names":
+            names = () if text in ("", "none") else _names(raw)
+            bad = [n for n in names if not _NAME.match(n)]
+            if bad:
+                raise SettingsError(f"setting {name}: {bad[0]!r} is not a name (letters, digits, spaces, . _ + -);"
+                                    " separate names with ';'")
+            return names
         if text not in self.choices:
             raise SettingsError(
                 f"setting {name}: {raw!r} is not allowed; choose one of {', '.join(self.choices)}"
@@ -193,7 +217,7 @@ class Fio2EstimatesDef(_Strict):
 
 class VasopressorAgentDef(_Strict):
     column: str
-    high_dose: float
+    monotherapy_high_dose: float  # the agent given alone; combinations go by their equivalent
     ne_factor: float
 
 
@@ -211,8 +235,23 @@ class VasopressorDoseDef(_Strict):
 class WaiverDef(_Strict):
     therapies: tuple[str, ...]
     therapies_by_setting: dict[str, str] = {}
+    # Other therapies that waive fever, by the name other_treatment records; a names setting
+    # lets a centre add its own.
+    other_therapies: tuple[str, ...] = ()
+    more_other_therapies: SettingRef | None = None
     prophylaxis: Resolvable
     ends: Resolvable
+
+    def named(self, settings: Mapping[str, Any]) -> frozenset[str]:
+        """The therapy names (in other_treatment) that waive fever under these settings."""
+        more = self.more_other_therapies.value(settings) if self.more_other_therapies else ()
+        return frozenset(self.other_therapies) | frozenset(more)
+
+
+class NotAssessableDef(_Strict):
+    """What a day recorded as neuro_not_assessable sets aside."""
+
+    sets_aside: tuple[str, ...]
 
 
 class EncephalopathyDef(_Strict):
@@ -231,6 +270,7 @@ class Definitions(_Strict):
     encephalopathy: EncephalopathyDef | None = None
     fio2_estimate: Fio2EstimatesDef | None = None
     vasopressor_dose: VasopressorDoseDef | None = None
+    not_assessable: NotAssessableDef | None = None
 
 
 class Manifest(_Strict):
@@ -245,6 +285,9 @@ class Manifest(_Strict):
     syndromes: dict[Literal["crs", "icans"], str] = Field(min_length=1)
     references: dict[str, Reference]
     settings: dict[str, SettingDef] = {}
+    # The domains of a syndrome (ICE/CAPD, consciousness, seizure, ...), each with its name in
+    # words; an explanation shows the grade each domain reached.
+    domains: dict[Literal["crs", "icans"], dict[str, str]] = {}
     definitions: Definitions
 
 
@@ -263,12 +306,16 @@ class RuleDef(_Strict):
     message: str = Field(min_length=1)
     rationale: str = Field(min_length=1)
     citation: Citation
+    domain: str | None = None
     when: dict[str, Any]
     examples: Examples
 
 
 class NamedConditionDef(_Strict):
     statement: str
+    # Said once in an explanation when this condition is not met, instead of its tests on
+    # every rule that needs it.
+    unmet: str | None = None
     when: dict[str, Any]
 
 
@@ -296,6 +343,9 @@ class Rule:
     named: Mapping[str, cond.Node] = field(repr=False)
     examples: Examples = field(repr=False)
     source: str = ""
+    domain: str | None = None
+    # The named conditions of the rule's file that say, once, why they are not met.
+    unmet_texts: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @cached_property
     def settings_used(self) -> frozenset[str]:
@@ -520,6 +570,9 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
         for name in names:
             if name not in vocabulary:
                 problems.append(f"{label}: '{name}' is not a fact")
+    for name in defs.not_assessable.sets_aside if defs.not_assessable else ():
+        if name not in vocabulary:
+            problems.append(f"not_assessable.sets_aside: '{name}' is not a fact")
     age = defs.encephalopathy.capd_below_age if defs.encephalopathy else None
     if isinstance(age, SettingRef) and (
         settings.get(age.setting) is None or settings[age.setting].type != "number"
@@ -538,6 +591,12 @@ def _waiver_problems(waiver: WaiverDef, settings: Mapping[str, SettingDef]) -> l
     for therapy, setting in waiver.therapies_by_setting.items():
         if settings.get(setting) is None or settings[setting].type != "bool":
             problems.append(f"fever_waiver: '{setting}' for {therapy} is not a bool setting")
+    for name in waiver.other_therapies:
+        if not _NAME.match(name):
+            problems.append(f"fever_waiver.other_therapies: '{name}' is not a lower-case name")
+    more = waiver.more_other_therapies
+    if more is not None and (settings.get(more.setting) is None or settings[more.setting].type != "names"):
+        problems.append(f"fever_waiver.more_other_therapies: '{more.setting}' is not a names setting")
     for label, ref, kind in (
         ("fever_waiver.prophylaxis", waiver.prophylaxis, "bool"),
         ("fever_waiver.ends", waiver.ends, "choice"),
@@ -605,6 +664,8 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
     if cycle:
         fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
 
+    unmet_texts = {name: c.unmet for name, c in spec.conditions.items() if c.unmet}
+    domains = manifest.domains.get(spec.syndrome, {})
     rules, seen = [], set()
     for index, rule in enumerate(spec.rules):
         loc = ("rules", index)
@@ -614,6 +675,9 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
         if not rule.id.startswith(expected_id):
             fail(loc + ("id",), rule.id, f"id must start with {expected_id} (prefix, syndrome, grade)")
         seen.add(rule.id)
+        if rule.domain is not None and rule.domain not in domains:
+            fail(loc + ("domain",), rule.id,
+                 f"domain: unknown domain '{rule.domain}'; {MANIFEST} declares: {', '.join(domains) or 'none'}")
         if rule.citation.ref not in manifest.references:
             fail(loc + ("citation",), rule.id,
                  f"citation: unknown reference '{rule.citation.ref}';"
@@ -635,7 +699,8 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
             id=rule.id, name=rule.name, syndrome=spec.syndrome, grade=rule.grade,
             since=rule.since, evidence=rule.evidence, statement=rule.statement.strip(),
             message=rule.message, rationale=rule.rationale.strip(), citation=rule.citation,
-            condition=node, named=named, examples=rule.examples, source=str(path),
+            condition=node, named=named, examples=rule.examples, source=str(path), domain=rule.domain,
+            unmet_texts=unmet_texts,
         ))
     if problems:
         raise RuleFileError("\n".join(problems))

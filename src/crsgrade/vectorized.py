@@ -30,7 +30,9 @@ from .facts import ATTRIBUTION_FLAGS, SOURCE_COLUMNS
 from .observations import (
     DEFAULT_PATIENT_ID,
     ICE_ITEMS,
+    NEURO_ATTRIBUTION,
     PLAUSIBLE_MAX_FLOW,
+    WEIGHT_BASED_DOSES,
     THERAPIES,
     VASOPRESSOR_DOSES,
     Observation,
@@ -151,6 +153,7 @@ def read_frame(raw: bytes, source: str) -> tuple[pl.DataFrame, list[str], int]:
         pl.col("patient_id").fill_null(DEFAULT_PATIENT_ID))
     _check(typed, pl.col("day").is_null())
     _check_consistency(typed)
+    typed = typed.with_columns([pl.col("neuro_other_cause").alias(flag) for flag in NEURO_ATTRIBUTION])
     return typed, warnings, typed.height
 
 
@@ -182,6 +185,8 @@ def _check_consistency(frame: pl.DataFrame) -> None:
         (pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)),  # noqa: E712
         # more agents with a dose than vasopressors recorded: the reference path warns
         pl.sum_horizontal([(pl.col(c) > 0).cast(pl.Int64) for c in VASOPRESSOR_DOSES]) > pl.col("vasopressors"),
+        # inputs this path does not derive
+        *[pl.col(c).is_not_null() for c in (*NEURO_ATTRIBUTION, "neuro_not_assessable", *WEIGHT_BASED_DOSES)],
         # numbers that Python and polars would write differently (exponent notation)
         *[(pl.col(c) > 0) & (pl.col(c) < 1e-4) for c in ("o2_flow_lpm", "age_years")],
     ))
@@ -197,8 +202,8 @@ _GROUPS = {
     "fever": ("fever_other_cause", ["temp_c", "temp_f"]),
     "hypotension": ("hypotension_other_cause", ["hypotension", "vasopressors", "vasopressin"]),
     "hypoxia": ("hypoxia_other_cause", ["o2_device", "o2_flow_lpm"]),
-    "neuro": ("neuro_other_cause", ["ice_score", *ICE_ITEMS, "capd_score", "consciousness", "seizure",
-                                    "motor_weakness", "cerebral_edema"]),
+    "score": ("score_other_cause", ["ice_score", *ICE_ITEMS, "capd_score"]),
+    "consciousness": ("consciousness_other_cause", ["consciousness"]),
 }
 _KEYS = ["patient_id", "day"]
 
@@ -227,7 +232,7 @@ def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
     frame = frame.with_columns(columns)
     # Values of readings that do not enter a field are blanked, so that "first after sorting"
     # is null when no reading enters it.
-    scored = pl.col("_in_neuro") & pl.col("_ice_total").is_not_null()
+    scored = pl.col("_in_score") & pl.col("_ice_total").is_not_null()
     frame = frame.with_columns(
         pl.when(pl.col("_in_hypoxia")).then(o2_rank).otherwise(-1e9).alias("_o2_key"),
         pl.when(scored).then(pl.col("_ice_total")).otherwise(99).alias("_ice_key"),
@@ -257,10 +262,11 @@ def combine_readings(frame: pl.DataFrame, o2_rank: pl.Expr) -> pl.DataFrame:
              for c in ("o2_device", "o2_flow_lpm")]
     aggs.append(flag_of("hypoxia"))
     aggs += [pl.col(n).sort_by("_ice_key", maintain_order=True).first().alias(n) for n in ("ice_score", *ICE_ITEMS)]
-    aggs += [within("neuro", "capd_score").max().alias("capd_score"), flag_of("neuro")]
+    aggs += [within("score", "capd_score").max().alias("capd_score"), flag_of("score"), flag_of("consciousness")]
     for name in ("consciousness", "seizure", "motor_weakness", "cerebral_edema"):
         order = [m.value for m in enum_of(name)]
-        rank = within("neuro", name).replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int64)
+        values = within("consciousness", name) if name == "consciousness" else pl.col(name)  # events: every reading
+        rank = values.replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int64)
         aggs.append(rank.max().replace_strict(list(range(len(order))), order, default=None,
                                               return_dtype=pl.Utf8).alias(name))
     combined = frame.group_by(_KEYS, maintain_order=True).agg(aggs)
@@ -547,6 +553,14 @@ class VectorGrader:
         days = combine_days(frame, self.o2_rank()).with_row_index("_g")
         days = days.with_columns(pl.col("_g").min().over("patient_id").alias("_p"))  # patients as integers
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
+        named = sorted(self.defs.fever_waiver.named(self.settings))
+        _check(days, pl.any_horizontal(
+            # a therapy named in other_treatment that waives fever; rows after a death; ICE set
+            # aside for a child with no CAPD (warned about): the reference path takes these
+            pl.col("other_treatment").str.split("; ").list.eval(pl.element().is_in(named)).list.any(),
+            (pl.col("death_cause").is_not_null().cum_sum().shift(1).over("_p") > 0),
+            pl.col("f_ice_recorded").is_not_null() & pl.col("ice_total").is_null() & pl.col("capd_score").is_null(),
+        ))
         days = self._waiver(days)
         device = pl.col("o2_device").str.replace_all("_", " ", literal=True)
         days = days.with_columns(

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
-from .facts import ATTRIBUTION_FLAGS
+from .facts import ATTRIBUTION_FLAGS, dose_unit
 from .output import GRADE_STYLE
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
@@ -190,12 +190,14 @@ def _definition_notes(ruleset: RuleSet) -> list[Text]:
     defs, notes = ruleset.definitions, []
     dose = defs.vasopressor_dose
     if dose is not None:
-        agents = ", ".join(f"{name} ≥ {spec.high_dose:g} {_unit(spec.column)}" for name, spec in dose.agents.items())
+        agents = ", ".join(f"{name} ≥ {spec.monotherapy_high_dose:g} {dose_unit(spec.column)}"
+                           for name, spec in dose.agents.items())
         factors = " + ".join(f"{name}" + ("" if spec.ne_factor == 1 else f" × {spec.ne_factor:g}")
                              for name, spec in dose.agents.items())
         notes.append(Text(
-            f"High-dose vasopressors, each for at least {dose.min_hours:g} h: {agents}; with vasopressin a"
-            f" norepinephrine equivalent ≥ {dose.with_vasopressin_ne:g} µg/min; other combinations"
+            f"High-dose vasopressors, each for at least {dose.min_hours:g} h: as monotherapy {agents}; with"
+            f" vasopressin a norepinephrine equivalent of the other agents ≥ {dose.with_vasopressin_ne:g} µg/min;"
+            " other combinations"
             f" ≥ {dose.combination_ne:g} µg/min (equivalent = {factors}). {ruleset.cite(dose.citation)}."
             + (f" ({_VERIFY})" if dose.evidence == "verify" else "")))
     estimate = defs.fio2_estimate
@@ -208,10 +210,6 @@ def _definition_notes(ruleset: RuleSet) -> list[Text]:
             f"FiO2 when not recorded, estimated (and marked so): {devices}."
             + (" ([verify] not from the grading paper)" if estimate.evidence == "verify" else "")))
     return notes
-
-
-def _unit(column: str) -> str:
-    return "µg/kg/min" if column.endswith("_ug_kg_min") else "µg/min"
 
 
 def systems_table(rulesets: list[RuleSet]) -> Table:
