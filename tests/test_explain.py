@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import grader_for
 
 
@@ -78,3 +80,82 @@ def test_not_gradable_day_lists_what_every_rule_needs(engine):
 def test_explanations_only_when_asked(engine):
     day = grader_for(engine).grade([{"day": 0, "temp_c": 38.2}]).days()[0]
     assert day.crs.explanation is None
+
+
+# --- said once, in clinical words ----------------------------------------------------------------
+
+def test_an_afebrile_day_without_a_waiver_says_once_that_fever_is_needed(engine):
+    (day,) = explained(engine, [{"temp_c": 37.0, "hypotension": True, "vasopressors": 0, "o2_device": "room_air"}])
+    explanation = day.crs.explanation
+    assert [(c.name, c.text) for c in explanation.conditions_not_met] == [
+        ("fever_criterion", "no fever and no waiver: higher grades need fever")]
+    not_met = {r.id: r for r in explanation.not_met}
+    hypotension = not_met["ASTCT-CRS-2-HYPOTENSION"]
+    assert hypotension.because == ("fever_criterion",) and hypotension.unmet == ()  # met but for fever
+    assert [u.text() for u in not_met["ASTCT-CRS-3-ONE-VASOPRESSOR"].unmet] == [
+        "vasopressors 0 (needs 1)", "vasopressin not recorded (needs yes)"]
+    every_test = [u.fact for r in explanation.not_met for u in r.unmet]
+    assert "fever_waived" not in every_test
+
+
+def test_unmet_tests_in_clinical_words(engine):
+    from crsgrade.explain import in_words
+    from crsgrade.facts import fact_vocabulary
+
+    (day,) = explained(engine, [{"temp_c": 38.6, "hypotension": True, "vasopressors": 1, "o2_device": "room_air",
+                                 "hypoxia_other_cause": True}])
+    words = {r.id: [in_words(u, r.grade, fact_vocabulary(())) for u in r.unmet] for r in day.crs.explanation.not_met}
+    assert words["ASTCT-CRS-4-MULTIPLE-VASOPRESSORS"] == ["vasopressors 1 (grade 4 needs 2 or more)"]
+    assert words["ASTCT-CRS-4-POSITIVE-PRESSURE"] == [
+        "hypoxia attributed to another cause (grade 4 needs hypoxia not attributed to another cause)",
+        "oxygen support none (grade 4 needs positive pressure)"]
+
+
+def test_every_icans_domain_is_graded(engine):
+    (day,) = explained(engine, [{"ice_score": 4, "consciousness": "awakens_to_voice", "seizure": "none"}])
+    assert [(d.label, d.grade, d.state) for d in day.icans.explanation.domains] == [
+        ("ICE/CAPD", 2, "grade 2"), ("consciousness", 2, "grade 2"), ("seizure", None, "none"),
+        ("motor findings", None, "none recorded"), ("cerebral edema", None, "none recorded")]
+
+
+def test_set_aside_is_not_not_recorded(engine):
+    (day,) = explained(engine, [{"age_years": 8, "ice_score": 4, "consciousness": "alert"}])
+    not_met = {r.id: [u.text() for u in r.unmet] for r in day.icans.explanation.not_met}
+    assert "ASTCT-ICANS-3-ICE-0-2" not in not_met  # waiting only on the set-aside ICE: not listed
+    assert not_met["ASTCT-ICANS-4-ICE-UNAROUSABLE"] == [
+        "ice_total set aside (age 8: under 12 is assessed with CAPD) (needs 0)", "consciousness alert (needs unarousable)"]
+    encephalopathy = day.icans.explanation.domains[0]
+    assert encephalopathy.state == "set aside: age 8: under 12 is assessed with CAPD"
+
+
+@pytest.mark.parametrize("rows, settings, effect", [
+    ([{"temp_c": 36.8, "tocilizumab": True}, {"temp_c": 37.0, "hypotension": True}], {},
+     ("prophylaxis_waives_fever", "no waiver: tocilizumab on day 0 was before any CRS")),
+    ([{"temp_c": 38.6, "tocilizumab": True}, {"temp_c": 37.0, "hypotension": True},
+      {"temp_c": 36.9, "hypotension": False, "o2_device": "room_air"}, {"temp_c": 37.0, "hypotension": True}], {},
+     ("waiver_ends", "no waiver: the tocilizumab of day 0 was given in an episode that resolved on day 2")),
+    ([{"temp_c": 38.6, "antipyretic": True}, {"temp_c": 37.0, "hypotension": True}],
+     {"antipyretic_waives_fever": False},
+     ("antipyretic_waives_fever", "no waiver: the antipyretic of day 0 does not waive fever")),
+])
+def test_a_setting_that_kept_fever_from_being_waived_is_named_with_its_day(engine, rows, settings, effect):
+    days = explained(engine, rows, **settings)
+    assert effect in {(s.name, s.effect) for s in days[-1].crs.explanation.settings}
+    assert days[-1].crs.grade == 0
+
+
+def test_the_panel_shows_domains_shared_conditions_and_set_aside_readings(engine):
+    from rich.console import Console
+
+    from crsgrade.views import explanation_panel
+
+    result = grader_for(engine).grade([
+        {"day": 0, "temp_c": 37.0, "hypotension": True, "ice_score": 9, "consciousness": "alert"},
+        {"day": 0, "temp_c": 39.0, "fever_other_cause": True}], explain=True)
+    console = Console(width=200, record=True, color_system=None)
+    console.print(explanation_panel(result.days()[0]))
+    text = console.export_text()
+    assert "no fever and no waiver: higher grades need fever" in text
+    assert "ASTCT-CRS-2-HYPOTENSION: everything else met" in text
+    assert "by domain: ICE/CAPD 1 · consciousness 0 · seizure: none recorded" in text
+    assert "set aside: records:2: temperature attributed to another cause" in text

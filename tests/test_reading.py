@@ -392,3 +392,25 @@ def test_readings_of_the_older_systems_columns_are_combined():
     assert readings == 2
     assert (day.fio2, day.norepinephrine_ug_min, day.organ_toxicity_grade, day.cartox_score) == (45, 12, 3, 6)
     assert day.seizure_kind.value == "focal" and day.hospitalized is True
+
+
+# --- weight-based vasopressor doses ------------------------------------------------------------
+
+def test_a_weight_based_dose_is_converted_with_the_patients_weight():
+    rows = parse_text("patient_id,day,weight_kg,norepinephrine_ug_kg_min,epinephrine_ug_kg_min\n"
+                      "p,0,80,,\np,1,,0.25,\np,2,70,,0.1\n", "obs.csv").observations
+    assert rows[1].norepinephrine_ug_min == 20  # the weight of another row of the patient
+    assert rows[2].epinephrine_ug_min == 7  # the row's own weight
+
+
+def test_a_weight_based_dose_without_a_weight_is_an_error():
+    assert problems("patient_id,day,norepinephrine_ug_kg_min\np,0,0.1\n") == [
+        "obs.csv:2:norepinephrine_ug_kg_min: value '0.1' — a dose per kg needs the patient's weight: give"
+        " weight_kg on this or another row of patient p"]
+
+
+def test_a_dose_given_both_ways_must_agree():
+    assert first("day,weight_kg,norepinephrine_ug_kg_min,norepinephrine_ug_min\n0,70,0.3,21\n").norepinephrine_ug_min == 21
+    assert problems("day,weight_kg,norepinephrine_ug_kg_min,norepinephrine_ug_min\n0,70,0.3,30\n") == [
+        "obs.csv:2:norepinephrine_ug_min: value '30' disagrees with norepinephrine_ug_kg_min 0.3 × weight_kg 70"
+        " = 21 µg/min"]

@@ -100,3 +100,12 @@ def test_verify_items_are_flagged():
     assert _flagged("mskcc") == {"MSKCC-CRS-4-LIFE-THREATENING", "fio2_estimate"}
     cres = {r.id for r in SYSTEMS["cartox"].rules if r.syndrome == "icans"}
     assert _flagged("cartox") == cres | {"CARTOX-CRS-3-HIGH-DOSE-VASOPRESSOR", "fio2_estimate", "vasopressor_dose"}
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_a_system_with_domains_puts_every_graded_rule_in_one(system):
+    ruleset = SYSTEMS[system]
+    for syndrome, domains in ruleset.manifest.domains.items():
+        for rule in ruleset.rules:
+            if rule.syndrome == syndrome and 1 <= rule.grade <= 4:
+                assert rule.domain in domains, rule.id

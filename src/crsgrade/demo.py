@@ -15,7 +15,8 @@ from .grading import Grader
 from .observations import THERAPIES, Observation
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
-from .views import NAMES, summary_tables
+from .explain import in_words
+from .views import _FACTS, NAMES, summary_tables
 
 INTRODUCTION = (
     "A patient in their late 60s with relapsed diffuse large B-cell lymphoma receives "
@@ -67,11 +68,12 @@ def _why(name: str, grade: SyndromeGrade) -> list[Any]:
     for rule in top:
         lines.append(Text(f"    because: {rule.statement} ({rule.citation})", style="dim"))
     above = [rule for rule in explanation.not_met if grade.grade is not None and rule.grade == grade.grade + 1]
+    shared = {c.name: c.text for c in explanation.conditions_not_met}
     for rule in above:
-        reasons = "; ".join(u.text() for u in rule.unmet)
-        lines.append(Text(f"    not grade {rule.grade}: {reasons}", style="dim"))
+        reasons = [shared[name] for name in rule.because] + [in_words(u, rule.grade, _FACTS) for u in rule.unmet]
+        lines.append(Text(f"    not grade {rule.grade}: {'; '.join(dict.fromkeys(reasons))}", style="dim"))
     for setting in explanation.settings:
-        lines.append(Text(f"    setting {setting.name}: {setting.effect}", style="magenta"))
+        lines.append(Text(f"    {setting.effect} (setting {setting.name})", style="magenta"))
     return lines
 
 

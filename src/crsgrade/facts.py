@@ -141,6 +141,11 @@ def fact_vocabulary(oxygen_classes: tuple[str, ...]) -> dict[str, FactSpec]:
     }
 
 
+# Facts every day has: attribution is false unless recorded, fever is waived only when the waiver
+# says so, and whether a CARTOX-10 was scored is always known.
+ALWAYS_KNOWN = (*ATTRIBUTION_FLAGS, "fever_waived", "cartox_scored")
+
+
 def complete(fact: Mapping[str, Any]) -> dict[str, Any]:
     """Fills the facts that are always known: attribution is false unless recorded, and fever
     is waived only when the waiver says so."""

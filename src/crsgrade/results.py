@@ -34,24 +34,50 @@ class FiredCriterion(_Result):
 
 class Unmet(_Result):
     """One test of a rule's condition that did not hold: the fact, its value (None when not
-    recorded) and what the rule needed."""
+    recorded, or recorded but set aside, with `set_aside` saying why) and what the rule needed."""
 
     fact: str
     value: Any
     needs: str
+    set_aside: str | None = None
 
     def text(self) -> str:
-        shown = "not recorded" if self.value is None else _shown(self.value)
+        if self.value is None:
+            shown = f"set aside ({self.set_aside})" if self.set_aside else "not recorded"
+        else:
+            shown = _shown(self.value)
         return f"{self.fact} {shown} (needs {self.needs})"
 
 
 class CriterionNotMet(_Result):
-    """A rule of higher grade that did not fire, and the values that kept it from firing."""
+    """A rule of higher grade that did not fire, and the values that kept it from firing.
+    `because` names shared conditions not met (said once, in Explanation.conditions_not_met)
+    whose tests are left out of `unmet`."""
 
     id: str
     grade: int
     statement: str
     unmet: tuple[Unmet, ...]
+    because: tuple[str, ...] = ()
+
+
+class ConditionNotMet(_Result):
+    """A named condition that several rules need and the day does not meet, said once."""
+
+    name: str
+    text: str
+    unmet: tuple[Unmet, ...]
+
+
+class DomainGrade(_Result):
+    """The grade one domain of a syndrome reached (ICE/CAPD, consciousness, seizure, ...), or,
+    when no rule of it fired, what was recorded: "none", "none recorded", "not recorded", or why
+    it was set aside."""
+
+    domain: str
+    label: str
+    grade: int | None
+    state: str
 
 
 class SettingEffect(_Result):
@@ -66,6 +92,8 @@ class Explanation(_Result):
     fired: tuple[FiredCriterion, ...]
     not_met: tuple[CriterionNotMet, ...]
     settings: tuple[SettingEffect, ...]
+    conditions_not_met: tuple[ConditionNotMet, ...] = ()
+    domains: tuple[DomainGrade, ...] = ()
 
 
 def _shown(value: Any) -> str:

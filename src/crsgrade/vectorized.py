@@ -41,6 +41,7 @@ from .observations import (
 )
 from .output import CSV_COLUMNS
 from .reading import _DECIMAL_COMMA, _map_headers, _sniff_delimiter
+from .grading import _days
 from .ruleset import PLACEHOLDER
 
 _NOT_RECORDED = "not recorded"
@@ -504,6 +505,8 @@ class VectorGrader:
             gate = considered(rule.grade)
             for name in cond.fields_of(node) - events:
                 absent = pl.col(name).is_null()
+                if name == "ice_total":  # an ICE recorded for a child assessed with CAPD is set aside
+                    absent = absent & pl.col("f_ice_recorded").is_null()
                 if name in tools:
                     absent = absent & ~tool_present
                 columns.setdefault(SOURCE_COLUMNS.get(name, name), []).append(gate & truth.is_null() & absent)
@@ -555,12 +558,12 @@ class VectorGrader:
         days = self._facts(days).sort(["_p", "day"], maintain_order=True)
         named = sorted(self.defs.fever_waiver.named(self.settings))
         _check(days, pl.any_horizontal(
-            # a therapy named in other_treatment that waives fever; rows after a death; ICE set
-            # aside for a child with no CAPD (warned about): the reference path takes these
+            # a therapy named in other_treatment that waives fever; rows after a death: the
+            # reference path takes these
             pl.col("other_treatment").str.split("; ").list.eval(pl.element().is_in(named)).list.any(),
             (pl.col("death_cause").is_not_null().cum_sum().shift(1).over("_p") > 0),
-            pl.col("f_ice_recorded").is_not_null() & pl.col("ice_total").is_null() & pl.col("capd_score").is_null(),
         ))
+        self.warnings = self._child_ice_warnings(days)
         days = self._waiver(days)
         device = pl.col("o2_device").str.replace_all("_", " ", literal=True)
         days = days.with_columns(
@@ -585,6 +588,18 @@ class VectorGrader:
         return out.select(CSV_COLUMNS + ("readings",)).with_columns(
             pl.when(text == "").then(None).otherwise(text).name.keep())  # nothing to say: null
 
+    def _child_ice_warnings(self, days: pl.DataFrame) -> list[str]:
+        """Grader._grade_patient's warning about children whose ICE was set aside."""
+        aside = days.filter(pl.col("f_ice_recorded").is_not_null() & pl.col("ice_total").is_null()
+                            & pl.col("capd_score").is_null())
+        if aside.height == 0:
+            return []
+        limit = self.defs.encephalopathy.capd_below_age.value(self.settings)
+        grouped = aside.group_by("_p", maintain_order=True).agg(pl.col("patient_id").first(),
+                                                               pl.col("f_age").first(), pl.col("day"))
+        return [f"patient {pid} (age {age:g}): ICE set aside on {_days(list(days))}: children under {limit:g}"
+                " are assessed with CAPD; record capd_score" for _, pid, age, days in grouped.iter_rows()]
+
     def grade_csv(self, path: str | Path) -> tuple[pl.DataFrame, list[str], int]:
         """The grades of a CSV file (`-`: standard input), its warnings and how many rows it had.
         Raises Unsupported when the reference path must grade it."""
@@ -595,7 +610,8 @@ class VectorGrader:
         except OSError:
             raise Unsupported from None
         frame, warnings, rows = read_frame(raw, str(path))
-        return self.grade_frame(frame), warnings, rows
+        graded = self.grade_frame(frame)
+        return graded, warnings + self.warnings, rows
 
     def grade_table(self, table: Any) -> pl.DataFrame:
         """A polars, pandas or Arrow table of observations (contract column names or their

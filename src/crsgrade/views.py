@@ -13,25 +13,34 @@ from rich.text import Text
 
 from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
-from .facts import ATTRIBUTION_FLAGS, dose_unit
+from .explain import in_words, values_in_words
+from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
 from .output import GRADE_STYLE
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
 
 NAMES = {"crs": "CRS", "icans": "ICANS"}
+_FACTS = fact_vocabulary(())  # the clinical words of every fact
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as --set takes it: true, 12, high_flow, "a; b"."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple | list):
+        return "; ".join(value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _grade_text(grade: int | None) -> str:
     return "–" if grade is None else str(grade)
 
 
-def _values(values: dict[str, Any]) -> str:
-    return ", ".join(f"{name} {_word(value)}" for name, value in values.items())
-
-
 def _word(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, tuple | list):
+        return "; ".join(value) or "none"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -46,15 +55,21 @@ def _syndrome_section(label: str, grade: SyndromeGrade) -> Group:
             continue
         flag = " [verify]" if rule.evidence == "verify" else ""
         lines.append(Text(f"  ✓ {rule.id} (grade {rule.grade}){flag}: {rule.statement}"))
-        lines.append(Text(f"      met with {_values(rule.values)}", style="dim"))
+        lines.append(Text(f"      met with {values_in_words(rule.values, _FACTS)}", style="dim"))
         lines.append(Text(f"      {rule.citation}", style="dim italic"))
+    if explanation.domains:
+        shown = " · ".join(f"{d.label} {d.grade}" if d.grade is not None else f"{d.label}: {d.state}"
+                           for d in explanation.domains)
+        lines.append(Text(f"  by domain: {shown}", style="cyan"))
     if grade.not_recorded:
         lines.append(Text(f"  could be higher: {', '.join(grade.not_recorded)} not recorded", style="yellow"))
+    for condition in explanation.conditions_not_met:
+        lines.append(Text(f"  {condition.text}", style="dim"))
     for rule in explanation.not_met:
-        reasons = "; ".join(u.text() for u in rule.unmet)
+        reasons = "; ".join(in_words(u, rule.grade, _FACTS) for u in rule.unmet) or "everything else met"
         lines.append(Text(f"  ✗ grade {rule.grade} not met — {rule.id}: {reasons}", style="dim"))
     for setting in explanation.settings:
-        lines.append(Text(f"  setting {setting.name} = {_word(setting.value)}: {setting.effect}",
+        lines.append(Text(f"  {setting.effect} (setting {setting.name} = {setting_text(setting.value)})",
                           style="magenta"))
     return Group(*lines)
 
@@ -78,6 +93,8 @@ def explanation_panel(day: GradedDay, labels: dict[str, str] | None = None) -> P
     extra += list(day.notes)
     if extra:
         parts += [Text(""), Text("; ".join(extra), style="dim")]
+    for reading in day.set_aside:
+        parts.append(Text(f"set aside: {reading}", style="dim"))
     return Panel(Group(*parts), title=Text(f"Patient {day.patient_id} · day {day.day}"), title_align="left")
 
 
