@@ -179,7 +179,8 @@ def _day_row(day: GradedDay, labels: dict[str, str]) -> str:
     for syndrome in labels:
         grade = day.syndrome(syndrome)
         cells += [_grade_cell(grade), f"<td>{_reason(grade)}</td>"]
-    extra = list(day.therapies) + list(day.notes) + ([day.note] if day.note else [])
+    extra = (list(day.therapies) + list(day.notes) + ([day.note] if day.note else [])
+             + [f"set aside: {reading}" for reading in day.set_aside])
     cells.append(f"<td>{_e('; '.join(extra))}</td>")
     return "<tr>" + "".join(cells) + "</tr>"
 
