@@ -7,7 +7,10 @@ import datetime
 import functools
 import io
 import json
+import os
+import shutil
 import sys
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -20,12 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from . import __version__
 from .errors import CrsgradeError, SettingsError
 from .evaluators import durable_available
-from .grading import Grader
-from .output import timeline, to_csv, to_json
-from .results import GradedDay, GradingResult, InputSummary
+from .grading import Accounting, Grader
+from .results import GradedDay, GradingResult
 from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset, shipped_systems
 
-# explain, summary, rules, demo and the vectorized path import what they need when run, so that
+# explain, summary, rules, demo and the rich views import what they need when run, so that
 # `crsgrade grade` starts without them.
 
 app = typer.Typer(
@@ -54,7 +56,6 @@ class Engine(StrEnum):
     auto = "auto"
     durable = "durable"
     python = "python"
-    vector = "vector"
 
 
 class Syndrome(StrEnum):
@@ -83,8 +84,7 @@ def _user_errors(command):
 
 
 def _engine_in_use() -> str:
-    facts = "durable-rules" if durable_available() else "python (durable-rules not importable here)"
-    return f"{facts}; CSV output: vectorized (polars)"
+    return "durable-rules" if durable_available() else "python (durable-rules not importable here)"
 
 
 def _version(value: bool) -> None:
@@ -130,8 +130,8 @@ SetOption = Annotated[
 ]
 EngineOption = Annotated[Engine, typer.Option(
     "--engine",
-    help="Rule evaluator: durable-rules, python, or vector (polars; CSV output only). auto: vector for"
-         " --format csv of a file over 200 KB, else durable-rules where it can be imported.",
+    help="Rule evaluator: durable-rules or python (the same rule files, the same grades). auto:"
+         " durable-rules where it can be imported.",
 )]
 InfusionDateOption = Annotated[
     Optional[datetime.datetime],
@@ -157,10 +157,8 @@ def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ..
     _err.print(summary_line, style="dim", highlight=False, soft_wrap=True)
 
 
-# A file this large takes about a second or more on the reference path: show progress.
-_PROGRESS_BYTES = 500_000
-# Below this size the reference path finishes before polars would have loaded.
-_VECTOR_BYTES = 200_000
+# A file this large takes about a second or more: show progress.
+_PROGRESS_BYTES = 20_000_000
 
 
 @contextlib.contextmanager
@@ -173,54 +171,54 @@ def _progress(file: Path, quiet: bool, what: str):
     if quiet or not large or not _err.is_terminal:
         yield None
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed} rows"),
                TimeElapsedColumn())
     with Progress(*columns, console=_err, transient=True) as progress:
         task = progress.add_task(what, total=None)
-        yield lambda done, total: progress.update(task, completed=done, total=total)
-
-
-def _reference(engine: Engine) -> str:
-    """The engine that grades fact by fact: the vectorized path writes grade CSVs only, so the
-    other outputs take auto's reference engine."""
-    return (Engine.auto if engine is Engine.vector else engine).value
+        yield lambda done, total: progress.update(task, completed=done)
 
 
 def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
             infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
-            explain: bool = False, system: str = DEFAULT_SYSTEM) -> GradingResult:
-    grader = Grader(rules, _parse_sets(set_), _reference(engine), system=system)
-    with _progress(file, quiet, "grading patients") as progress:
-        result = grader.grade(file, infusion_date=infusion_date.date() if infusion_date else None,
-                              skip_invalid=skip_invalid, explain=explain, progress=progress)
+            explain: bool = False, system: str = DEFAULT_SYSTEM) -> tuple[Grader, list, GradingResult]:
+    """Grades a file: the grader, the graded frames and the typed result."""
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    accounting = Accounting()
+    with _progress(file, quiet, "grading") as progress:
+        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress))
+        result = grader.result(frames, accounting, explain=explain)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    return result
+    return grader, frames, result
 
 
-def _size(file: Path) -> int:
+@contextlib.contextmanager
+def _writing(output: Path | None):
+    """A binary handle for the output: a file beside the target, renamed over it only when all
+    is written (so a failure leaves the previous file as it was), or standard output, spooled
+    so that nothing is printed when a later batch turns out to have errors."""
+    if output is None:
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            yield spool
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        return
     try:
-        return file.stat().st_size
-    except OSError:
-        return 0
-
-
-def _vector_csv(file: Path, set_: list[str], rules: Path | None, quiet: bool,
-                system: str = DEFAULT_SYSTEM) -> str | None:
-    """The grade CSV from the vectorized path, or None when the file or the system needs the
-    reference path."""
-    from .vectorized import Unsupported, VectorGrader, write_csv
-
-    grader = Grader(rules, _parse_sets(set_), "python", system=system)
+        handle = tempfile.NamedTemporaryFile("wb", dir=output.resolve().parent, prefix=f".{output.name}.",
+                                             delete=False)
+    except OSError as exc:
+        raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
     try:
-        with _progress(file, quiet, "grading (vectorized)"):
-            graded, warnings, rows = VectorGrader(grader).grade_csv(file)
-            text = write_csv(graded)
-    except Unsupported:
-        return None
-    summary = InputSummary(rows_read=rows, rows_combined=rows - graded.height, rows_rejected=0,
-                           patient_days=graded.height)
-    _report(summary.line(), tuple(warnings), (), quiet)
-    return text
+        with handle:
+            yield handle
+        os.replace(handle.name, output)
+    except OSError as exc:
+        Path(handle.name).unlink(missing_ok=True)
+        raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def _emit(renderable=None, text: str | None = None, output: Path | None = None) -> None:
@@ -232,14 +230,8 @@ def _emit(renderable=None, text: str | None = None, output: Path | None = None) 
         console = Console(file=io.StringIO(), width=160, color_system=None)
         console.print(renderable)
         text = console.file.getvalue()
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with output.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    with _writing(output) as handle:
+        handle.write(text.encode("utf-8"))
 
 
 def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> None:
@@ -268,17 +260,27 @@ def grade(
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
-    if format is Format.csv and infusion_date is None and (
-            engine is Engine.vector or (engine is Engine.auto and _size(file) > _VECTOR_BYTES)):
-        text = _vector_csv(file, set_, rules, quiet, system)
-        if text is not None:
-            _emit(text=text, output=output)
-            return
-    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
-    if format is Format.table:
-        _emit(timeline(result), output=output)
-    else:
-        _emit(text=to_csv(result) if format is Format.csv else to_json(result), output=output)
+    if format is not Format.csv:
+        from .output import timeline, to_json
+
+        _, _, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
+        if format is Format.table:
+            _emit(timeline(result), output=output)
+        else:
+            _emit(text=to_json(result), output=output)
+        return
+    from .output import write_csv
+
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    accounting = Accounting()
+    with _progress(file, quiet, "grading") as progress, _writing(output) as handle:
+        first = True
+        for frame in grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                   skip_invalid=skip_invalid, accounting=accounting, progress=progress):
+            write_csv(frame, handle, header=first)
+            first = False
+    summary = accounting.summary()
+    _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
 
 
 @app.command()
@@ -300,7 +302,7 @@ def explain(
     grade not met and what kept them from firing, and the \\[open] settings involved."""
     from .views import explanation_panel
 
-    result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
+    _, _, result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
     days = _select(result, patient, day)
     if format is PanelFormat.json:
         data = {"schema_version": result.schema_version, "ruleset": result.ruleset,
@@ -347,7 +349,7 @@ def summary(
     from .episodes import summarise
     from .views import summary_csv, summary_tables
 
-    result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
+    _, _, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     cohort = summarise(result)
     _emit_as(format, output, cohort, summary_tables, summary_csv)
 
@@ -375,24 +377,11 @@ def compare(
 
     chosen = _systems(systems)
     with _progress(file, quiet, "grading under each system"):
-        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=_reference(engine),
+        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=engine.value,
                                  infusion_date=infusion_date.date() if infusion_date else None,
                                  skip_invalid=skip_invalid)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     _emit_as(format, output, result, comparison_tables, comparison_csv)
-
-
-def _read_and_grade(file: Path, set_: list[str], system: str, rules: Path | None, engine: Engine,
-                    infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool):
-    """Reads and grades a file for the figures, which need the combined days as well as the
-    grades: the grader, what was read, the combined days and the result."""
-    grader = Grader(rules, _parse_sets(set_), _reference(engine), system=system)
-    with _progress(file, quiet, "grading patients"):
-        read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None,
-                                 skip_invalid=skip_invalid)
-        result = grader.grade_days(read, days)
-    _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    return grader, read, days, result
 
 
 def _systems(values: list[str]) -> list[str]:
@@ -429,10 +418,11 @@ def plot(
     if output.suffix.lower().lstrip(".") not in FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
     others = [name for name in _systems(systems) if name != system]
-    grader, read, days, result = _read_and_grade(file, set_, system, rules, engine, infusion_date, skip_invalid, quiet)
+    grader, frames, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     if cohort:
-        # the other systems grade the same combined days
-        compared = [Grader(engine=_reference(engine), system=name).grade_days(read, days) for name in others]
+        when = infusion_date.date() if infusion_date else None
+        compared = [Grader(engine=engine.value, system=name).grade(file, infusion_date=when, skip_invalid=skip_invalid)
+                    for name in others]
         save(draw_cohort(cohort_figure(result, compared)), output)
         return
     known = [p.patient_id for p in result.patients]
@@ -442,7 +432,7 @@ def plot(
     chosen = patient if patient is not None else known[0]
     if chosen not in known:
         raise CrsgradeError(f"no patient '{chosen}' in the file; patients: {', '.join(known)}")
-    figure = course_figures(grader, result, [day for day, _ in days if day.patient_id == chosen])[chosen]
+    figure = course_figures(grader, result, frames, only=chosen)[chosen]
     save(draw_course(figure), output)
 
 
@@ -467,9 +457,9 @@ def report(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
-    grader, _, days, result = _read_and_grade(file, set_, system, rules, engine, infusion_date, skip_invalid, quiet)
+    grader, frames, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
     digest = None if str(file) == "-" else file_digest(file)
-    text = render(result, grader.ruleset, cohort_figure(result), course_figures(grader, result, [d for d, _ in days]),
+    text = render(result, grader.ruleset, cohort_figure(result), course_figures(grader, result, frames),
                   "standard input" if str(file) == "-" else file.name, digest)
     _emit(text=text, output=output)
 
@@ -483,9 +473,18 @@ def check(
 ) -> None:
     """Validate FILE without grading it: report every problem and warning; exit 1 if any
     row is invalid."""
-    grader = Grader(rules, engine="python")
-    read, days = grader.read(file, infusion_date=infusion_date.date() if infusion_date else None)
-    _report(f"{InputSummary.of(read, days).line()}; no problems found", tuple(read.warnings), (), quiet=False)
+    from .grading import open_input, readings
+
+    if rules is not None:
+        load_ruleset(rules)
+    accounting = Accounting()
+    source = open_input(file)
+    accounting.warnings += source.warnings
+    days = 0
+    for batch in readings(source, infusion_date.date() if infusion_date else None, False, accounting):
+        days += batch.select("patient_id", "day").n_unique()
+    accounting.patient_days, accounting.rows_combined = days, accounting.rows_read - days
+    _report(f"{accounting.summary().line()}; no problems found", tuple(accounting.warnings), (), quiet=False)
 
 
 @app.command(name="rules")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -11,8 +11,8 @@ from rich.text import Text
 
 from .episodes import summarise
 from .facts import format_value
-from .grading import Grader
-from .observations import THERAPIES, Observation
+from .grading import Accounting, Grader
+from .observations import THERAPIES
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
 from .explain import in_words
@@ -33,30 +33,30 @@ def example_path():
     return shipped("examples", "dasatinib_case.csv")
 
 
-def describe(obs: Observation) -> str:
-    """The day's observations in words."""
+def describe(day: Mapping[str, Any]) -> str:
+    """A day's observations in words (a row of the graded frame)."""
     parts = []
-    if obs.temperature_c is not None:
-        parts.append(f"{format_value(obs.temperature_c)} °C")
-    if obs.hypotension is not None:
-        parts.append("hypotension" if obs.hypotension else "no hypotension")
-    if obs.vasopressors:
-        parts.append(f"{obs.vasopressors} vasopressor{'s' if obs.vasopressors > 1 else ''}")
-    if obs.o2_device is not None:
-        device = format_value(obs.o2_device.value)
-        flow = f" {format_value(obs.o2_flow_lpm)} L/min" if obs.o2_flow_lpm is not None else ""
-        parts.append(device + flow + (" (for airway protection)" if obs.hypoxia_other_cause else ""))
-    given = [t for t in THERAPIES if getattr(obs, t)]
+    if day["f.temp_c"] is not None:
+        parts.append(f"{format_value(day['f.temp_c'])} °C")
+    if day["hypotension"] is not None:
+        parts.append("hypotension" if day["hypotension"] else "no hypotension")
+    if day["vasopressors"]:
+        parts.append(f"{day['vasopressors']} vasopressor{'s' if day['vasopressors'] > 1 else ''}")
+    if day["o2_device"] is not None:
+        flow = f" {format_value(day['o2_flow_lpm'])} L/min" if day["o2_flow_lpm"] is not None else ""
+        parts.append(format_value(day["o2_device"]) + flow
+                     + (" (for airway protection)" if day["hypoxia_other_cause"] else ""))
+    given = [t for t in THERAPIES if day[t]]
     if given:
         parts.append("given " + ", ".join(given))
-    if obs.ice_total is not None:
-        parts.append(f"ICE {obs.ice_total}")
-    if obs.consciousness is not None:
-        parts.append(format_value(obs.consciousness.value))
+    ice = day["f.ice_total"] if day["f.ice_total"] is not None else None
+    if ice is not None:
+        parts.append(f"ICE {ice}")
+    if day["consciousness"] is not None:
+        parts.append(format_value(day["consciousness"]))
     for name in ("seizure", "motor_weakness", "cerebral_edema"):
-        value = getattr(obs, name)
-        if value is not None and value.value != "none":
-            parts.append(f"{format_value(name)} {format_value(value.value)}")
+        if day[name] is not None and day[name] != "none":
+            parts.append(f"{format_value(name)} {format_value(day[name])}")
     return "; ".join(parts)
 
 
@@ -77,11 +77,11 @@ def _why(name: str, grade: SyndromeGrade) -> list[Any]:
     return lines
 
 
-def _day_panel(day: GradedDay, obs: Observation) -> Panel:
+def _day_panel(day: GradedDay, observed: Mapping[str, Any]) -> Panel:
     body: list[Any] = []
     if day.note:
         body.append(Text(day.note, style="italic"))
-    body.append(Text(f"Observed: {describe(obs)}"))
+    body.append(Text(f"Observed: {describe(observed)}"))
     if day.fever_waived:
         body.append(Text("Fever requirement waived: the patient has had CRS therapy in this episode.", style="cyan"))
     body += _why("crs", day.crs) + _why("icans", day.icans)
@@ -90,10 +90,10 @@ def _day_panel(day: GradedDay, obs: Observation) -> Panel:
 
 def run(console: Console) -> None:
     grader = Grader(engine="auto")
-    path = example_path()
-    _, days = grader.read(path)
-    observations = {(obs.patient_id, obs.day): obs for obs, _ in days}
-    result = grader.grade(path, explain=True)
+    accounting = Accounting()
+    frames = list(grader.frames(example_path(), accounting=accounting))
+    observations = {(row["patient_id"], row["day"]): row for frame in frames for row in frame.iter_rows(named=True)}
+    result = grader.result(frames, accounting, explain=True)
     console.print(Divider("crsgrade demo: grade 3 CRS and grade 4 ICANS after tisagenlecleucel"))
     console.print(Panel(INTRODUCTION, title="The case", title_align="left"))
     for day in result.days():

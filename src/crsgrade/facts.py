@@ -1,19 +1,27 @@
-"""The facts the rules test, and how one observation day becomes one fact.
+"""The facts the rules test, and how the days' columns become them.
 
 Python derives only what the guide calls derived facts — temperature in °C, ICE total, oxygen
-class, whether fever counts, whether it is waived — and takes every threshold, device class and
-therapy list it needs from the rule set's `definitions`. The cross-day state of the fever waiver
-is kept by `grading.py`; here it arrives as two arguments.
+class, whether fever counts, FiO2, whether vasopressors are high-dose — and takes every
+threshold, device class and therapy list it needs from the rule set's `definitions`. They are
+derived on whole columns: each fact is a column `f.NAME`; beside them, `s.NAME` says why a fact
+recorded was set aside, `u.NAME` names the input that would settle a fact left unknown, and
+`r.COLUMN` whether an input column was recorded. Text shown in messages ("nasal cannula 2.0
+L/min") is written by Python once per distinct value. Whether fever is waived depends on the
+days before, so the waiver (waiver.py) adds `f.fever_waived` and `f.fever_basis` afterwards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+import polars as pl
 
 from .conditions import FactSpec
+from .combining import temperature, total
 from .observations import (
+    CARTOX_ITEMS,
+    ICE_ITEMS,
     NEURO_ATTRIBUTION,
     VASOPRESSOR_DOSES,
     CerebralEdema,
@@ -21,7 +29,6 @@ from .observations import (
     DeathCause,
     MotorWeakness,
     O2Device,
-    Observation,
     Seizure,
     SeizureKind,
 )
@@ -52,10 +59,6 @@ UNRECORDED_INPUTS = "_unrecorded_inputs"
 # with CAPD; the assessment of a day recorded as not assessable): set aside is not "not recorded".
 SET_ASIDE = "_set_aside"
 NOT_ASSESSABLE = "not assessable (neuro_not_assessable)"
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
 
 
 def format_value(value: Any) -> str:
@@ -155,208 +158,215 @@ def complete(fact: Mapping[str, Any]) -> dict[str, Any]:
     return filled
 
 
-@dataclass(frozen=True)
-class Waiver:
-    """Why fever is waived today: the therapy, the day it was given, and the settings that let
-    it waive fever (an antipyretic, or therapy given before any CRS)."""
-
-    therapy: str
-    day: int
-    settings: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        return f"fever waived after {self.therapy} on day {self.day}"
-
-
-def _oxygen_entry(obs: Observation, oxygen: Any) -> Any:
-    """The device table entry that classes the day's oxygen support: a class or a setting."""
-    if obs.o2_device is None:
-        return None
-    device = oxygen.devices[obs.o2_device.value]
-    if not device.by_flow:
-        return device.class_
-    if obs.o2_flow_lpm is None or obs.o2_flow_lpm <= oxygen.flow_boundary_lpm:
-        return device.at_or_below  # with no flow recorded: the least the device can be
-    return device.above
-
-
-def oxygen_class(obs: Observation, oxygen: Any, settings: Mapping[str, Any]) -> str | None:
-    """The class of the day's oxygen support, from the rule set's device table."""
-    entry = _oxygen_entry(obs, oxygen)
-    return None if entry is None else entry.value(settings)
-
-
-def settings_consulted(obs: Observation, fact: Mapping[str, Any], definitions: Any,
-                       settings: Mapping[str, Any], waiver: Waiver | None) -> list[tuple[str, str, str]]:
-    """The [open] settings the derived facts of this day rest on: (syndrome, setting, what it
-    did)."""
-    used = []
-    if waiver is not None and fact.get("fever_waived"):
-        used += [("crs", name, waiver.describe()) for name in waiver.settings]
-    entry = _oxygen_entry(obs, definitions.oxygen)
-    if getattr(entry, "setting", None):
-        used.append(("crs", entry.setting, f"{fact.get('o2_support')} classed as {fact.get('o2_class')}"))
-    encephalopathy = definitions.encephalopathy
-    age_setting = getattr(encephalopathy.capd_below_age, "setting", None) if encephalopathy else None
-    age = fact.get("age_years")
-    if age_setting and age is not None and obs.ice_total is not None:
-        tool = "CAPD, so ICE is not used" if uses_capd(age, definitions, settings) else "ICE"
-        used.append(("icans", age_setting, f"age {age:g}: assessed with {tool}"))
-    return used
-
-
-def uses_capd(age_years: float | None, definitions: Any, settings: Mapping[str, Any]) -> bool | None:
-    """Whether a patient of this age is assessed with CAPD (None when age is not recorded or
-    the system does not use CAPD)."""
-    if age_years is None or definitions.encephalopathy is None:
-        return None
-    return age_years < definitions.encephalopathy.capd_below_age.value(settings)
-
-
-def derive(
-    obs: Observation,
-    *,
-    age_years: float | None,
-    definitions: Any,
-    settings: Mapping[str, Any],
-    waiver: Waiver | None,
-) -> dict[str, Any]:
-    """The fact the engine sees for one patient-day; unrecorded facts are left out, and facts
-    recorded but set aside are named under SET_ASIDE with the reason."""
-    temp = obs.temperature_c
-    fever = None if temp is None else temp >= definitions.fever.threshold_c
-    capd = uses_capd(age_years, definitions, settings)
-    fact = {
-        "temp_c": temp,
-        "fever": fever,
-        "fever_waived": waiver is not None,
-        "hypotension": obs.hypotension,
-        "vasopressin": obs.vasopressin,
-        "o2_device": obs.o2_device.value if obs.o2_device else None,
-        "o2_flow_lpm": obs.o2_flow_lpm,
-        "o2_class": oxygen_class(obs, definitions.oxygen, settings),
-        "ice_total": None if capd else obs.ice_total,
-        "capd_total": obs.capd_score,
-        "consciousness": obs.consciousness,
-        "seizure": obs.seizure,
-        "motor_weakness": obs.motor_weakness,
-        "cerebral_edema": obs.cerebral_edema,
-        "death_cause": obs.death_cause,
-        "age_years": age_years,
-        "cartox_total": obs.cartox_total,
-        **{name: obs.attributed(name) for name in ATTRIBUTION_FLAGS},
-        **{name: getattr(obs, name) for name in RECORDED_FACTS},
-    }
-    set_aside: dict[str, str] = {}
-    if capd and obs.ice_total is not None:
-        limit = definitions.encephalopathy.capd_below_age.value(settings)
-        set_aside["ice_total"] = f"age {age_years:g}: under {limit:g} is assessed with CAPD"
-    if obs.neuro_not_assessable and definitions.not_assessable is not None:
-        for name in definitions.not_assessable.sets_aside:
-            fact[name] = None
-            set_aside[name] = NOT_ASSESSABLE
-    fact["cartox_scored"] = fact["cartox_total"] is not None and "cartox_total" not in set_aside
-    fact = complete({name: _plain(value) for name, value in fact.items()})
-    unrecorded: dict[str, str] = {}
-    fact.update(_vasopressor_facts(obs, definitions.vasopressor_dose, unrecorded))
-    fact.update(_fio2_facts(obs, definitions.fio2_estimate))
-    fact = {name: value for name, value in fact.items() if value is not None}
-    if unrecorded:
-        fact[UNRECORDED_INPUTS] = unrecorded
-    if set_aside:
-        fact[SET_ASIDE] = set_aside
-    if obs.o2_device is not None:
-        flow = obs.o2_flow_lpm
-        device = format_value(obs.o2_device.value)
-        if flow is not None:
-            fact["o2_support"] = f"{device} {format_value(flow)} L/min"
-        elif definitions.oxygen.devices[obs.o2_device.value].by_flow:
-            fact["o2_support"] = f"{device}, flow not recorded"
-        else:
-            fact["o2_support"] = device
-    if fever and not fact["fever_other_cause"]:
-        fact["fever_basis"] = f"fever {format_value(temp)} °C"
-    elif waiver is not None:
-        fact["fever_basis"] = waiver.describe()
-    return fact
-
-
 def dose_unit(column: str) -> str:
     """The unit of a dose column, from its name."""
     return "µg/kg/min" if column.endswith("_ug_kg_min") else "µg/min"
 
 
-def _vasopressor_facts(obs: Observation, dose: Any, unrecorded: dict[str, str]) -> dict[str, Any]:
+def texts(frame: pl.DataFrame, columns: list[str], say: Callable[..., str | None]) -> pl.Series:
+    """Text written by Python once per distinct combination of some columns (never per row)."""
+    distinct = frame.select(columns).unique()
+    said = pl.Series([say(*values) for values in distinct.iter_rows()], dtype=pl.String)
+    lookup = distinct.with_columns(said.alias("_said"))
+    return frame.select(columns).join(lookup, on=columns, how="left", nulls_equal=True,
+                                      maintain_order="left")["_said"]
+
+
+def _fact(name: str) -> pl.Expr:
+    return pl.col(f"f.{name}")
+
+
+def _oxygen(definitions: Any, settings: Mapping[str, Any]) -> tuple[pl.Expr, pl.Expr]:
+    """The oxygen class of each day from the device table, and whether it is a lower bound (a
+    device classed by flow with no flow recorded is the least it can be)."""
+    oxygen = definitions.oxygen
+    device, flow = pl.col("o2_device"), pl.col("o2_flow_lpm")
+    expr = pl.lit(None, dtype=pl.String)
+    by_flow = []
+    for name, entry in reversed(list(oxygen.devices.items())):
+        if entry.by_flow:
+            by_flow.append(name)
+            value = pl.when(flow.is_null() | (flow <= oxygen.flow_boundary_lpm)).then(
+                pl.lit(entry.at_or_below.value(settings))).otherwise(pl.lit(entry.above.value(settings)))
+        else:
+            value = pl.lit(entry.class_.value(settings))
+        expr = pl.when(device == name).then(value).otherwise(expr)
+    return expr, device.is_in(by_flow) & flow.is_null()
+
+
+def o2_rank(definitions: Any, settings: Mapping[str, Any]) -> pl.Expr:
+    """Readings ordered by oxygen support: class (as the rule set lists them), then flow."""
+    classes = list(definitions.oxygen.classes)
+    index = _oxygen(definitions, settings)[0].replace_strict(classes, list(range(len(classes))), default=-1,
+                                                             return_dtype=pl.Float64)
+    return index * 1000 + pl.col("o2_flow_lpm").fill_null(-1.0)
+
+
+def format_number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _vasopressor_facts(frame: pl.DataFrame, dose: Any) -> pl.DataFrame:
     """The vasopressor count (agents given a dose count too) and, for systems that grade by
     dose, whether the vasopressors are high-dose. A recorded `vasopressor_high_dose` is taken as
     it is; otherwise the rule set's table decides, for at least its hours: an agent's own
     threshold applies to monotherapy only (one agent, no vasopressin); with vasopressin the
     norepinephrine equivalent of the other agents is compared with `with_vasopressin_ne`; any
     other combination's with `combination_ne`."""
-    dosed = {name: getattr(obs, name) for name in VASOPRESSOR_DOSES if getattr(obs, name)}
-    recorded = any(getattr(obs, name) is not None for name in VASOPRESSOR_DOSES)
-    count = obs.vasopressors if obs.vasopressors is not None else (len(dosed) if recorded else None)
-    if count is not None:
-        count = max(count, len(dosed))
-    facts: dict[str, Any] = {"vasopressors": count}
+    dosed = [(pl.col(c) > 0).fill_null(False) for c in VASOPRESSOR_DOSES]
+    n_dosed = pl.sum_horizontal([d.cast(pl.Int64) for d in dosed])
+    recorded = pl.any_horizontal([pl.col(c).is_not_null() for c in VASOPRESSOR_DOSES])
+    count = pl.coalesce(pl.col("vasopressors"), pl.when(recorded).then(n_dosed))
+    frame = frame.with_columns(pl.max_horizontal(count, pl.when(count.is_not_null()).then(n_dosed))
+                               .alias("f.vasopressors"), n_dosed.alias("_dosed"))
     if dose is None:
-        return facts
+        return frame.drop("_dosed")
     agents = {spec.column: (name, spec) for name, spec in dose.agents.items()}
-    ne = sum(amount * agents[column][1].ne_factor for column, amount in dosed.items() if column in agents)
-    facts["ne_equivalent"] = round(ne, 6) if dosed else None
-    hours = obs.vasopressor_hours
-    for_hours = f" for {hours:g} h" if hours is not None else ""
-    if obs.vasopressor_high_dose is not None:
-        facts["vasopressor_high_dose"] = obs.vasopressor_high_dose
-        facts["vasopressor_basis"] = "recorded as high-dose" if obs.vasopressor_high_dose else "recorded as not high-dose"
-        return facts
-    vasopressin = bool(obs.vasopressin)
-    if count == 0 and not vasopressin:
-        facts["vasopressor_high_dose"] = False
-        return facts
-    if vasopressin:
-        high = ne >= dose.with_vasopressin_ne
-        basis = f"vasopressin with norepinephrine equivalent {ne:.6g} µg/min"
-    elif count == 1 and len(dosed) == 1:
-        column, amount = next(iter(dosed.items()))
-        name, spec = agents[column]
-        high = amount >= spec.monotherapy_high_dose
-        basis = f"{name} {amount:g} {dose_unit(column)} alone"
-    else:
-        high = ne >= dose.combination_ne
-        agents_text = f" from {count} vasopressors" if count is not None and count >= 2 else ""
-        basis = f"norepinephrine equivalent {ne:.6g} µg/min{agents_text}"
-    if dosed or vasopressin:
-        facts["vasopressor_basis"] = basis + for_hours
-    # more doses could only raise the equivalent: a high one is high whatever is missing
-    every_dose_known = count is not None and count <= len(dosed)
-    if hours is not None and hours < dose.min_hours:
-        facts["vasopressor_high_dose"] = False
-    elif high:
-        facts["vasopressor_high_dose"] = True if hours is not None else None
-        if hours is None:
-            unrecorded["vasopressor_high_dose"] = "vasopressor_hours"
-    else:
-        facts["vasopressor_high_dose"] = False if every_dose_known else None
-    return facts
+    ne = pl.sum_horizontal([pl.col(c).fill_null(0) * agents[c][1].ne_factor for c in VASOPRESSOR_DOSES if c in agents])
+    count, hours = _fact("vasopressors"), pl.col("vasopressor_hours")
+    vasopressin = pl.col("vasopressin").fill_null(False)
+    mono = (count == 1) & (pl.col("_dosed") == 1) & ~vasopressin
+    agent = pl.coalesce([pl.when(pl.col(c) > 0).then(pl.lit(c)) for c in agents])
+    amount = pl.coalesce([pl.when(pl.col(c) > 0).then(pl.col(c)) for c in agents])
+    mono_high = pl.any_horizontal([(pl.col(c) >= spec.monotherapy_high_dose).fill_null(False)
+                                   for c, (_, spec) in agents.items()])
+    high = (pl.when(vasopressin).then(ne >= dose.with_vasopressin_ne).when(mono).then(mono_high)
+            .otherwise(ne >= dose.combination_ne))
+    every_dose_known = count.is_not_null() & (count <= pl.col("_dosed"))
+    short = (hours < dose.min_hours).fill_null(False)
+    derived = (pl.when(short).then(False).when(high).then(pl.when(hours.is_not_null()).then(True))
+               .when(every_dose_known).then(False))
+    recorded_flag = pl.col("vasopressor_high_dose")
+    none_given = (count == 0) & ~vasopressin
+    frame = frame.with_columns(
+        pl.when(pl.col("_dosed") > 0).then(ne.round(6)).alias("f.ne_equivalent"),
+        pl.coalesce(recorded_flag, pl.when(none_given).then(False), derived).alias("f.vasopressor_high_dose"),
+        pl.when(recorded_flag.is_null() & ~none_given & high & ~short & hours.is_null())
+        .then(pl.lit("vasopressor_hours")).alias("u.vasopressor_high_dose"),
+        ne.alias("_ne"), agent.alias("_agent"), amount.alias("_amount"), mono.alias("_mono"),
+        vasopressin.alias("_vasopressin"), none_given.alias("_none_given"),
+    )
+
+    def basis(recorded: bool | None, none_given: bool, dosed: int, vasopressin: bool, mono: bool,
+              ne: float, agent: str | None, amount: float | None, count: int | None, hours: float | None) -> str | None:
+        if recorded is not None:
+            return "recorded as high-dose" if recorded else "recorded as not high-dose"
+        if none_given or not (dosed or vasopressin):
+            return None
+        if vasopressin:
+            text = f"vasopressin with norepinephrine equivalent {ne:.6g} µg/min"
+        elif mono and agent is not None and amount is not None:
+            text = f"{agents[agent][0]} {amount:g} {dose_unit(agent)} alone"
+        else:
+            more = f" from {count} vasopressors" if count is not None and count >= 2 else ""
+            text = f"norepinephrine equivalent {ne:.6g} µg/min{more}"
+        return text + (f" for {hours:g} h" if hours is not None else "")
+
+    said = texts(frame, ["vasopressor_high_dose", "_none_given", "_dosed", "_vasopressin", "_mono", "_ne", "_agent",
+                         "_amount", "f.vasopressors", "vasopressor_hours"], basis)
+    return frame.with_columns(said.alias("f.vasopressor_basis")).drop(
+        "_dosed", "_ne", "_agent", "_amount", "_mono", "_vasopressin", "_none_given")
 
 
-def _fio2_facts(obs: Observation, estimates: Any) -> dict[str, Any]:
+def _fio2_facts(frame: pl.DataFrame, estimates: Any) -> pl.DataFrame:
     """FiO2 in %: as recorded, or estimated from the device (and flow) by the rule set's table,
     and said to be estimated wherever it is shown."""
-    if obs.fio2 is not None:
-        return {"fio2": obs.fio2, "fio2_basis": f"FiO2 {obs.fio2:g} %"}
-    if estimates is None or obs.o2_device is None or obs.o2_device.value not in estimates.devices:
-        return {}
-    table = estimates.devices[obs.o2_device.value]
-    device = format_value(obs.o2_device.value)
-    if table.percent is not None:
-        return {"fio2": table.percent, "fio2_basis": f"FiO2 {table.percent:g} % (estimated: {device})"}
-    if obs.o2_flow_lpm is None:
-        return {}
-    value = round(min(table.base + table.per_lpm * obs.o2_flow_lpm, table.max), 6)
-    return {"fio2": value,
-            "fio2_basis": f"FiO2 {value:g} % (estimated: {device} {format_value(obs.o2_flow_lpm)} L/min)"}
+    device, flow = pl.col("o2_device"), pl.col("o2_flow_lpm")
+    estimate = pl.lit(None, dtype=pl.Float64)
+    for name, entry in (estimates.devices.items() if estimates is not None else ()):
+        value = (pl.lit(entry.percent, dtype=pl.Float64) if entry.percent is not None else
+                 pl.min_horizontal(entry.base + entry.per_lpm * flow, pl.lit(entry.max)).round(6))
+        estimate = pl.when(device == name).then(value).otherwise(estimate)
+    frame = frame.with_columns(pl.coalesce(pl.col("fio2"), estimate).alias("f.fio2"))
+
+    def basis(fio2: float | None, recorded: float | None, device: str | None, flow: float | None) -> str | None:
+        if fio2 is None:
+            return None
+        if recorded is not None:
+            return f"FiO2 {fio2:g} %"
+        shown = format_value(device) + (f" {format_value(flow)} L/min" if flow is not None and
+                                         estimates.devices[device].percent is None else "")
+        return f"FiO2 {fio2:g} % (estimated: {shown})"
+
+    return frame.with_columns(texts(frame, ["f.fio2", "fio2", "o2_device", "o2_flow_lpm"], basis).alias("f.fio2_basis"))
+
+
+def derive(frame: pl.DataFrame, definitions: Any, settings: Mapping[str, Any]) -> pl.DataFrame:
+    """The facts of each patient-day as columns `f.NAME`, with `s.`, `u.` and `r.` beside them
+    (see the module's text). Unrecorded facts are null."""
+    o2_class, lower_bound = _oxygen(definitions, settings)
+    age = pl.coalesce(pl.col("age_years"), pl.col("age_years").drop_nulls().first().over("_p"))
+    encephalopathy = definitions.encephalopathy
+    limit = encephalopathy.capd_below_age.value(settings) if encephalopathy else None
+    capd = (age < limit) if limit is not None else pl.lit(None, dtype=pl.Boolean)
+    ice = total("ice_score", ICE_ITEMS)
+    temp = temperature()
+    frame = frame.with_columns(
+        temp.alias("f.temp_c"),
+        (temp >= definitions.fever.threshold_c).alias("f.fever"),
+        pl.col("hypotension").alias("f.hypotension"),
+        pl.col("vasopressin").alias("f.vasopressin"),
+        pl.col("o2_device").alias("f.o2_device"),
+        pl.col("o2_flow_lpm").alias("f.o2_flow_lpm"),
+        o2_class.alias("f.o2_class"),
+        lower_bound.alias("lb.o2_class"),
+        pl.when(~capd.fill_null(False)).then(ice).alias("f.ice_total"),
+        pl.col("capd_score").alias("f.capd_total"),
+        total("cartox_score", CARTOX_ITEMS).alias("f.cartox_total"),
+        *[pl.col(c).alias(f"f.{c}") for c in ("consciousness", "seizure", "motor_weakness", "cerebral_edema",
+                                              "death_cause")],
+        age.alias("f.age_years"),
+        *[pl.col(flag).fill_null(False).alias(f"f.{flag}") for flag in ATTRIBUTION_FLAGS],
+        *[pl.col(name).alias(f"f.{name}") for name in RECORDED_FACTS],
+        ice.alias("_ice_recorded"),
+    )
+    if limit is not None:
+        frame = frame.with_columns(texts(
+            frame.with_columns(pl.when(capd.fill_null(False) & pl.col("_ice_recorded").is_not_null()).then(age)
+                               .alias("_child")), ["_child"],
+            lambda child: None if child is None else f"age {child:g}: under {limit:g} is assessed with CAPD"
+        ).alias("s.ice_total"))
+    aside = definitions.not_assessable.sets_aside if definitions.not_assessable else ()
+    unassessed = (pl.col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
+    frame = frame.with_columns(
+        *[pl.when(unassessed).then(None).otherwise(_fact(name)).alias(f"f.{name}") for name in aside],
+        *[pl.when(unassessed).then(pl.lit(NOT_ASSESSABLE)).otherwise(
+            pl.col(f"s.{name}") if f"s.{name}" in frame.columns else None).alias(f"s.{name}") for name in aside],
+    )
+    frame = frame.with_columns(_fact("cartox_total").is_not_null().alias("f.cartox_scored"))
+    frame = _vasopressor_facts(frame, definitions.vasopressor_dose)
+    frame = _fio2_facts(frame, definitions.fio2_estimate)
+
+    def support(device: str | None, flow: float | None) -> str | None:
+        if device is None:
+            return None
+        if flow is not None:
+            return f"{format_value(device)} {format_value(flow)} L/min"
+        return f"{format_value(device)}, flow not recorded" if definitions.oxygen.devices[device].by_flow \
+            else format_value(device)
+
+    return frame.with_columns(texts(frame, ["o2_device", "o2_flow_lpm"], support).alias("f.o2_support")).drop(
+        "_ice_recorded")
+
+
+def fever_text(frame: pl.DataFrame) -> pl.Series:
+    """"fever 38.1 °C" where fever counts: the start of most CRS messages."""
+    counts = (_fact("fever") & ~_fact("fever_other_cause")).fill_null(False)
+    return texts(frame.with_columns(pl.when(counts).then(_fact("temp_c")).alias("_t")), ["_t"],
+                 lambda t: None if t is None else f"fever {format_value(t)} °C")
+
+
+def fact_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A day's facts as the rules and messages see them, from its `f.` columns (unrecorded
+    facts left out), with the facts set aside and the inputs that would settle unknown ones."""
+    fact = {name[2:]: value for name, value in row.items() if name.startswith("f.") and value is not None}
+    set_aside = {name[2:]: why for name, why in row.items() if name.startswith("s.") and why is not None}
+    unrecorded = {name[2:]: column for name, column in row.items() if name.startswith("u.") and column is not None}
+    if set_aside:
+        fact[SET_ASIDE] = set_aside
+    if unrecorded:
+        fact[UNRECORDED_INPUTS] = unrecorded
+    return fact
 
 
 def expected_absent(fact: Mapping[str, Any], definitions: Any) -> set[str]:
@@ -368,37 +378,6 @@ def expected_absent(fact: Mapping[str, Any], definitions: Any) -> set[str]:
     if any(fact.get(tool) is not None for tool in tools):
         absent |= set(tools)
     return absent
-
-
-def lower_bounds(fact: Mapping[str, Any], definitions: Any) -> dict[str, str]:
-    """Derived facts that are only a lower bound because an input was not recorded, with that
-    input's column: the oxygen class of a device whose class depends on a flow left empty."""
-    device = fact.get("o2_device")
-    if device and definitions.oxygen.devices[device].by_flow and fact.get("o2_flow_lpm") is None:
-        return {"o2_class": "o2_flow_lpm"}
-    return {}
-
-
-def waiving_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[str]:
-    """The therapies given on this day that waive fever under the current settings: those with
-    a column of their own, then other therapies recorded by name in other_treatment."""
-    waiver = definitions.fever_waiver
-    if waiver is None:
-        return []
-    columns = list(waiver.therapies) + [
-        therapy for therapy, setting in waiver.therapies_by_setting.items() if settings[setting]
-    ]
-    return [name for name in columns if getattr(obs, name)] + [
-        name for name in obs.other_treatments if name in waiver.named(settings)]
-
-
-def blocked_therapies(obs: Observation, definitions: Any, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Therapies given on this day that would waive fever but for a setting: (therapy, setting)."""
-    waiver = definitions.fever_waiver
-    if waiver is None:
-        return []
-    return [(therapy, setting) for therapy, setting in waiver.therapies_by_setting.items()
-            if not settings[setting] and getattr(obs, therapy)]
 
 
 # The input column a derived fact comes from, for messages about what was not recorded.

@@ -13,14 +13,15 @@ grey with a dash, never white like a low grade.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .episodes import first_day_at_least
-from .facts import oxygen_class
-from .observations import LABS, THERAPIES, Observation
+from .observations import LABS, THERAPIES
 from .results import GradedPatient, GradingResult
 
 if TYPE_CHECKING:
+    import polars as pl
+
     from .grading import Grader, ObservationsInput
 
 GRADE_COLOURS = {0: "#ffffd4", 1: "#fee391", 2: "#fec44f", 3: "#fe9929", 4: "#d95f0e", 5: "#993404"}
@@ -139,72 +140,77 @@ def _level_name(name: str) -> str:
     return name.replace("_", " ")
 
 
-def course_figure(patient: GradedPatient, observations: Sequence[Observation], labels: Mapping[str, str],
-                  definitions, settings: Mapping, system_name: str) -> CourseFigure:
+def course_figure(patient: GradedPatient, days: Sequence[Mapping[str, Any]], labels: Mapping[str, str],
+                  definitions: Any, system_name: str) -> CourseFigure:
     """A patient's clinical course over days after infusion, with the daily grades below it.
 
-    `observations` are the patient's combined days (Grader.read); `definitions` and `settings`
-    are the rule set's, for the fever threshold and the oxygen classes."""
-    observations = sorted(observations, key=lambda o: o.day)
-    days = tuple(o.day for o in observations)
-    x_range = _x_range(days)
+    `days` are the patient's graded days (rows of Grader.frames: combined inputs and `f.`
+    facts); `definitions` are the rule set's, for the fever threshold and the oxygen classes."""
+    days = sorted(days, key=lambda d: d["day"])
+    numbers = tuple(d["day"] for d in days)
+    x_range = _x_range(numbers)
     span = range(int(x_range[0] + 0.5), int(x_range[1] - 0.5) + 1)
 
-    def series(name: str, attr, colour: str, dashed: bool = False) -> Series:
-        points = [(o.day, attr(o)) for o in observations if attr(o) is not None]
-        return Series(name, tuple(d for d, _ in points), tuple(float(v) for _, v in points), colour, dashed)
+    def series(name: str, column: str, colour: str, dashed: bool = False) -> Series:
+        points = [(d["day"], d[column]) for d in days if d[column] is not None]
+        return Series(name, tuple(n for n, _ in points), tuple(float(v) for _, v in points), colour, dashed)
 
     threshold = definitions.fever.threshold_c
     panels = [Panel("temperature", "max temp (°C)",
-                    series=(series("daily maximum temperature", lambda o: o.temperature_c, LINE_COLOURS[0]),),
+                    series=(series("daily maximum temperature", "f.temp_c", LINE_COLOURS[0]),),
                     reference_lines=((threshold, f"{threshold:g} °C"),))]
-    if any(o.sbp_min is not None or o.dbp_min is not None for o in observations):
+    if any(d["sbp_min"] is not None or d["dbp_min"] is not None for d in days):
         panels.append(Panel("blood_pressure", "min BP (mmHg)", series=(
-            series("systolic (lowest)", lambda o: o.sbp_min, "#000000"),
-            series("diastolic (lowest)", lambda o: o.dbp_min, "#7f7f7f", dashed=True))))
+            series("systolic (lowest)", "sbp_min", "#000000"),
+            series("diastolic (lowest)", "dbp_min", "#7f7f7f", dashed=True))))
     classes = definitions.oxygen.classes
-    oxygen = [oxygen_class(o, definitions.oxygen, settings) for o in observations]
     panels.append(Panel("oxygen", "oxygen", step_lane=StepLane(
-        "oxygen support", tuple(_level_name(c) for c in classes), days,
-        tuple(None if c is None else classes.index(c) for c in oxygen), LINE_COLOURS[1])))
+        "oxygen support", tuple(_level_name(c) for c in classes), numbers,
+        tuple(None if d["f.o2_class"] is None else classes.index(d["f.o2_class"]) for d in days), LINE_COLOURS[1])))
     panels.append(Panel("vasopressors", "vasopressors", step_lane=StepLane(
-        "vasopressors (vasopressin not counted)", ("0", "1", "2", "3+"), days,
-        tuple(None if o.vasopressors is None else min(o.vasopressors, 3) for o in observations), LINE_COLOURS[2])))
+        "vasopressors (vasopressin not counted)", ("0", "1", "2", "3+"), numbers,
+        tuple(None if d["vasopressors"] is None else min(d["vasopressors"], 3) for d in days), LINE_COLOURS[2])))
     given: dict[str, list[int]] = {}
-    for o in observations:
-        for name in [t for t in THERAPIES if getattr(o, t)] + list(o.other_treatments):
-            given.setdefault(name, []).append(o.day)
+    for d in days:
+        others = d["other_treatment"].split("; ") if d["other_treatment"] else []
+        for name in [t for t in THERAPIES if d[t]] + others:
+            given.setdefault(name, []).append(d["day"])
     if given:
         names = [t for t in THERAPIES if t in given] + sorted(n for n in given if n not in THERAPIES)
         panels.append(Panel("treatments", "treatments", event_lanes=tuple(
             EventLane(name, tuple(given[name]), LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
             for i, name in enumerate(names))))
-    labs = [name for name in LABS if any(getattr(o, name) is not None for o in observations)]
+    labs = [name for name in LABS if any(d[name] is not None for d in days)]
     if labs:
         panels.append(Panel("labs", "laboratory (log)", log=True, series=tuple(
-            series(f"{LAB_NAMES[name]} ({LAB_UNITS[name]})", lambda o, n=name: getattr(o, n),
-                   LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
+            series(f"{LAB_NAMES[name]} ({LAB_UNITS[name]})", name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
             for i, name in enumerate(labs))))
     panels.append(Panel("grades", "grade", strips=_strips(patient, labels, span)))
     title = f"Patient {patient.patient_id}: clinical course and {' and '.join(labels.values())} grades ({system_name})"
     return CourseFigure(patient.patient_id, title, x_range, tuple(panels))
 
 
-def courses(grader: Grader, source: ObservationsInput, *, infusion_date=None, skip_invalid: bool = False,
+def courses(grader: Grader, source: ObservationsInput, *, infusion_date: Any = None, skip_invalid: bool = False,
             explain: bool = False) -> tuple[GradingResult, dict[str, CourseFigure]]:
-    """Grades a file and builds every patient's course figure from the same reading of it."""
-    read, days = grader.read(source, infusion_date=infusion_date, skip_invalid=skip_invalid)
-    result = grader.grade_days(read, days, explain=explain)
-    return result, course_figures(grader, result, [day for day, _ in days])
+    """Grades an input and builds every patient's course figure from the same grading of it."""
+    from .grading import Accounting
+
+    accounting = Accounting()
+    frames = list(grader.frames(source, infusion_date=infusion_date, skip_invalid=skip_invalid, accounting=accounting))
+    result = grader.result(frames, accounting, explain=explain)
+    return result, course_figures(grader, result, frames)
 
 
-def course_figures(grader: Grader, result: GradingResult, days: Sequence[Observation]) -> dict[str, CourseFigure]:
-    """Every patient's course figure, from the graded result and the combined days it graded."""
-    by_patient: dict[str, list[Observation]] = {}
-    for day in days:
-        by_patient.setdefault(day.patient_id, []).append(day)
+def course_figures(grader: Grader, result: GradingResult, frames: Sequence[pl.DataFrame],
+                   only: str | None = None) -> dict[str, CourseFigure]:
+    """Every patient's course figure (or only one's), from the graded result and its frames."""
+    by_patient: dict[str, list[dict[str, Any]]] = {}
+    for frame in frames:
+        chosen = frame if only is None else frame.filter(frame["patient_id"] == only)
+        for row in chosen.iter_rows(named=True):
+            by_patient.setdefault(row["patient_id"], []).append(row)
     return {p.patient_id: course_figure(p, by_patient[p.patient_id], result.labels, grader.ruleset.definitions,
-                                        grader.settings, grader.ruleset.manifest.name)
+                                        grader.ruleset.manifest.name)
             for p in result.patients if p.patient_id in by_patient}
 
 

@@ -1,53 +1,159 @@
-"""Grading: observations in, graded days out.
+"""Grading: observations in, graded days out, through one pipeline.
 
-Each patient's days are graded in day order, because one piece of ASTCT is not a single-day
-judgement: once a patient with CRS has had a waiving therapy, fever is no longer required, until
-the episode resolves (a day graded CRS 0). That state is kept here; everything else a day's grade
-depends on is in its own observation and the rule files.
+    read → validate → combine a day's readings → derive facts → distinct fact combinations →
+    evaluator → fever waiver → grades → rule ids, reasons and "not recorded" → output
+
+Every command, input form and grading system goes through these stages, in batches of whole
+patients. Each stage works on columns or on distinct values: sources.py reads, validation.py
+validates, combining.py combines, facts.py derives, evaluation.py evaluates and grades the
+distinct combinations, waiver.py scans the fever waiver, rendering.py writes reasons and
+explanations. `Grader.frames()` yields the graded days as frames (the CSV writer, the summary
+and the comparison read those); `Grader.grade()` returns them as typed results.
 """
 
 from __future__ import annotations
 
 import datetime
-import io
-from collections import defaultdict
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import polars as pl
 
 from . import conditions as cond
-from .aggregation import combine
-from .columns import CONTRACT_COLUMNS
+from . import waiver as waivers
+from .combining import combine, disagreements
 from .errors import ObservationError
+from .evaluation import Evaluation
 from .evaluators import make_evaluator
-from .facts import (
-    NOT_ASSESSABLE,
-    SET_ASIDE,
-    SOURCE_COLUMNS,
-    UNRECORDED_INPUTS,
-    Waiver,
-    blocked_therapies,
-    derive,
-    expected_absent,
-    format_value,
-    lower_bounds,
-    oxygen_class,
-    settings_consulted,
-    waiving_therapies,
-)
-from .observations import THERAPIES, Observation
-from .reading import ReadResult, read_observations, read_records
-from .results import FiredRule, GradedDay, GradedPatient, GradingResult, InputSummary, SyndromeGrade
-from .ruleset import DEFAULT_SYSTEM, PLACEHOLDER, SYNDROMES, Rule, RuleSet, default_rules_dir, load_ruleset
+from .facts import derive, fever_text, o2_rank, texts
+from .observations import THERAPIES
+from .rendering import Renderer
+from .results import GradingResult, InputSummary
+from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
+from .sources import REC, Input, RawBatch, open_path, open_records, open_table
+from .validation import Found, validate
 
-ObservationsInput = str | Path | Iterable[Observation | Mapping[str, Any]]
+ObservationsInput = str | Path | Iterable[Any]
+
+CSV_COLUMNS = (
+    "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
+    "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
+)
+
+
+class _Ungrouped(Exception):
+    """A patient's rows are not together in a file read in batches."""
+
+
+@dataclass
+class Accounting:
+    """Where every row went, and what was said about them."""
+
+    rows_read: int = 0
+    rows_rejected: int = 0
+    patient_days: int = 0
+    rows_combined: int = 0
+    skipped: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> InputSummary:
+        return InputSummary(rows_read=self.rows_read, rows_combined=self.rows_combined,
+                            rows_rejected=self.rows_rejected, patient_days=self.patient_days,
+                            skipped=tuple(self.skipped))
+
+
+def open_input(observations: Any) -> Input:
+    """Any accepted form of observations, opened."""
+    if isinstance(observations, str | Path):
+        return open_path(observations)
+    if hasattr(observations, "columns") and (hasattr(observations, "iloc") or hasattr(observations, "schema")):
+        return open_table(observations)
+    return open_records(observations)
+
+
+def _patients_of(frame: pl.DataFrame) -> pl.Expr:
+    return pl.col("patient_id").str.strip_chars() if "patient_id" in frame.columns else pl.lit("")
+
+
+def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
+    """Batches cut so that no patient's rows are split: the last patient of a batch goes on to
+    the next. A patient met again after their rows were passed on is _Ungrouped."""
+    carried: RawBatch | None = None
+    passed: set[str] = set()
+    for batch in batches:
+        if carried is not None:
+            batch = RawBatch(pl.concat([carried.frame, batch.frame], how="vertical_relaxed"),
+                             carried.problems + batch.problems)
+        rows = batch.frame.filter(~pl.col("_blank"))
+        if rows.height == 0:
+            carried = batch
+            continue
+        patients = batch.frame.select(_patients_of(batch.frame).alias("_pid"))["_pid"]
+        last = rows.select(_patients_of(rows).alias("_pid"))["_pid"][-1]
+        tail = patients.eq_missing(last).cast(pl.Int8).reverse().cum_min().reverse().cast(pl.Boolean)
+        split = len(patients) - int(tail.sum())
+        head = RawBatch(batch.frame.head(split), [p for p in batch.problems if p[0] < _rec_at(batch.frame, split)])
+        carried = RawBatch(batch.frame.slice(split), [p for p in batch.problems if p[0] >= _rec_at(batch.frame, split)])
+        if passed.intersection(patients.head(split).drop_nulls().unique().to_list()):
+            raise _Ungrouped
+        passed.update(patients.head(split).drop_nulls().unique().to_list())
+        if head.frame.height:
+            yield head
+    if carried is not None:
+        if passed.intersection(carried.frame.select(_patients_of(carried.frame))["patient_id" if "patient_id" in
+                                                                                 carried.frame.columns else "literal"]
+                               .drop_nulls().unique().to_list()):
+            raise _Ungrouped
+        yield carried
+
+
+def _rec_at(frame: pl.DataFrame, row: int) -> int:
+    return frame[REC][row] if row < frame.height else (frame[REC][-1] + 1 if frame.height else 0)
+
+
+def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
+             accounting: Accounting, whole: bool = False) -> Iterator[pl.DataFrame]:
+    """Validated readings of whole patients, batch by batch (the days whose readings cannot
+    be combined taken out). Without `skip_invalid`, the first problem stops the grading but
+    every batch is still read, so that every problem of the input is reported at once."""
+    batches = source.batches()
+    if whole:
+        listed = list(batches)
+        batches = iter([RawBatch(pl.concat([b.frame for b in listed], how="vertical_relaxed"),
+                                 [p for b in listed for p in b.problems])])
+    problems: list[str] = []
+    for batch in _whole_patients(batches):
+        frame = batch.frame.filter(~pl.col("_blank")).drop("_blank")
+        accounting.rows_read += frame.height
+        found = Found(source.locate)
+        found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
+        typed = validate(frame, infusion_date, found) if frame.height else frame
+        bad = {rec for rec, _, _ in found.problems}
+        bad |= disagreements(typed.filter(~pl.col(REC).is_in(list(bad))), found) if typed.height else set()
+        messages = [m for _, _, m in sorted(found.problems, key=lambda p: (p[0], p[1]))]
+        accounting.warnings += [m for _, _, m in sorted(found.warnings, key=lambda p: (p[0], p[1]))]
+        if bad and skip_invalid:
+            accounting.skipped += messages
+            accounting.rows_rejected += len(bad)
+            typed = typed.filter(~pl.col(REC).is_in(list(bad)))
+        elif bad:
+            problems += messages
+        if not problems and typed.height:
+            yield typed
+    if problems:
+        raise ObservationError(problems)
+    if accounting.rows_read == 0:
+        raise ObservationError([source.empty_message])
 
 
 class Grader:
     """A rule set with its settings and evaluator, ready to grade many files.
 
     Building one loads and compiles the rules once (a durable-rules host starts two threads for
-    the life of the process), so reuse it rather than building one per patient.
+    the life of the process), so reuse it rather than building one per patient. Distinct fact
+    combinations it has graded are remembered across files.
     """
 
     def __init__(
@@ -64,8 +170,10 @@ class Grader:
         self._resolved = self.ruleset.resolved(self.settings)
         self._evaluator = make_evaluator(engine, self._resolved)
         self._rules = {rule.id: rule for rule in self.ruleset.rules}
+        self.evaluation = Evaluation(self.ruleset, self._resolved, self._evaluator)
+        self.renderer = Renderer(self)
         # an estimated FiO2 is noted on the day only when this system's rules look at FiO2
-        self._tests_fio2 = any("fio2" in cond.fields_of(node) for node in self._resolved.values())
+        self.tests_fio2 = any("fio2" in cond.fields_of(node) for node in self._resolved.values())
 
     @property
     def engine(self) -> str:
@@ -76,43 +184,114 @@ class Grader:
         """Each rule's condition with refs expanded and settings folded in, by rule id."""
         return self._resolved
 
-    def read(
-        self,
-        observations: ObservationsInput,
-        *,
-        infusion_date: datetime.date | None = None,
-        skip_invalid: bool = False,
-    ) -> tuple[ReadResult, list[tuple[Observation, int]]]:
-        """Reads observations and combines each patient-day's readings into one day.
+    def fired(self, fact: Mapping[str, Any]) -> list[Any]:
+        """The rules that fire for one fact (used to check each rule's own examples)."""
+        return [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
 
-        Returns what was read and the days with how many readings each combines. Raises
-        ObservationError listing every problem (unless `skip_invalid` leaves bad rows out).
-        """
-        if isinstance(observations, str | Path):
-            read = read_observations(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
-        else:
-            read = read_records(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
-        readings: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for index, obs in enumerate(read.observations):
-            readings[(obs.patient_id, obs.day)].append(index)
-        days, problems = [], []
-        for key, indexes in readings.items():
-            day, day_problems, set_aside = combine(
-                [read.observations[i] for i in indexes],
-                [read.locations[i] for i in indexes],
-                self._o2_rank,
-            )
-            if set_aside:
-                read.set_aside[key] = set_aside
-            if day_problems and skip_invalid:
-                read.skipped.extend(day_problems)
-                read.rows_skipped += len(indexes)
-            problems.extend(day_problems)
-            if day is not None:
-                days.append((day, len(indexes)))
-        if problems and not skip_invalid:
-            raise ObservationError(problems)
-        return read, days
+    # -- the stages ------------------------------------------------------------------------
+
+    def grade_readings(self, readings: pl.DataFrame, accounting: Accounting,
+                       locate: Callable[[int], str]) -> pl.DataFrame:
+        """Validated readings of whole patients to graded days (one row per patient-day)."""
+        definitions = self.ruleset.definitions
+        days = combine(readings, o2_rank(definitions, self.settings), locate)
+        accounting.patient_days += days.height
+        accounting.rows_combined += int(days["readings"].sum()) - days.height
+        days = derive(days, definitions, self.settings)
+        days = self.evaluation.outcome_numbers(self.evaluation.keys(days))
+        after_death = (pl.col("death_cause").is_not_null().cast(pl.Int32).cum_sum().shift(1).over("_p")
+                       .fill_null(0) > 0)
+        days = days.with_columns(after_death.alias("_after_death"))
+        days = self._waive(days)
+        days = days.with_columns(pl.when(pl.col("f.fever_waived")).then(pl.col("_o_w"))
+                                 .otherwise(pl.col("_o_nw")).alias("_o"))
+        days = self.renderer.columns(days)
+        accounting.warnings += self._patient_warnings(days)
+        return days
+
+    def _waive(self, days: pl.DataFrame) -> pl.DataFrame:
+        """`f.fever_waived`, `f.fever_basis` and where a waiver came from (`_waiver_therapy`,
+        `_waiver_day`, `_prophylactic`)."""
+        definitions = self.ruleset.definitions
+        fever = fever_text(days)
+        if definitions.fever_waiver is None:
+            return days.with_columns(pl.lit(False).alias("f.fever_waived"), fever.alias("f.fever_basis"),
+                                     pl.lit(None, dtype=pl.String).alias("_waiver_therapy"),
+                                     pl.lit(None, dtype=pl.Int64).alias("_waiver_day"),
+                                     pl.lit(False).alias("_prophylactic"))
+        given, therapy = waivers.given(definitions, self.settings)
+        days = days.with_columns(given.alias("_given"), therapy.alias("_therapy"))
+        graded = days.filter(~pl.col("_after_death"))
+        scanned = waivers.scan(graded, prophylaxis=bool(definitions.fever_waiver.prophylaxis.value(self.settings)),
+                               never_ends=definitions.fever_waiver.ends.value(self.settings) == "never")
+        origin = scanned["_origin"]
+        graded = graded.with_columns(
+            scanned["_waived"].alias("f.fever_waived"),
+            graded["_therapy"].gather(origin.fill_null(0)).alias("_waiver_therapy").set(origin.is_null(), None),
+            graded["day"].gather(origin.fill_null(0)).alias("_waiver_day").set(origin.is_null(), None),
+            scanned["_prophylactic"].alias("_prophylactic"))
+        days = days.join(graded.select(REC, "f.fever_waived", "_waiver_therapy", "_waiver_day", "_prophylactic"),
+                         on=REC, how="left", maintain_order="left").with_columns(
+            pl.col("f.fever_waived").fill_null(False), pl.col("_prophylactic").fill_null(False))
+        waived = texts(days, ["_waiver_therapy", "_waiver_day"],
+                       lambda t, d: None if t is None else f"fever waived after {t} on day {d}")
+        return days.with_columns(pl.coalesce(fever, waived).alias("f.fever_basis"))
+
+    def _patient_warnings(self, days: pl.DataFrame) -> list[str]:
+        """Per patient: days recorded after death; a child's ICE set aside with no CAPD."""
+        said: dict[int, list[str]] = {}
+        late = days.filter(pl.col("_after_death")).group_by("_p", maintain_order=True).agg(
+            pl.col("patient_id").first(), pl.col("day"))
+        if late.height:
+            deaths = days.filter(pl.col("death_cause").is_not_null()).group_by("_p").agg(pl.col("day").first())
+            died = dict(deaths.iter_rows())
+            for p, pid, late_days in late.iter_rows():
+                said.setdefault(p, []).append(f"patient {pid}: {say_days(late_days)} recorded after death on day"
+                                              f" {died[p]}; not graded")
+        if "s.ice_total" in days.columns and self.ruleset.definitions.encephalopathy:
+            limit = self.ruleset.definitions.encephalopathy.capd_below_age.value(self.settings)
+            children = days.filter(pl.col("s.ice_total").is_not_null() & (pl.col("s.ice_total") != "not assessable"
+                                                                          " (neuro_not_assessable)")
+                                   & pl.col("capd_score").is_null() & ~pl.col("_after_death")).group_by(
+                "_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
+                                               pl.col("day"))
+            for p, pid, age, child_days in children.iter_rows():
+                said.setdefault(p, []).append(
+                    f"patient {pid} (age {age:g}): ICE set aside on {say_days(child_days)}: children under {limit:g}"
+                    " are assessed with CAPD; record capd_score")
+        return [text for p in sorted(said) for text in said[p]]
+
+    # -- whole inputs ------------------------------------------------------------------------
+
+    def frames(self, observations: ObservationsInput, *, infusion_date: datetime.date | None = None,
+               skip_invalid: bool = False, accounting: Accounting | None = None,
+               progress: Callable[[int, int], None] | None = None) -> Iterator[pl.DataFrame]:
+        """The graded days of an input, a frame per batch of whole patients. A file whose
+        patients' rows are not together is read whole (see the README)."""
+        accounting = accounting if accounting is not None else Accounting()
+        source = open_input(observations)
+        accounting.warnings += source.warnings
+        start = len(accounting.warnings)
+        try:
+            for batch in readings(source, infusion_date, skip_invalid, accounting):
+                yield self.grade_readings(batch, accounting, source.locate)
+                if progress is not None:
+                    progress(accounting.rows_read, 0)
+        except _Ungrouped:
+            del accounting.warnings[start:]
+            accounting.__init__(warnings=accounting.warnings)  # type: ignore[misc]
+            accounting.warnings.append(f"{source.name}: the rows of some patients are not together; the whole"
+                                       " file was read at once (put each patient's rows together to read it"
+                                       " in batches)")
+            for batch in readings(source, infusion_date, skip_invalid, accounting, whole=True):
+                yield self.grade_readings(batch, accounting, source.locate)
+
+    def grade_frame(self, observations: ObservationsInput, *, infusion_date: datetime.date | None = None,
+                    skip_invalid: bool = False, accounting: Accounting | None = None) -> pl.DataFrame:
+        """All graded days of an input as one frame."""
+        frames = list(self.frames(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
+                                  accounting=accounting))
+        return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
 
     def grade(
         self,
@@ -123,257 +302,56 @@ class Grader:
         explain: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> GradingResult:
-        """Grades observations: a file path (CSV, JSON, JSON Lines; `-` for stdin), or an
-        iterable of Observation models or dicts with the contract's column names. With
-        `explain`, every day's grades carry an Explanation; `progress(done, total)` is called
-        after each patient."""
-        read, days = self.read(observations, infusion_date=infusion_date, skip_invalid=skip_invalid)
-        return self.grade_days(read, days, explain=explain, progress=progress)
+        """Grades observations: a file path (CSV, JSON, JSON Lines; `-` for stdin), an iterable
+        of Observation models or dicts with the contract's column names, or a table. With
+        `explain`, every day's grades carry an Explanation."""
+        accounting = Accounting()
+        frames = list(self.frames(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
+                                  accounting=accounting, progress=progress))
+        return self.result(frames, accounting, explain=explain)
 
-    def grade_days(self, read: ReadResult, days: list[tuple[Observation, int]], *, explain: bool = False,
-                   progress: Callable[[int, int], None] | None = None) -> GradingResult:
-        """Grades what `read()` returned (for callers that also need the combined days, such as
-        the figures)."""
-        by_patient: dict[str, list[tuple[Observation, int]]] = defaultdict(list)
-        for day, count in days:
-            by_patient[day.patient_id].append((day, count))
-        patients = []
-        warnings = list(read.warnings)
-        for pid, patient_days in by_patient.items():
-            patients.append(self._grade_patient(pid, patient_days, read.set_aside, warnings, explain))
-            if progress is not None:
-                progress(len(patients), len(by_patient))
+    def result(self, frames: list[pl.DataFrame], accounting: Accounting, explain: bool = False) -> GradingResult:
+        """Graded frames as typed results."""
         manifest = self.ruleset.manifest
+        patients = [p for frame in frames for p in self.renderer.patients(frame, explain)]
         return GradingResult(
-            ruleset=manifest.system,
-            system_name=manifest.name,
-            labels=dict(manifest.syndromes),
-            ruleset_version=manifest.version,
-            engine=self.engine,
-            settings=self.settings,
-            patients=tuple(patients),
-            warnings=tuple(warnings),
-            input=InputSummary.of(read, days),
+            ruleset=manifest.system, system_name=manifest.name, labels=dict(manifest.syndromes),
+            ruleset_version=manifest.version, engine=self.engine, settings=self.settings,
+            patients=tuple(patients), warnings=tuple(accounting.warnings), input=accounting.summary(),
         )
 
-    def _o2_rank(self, obs: Observation) -> tuple:
-        """Orders readings by oxygen support: class (as listed in the rule set), then flow."""
-        oxygen = self.ruleset.definitions.oxygen
-        chosen = oxygen_class(obs, oxygen, self.settings)
-        rank = -1 if chosen is None else oxygen.classes.index(chosen)
-        return (rank, obs.o2_flow_lpm if obs.o2_flow_lpm is not None else -1.0)
 
-    def fired(self, fact: Mapping[str, Any]) -> list[Rule]:
-        """The rules that fire for one fact (used to check each rule's own examples)."""
-        return [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
-
-    def _new_waiver(self, therapies: list[str], day: int, prophylactic: bool) -> Waiver:
-        """A waiver starting today, naming the settings that let this therapy waive fever."""
-        waiver_def = self.ruleset.definitions.fever_waiver
-        assert waiver_def is not None  # only systems with a fever waiver start one
-        therapy = therapies[0]  # therapies that always waive are listed first
-        used = [waiver_def.therapies_by_setting[therapy]] if therapy in waiver_def.therapies_by_setting else []
-        if waiver_def.more_other_therapies is not None and therapy in waiver_def.more_other_therapies.value(
-                self.settings) and therapy not in waiver_def.other_therapies:
-            used.append(waiver_def.more_other_therapies.setting)
-        if prophylactic and getattr(waiver_def.prophylaxis, "setting", None):
-            used.append(waiver_def.prophylaxis.setting)
-        return Waiver(therapy, day, tuple(used))
-
-    def _grade_patient(self, patient_id: str, days: list[tuple[Observation, int]],
-                       set_aside: Mapping[tuple[str, int], tuple[str, ...]], warnings: list[str],
-                       explain: bool = False) -> GradedPatient:
-        definitions = self.ruleset.definitions
-        waiver_def = definitions.fever_waiver
-        prophylaxis = bool(waiver_def and waiver_def.prophylaxis.value(self.settings))
-        ends_on_resolution = bool(waiver_def and waiver_def.ends.value(self.settings) == "episode_resolved")
-        known_age = next((d.age_years for d, _ in days if d.age_years is not None), None)
-        waiver: Waiver | None = None
-        no_waiver: tuple[str, str] | None = None  # why fever is not waived: (setting, what it did)
-        in_episode = False
-        death_day: int | None = None
-        after_death: list[int] = []
-        child_ice: list[int] = []
-        graded = []
-        for obs, readings in sorted(days, key=lambda item: item[0].day):
-            if death_day is not None:
-                after_death.append(obs.day)
-                graded.append(self._after_death(patient_id, obs, readings, death_day))
-                continue
-            given = waiving_therapies(obs, definitions, self.settings)
-            if given and waiver is None and (in_episode or prophylaxis):
-                waiver = self._new_waiver(given, obs.day, prophylactic=not in_episode)
-            elif given and waiver is None and not in_episode:
-                no_waiver = self._prophylaxis_note(given[0], obs.day) or no_waiver
-            for therapy, setting in blocked_therapies(obs, definitions, self.settings):
-                if waiver is None:
-                    no_waiver = (setting, f"no waiver: the {therapy} of day {obs.day} does not waive fever")
-            age = obs.age_years if obs.age_years is not None else known_age
-            fact = derive(obs, age_years=age, definitions=definitions, settings=self.settings,
-                          waiver=waiver)
-            fired = [self._rules[rule_id] for rule_id in self._evaluator.fired(fact)]
-            grades = {s: self._syndrome_grade(s, obs, fact, fired) for s in SYNDROMES}
-            if explain:
-                from .explain import explain as explain_day
-
-                consulted = settings_consulted(obs, fact, definitions, self.settings, waiver)
-                if waiver is None and no_waiver is not None and not fact.get("fever_basis"):
-                    consulted.append(("crs", *no_waiver))
-                grades = {
-                    s: grade.model_copy(update={"explanation": explain_day(
-                        self.ruleset, self._resolved, self.settings, s, grade.grade, fact, fired, consulted)})
-                    for s, grade in grades.items()
-                }
-            crs = grades["crs"].grade
-            if crs is not None and crs >= 1:
-                in_episode = True
-                if given and waiver is None:
-                    waiver = self._new_waiver(given, obs.day, prophylactic=False)
-            elif crs == 0 and in_episode:
-                in_episode = False
-                if ends_on_resolution and waiver is not None:
-                    no_waiver = self._ended_note(waiver, obs.day)
-                    waiver = None
-            notes = []
-            if "ice_total" in fact.get(SET_ASIDE, {}) and obs.capd_score is None and obs.neuro_not_assessable is not True:
-                child_ice.append(obs.day)
-            if obs.ice_total is not None and definitions.encephalopathy and "ice_total" in fact.get(SET_ASIDE, {}):
-                notes.append(f"ICE not used: {fact[SET_ASIDE]['ice_total']}")
-            if obs.fio2 is None and fact.get("fio2") is not None and self._tests_fio2:
-                notes.append(fact["fio2_basis"])
-            graded.append(GradedDay(
-                patient_id=patient_id, day=obs.day, crs=grades["crs"], icans=grades["icans"],
-                fever_waived=fact["fever_waived"], readings=readings, notes=tuple(notes),
-                therapies=tuple(t for t in THERAPIES if getattr(obs, t)) + obs.other_treatments,
-                reported_crs_grade=obs.reported_crs_grade, reported_icans_grade=obs.reported_icans_grade,
-                note=obs.note, set_aside=set_aside.get((patient_id, obs.day), ()),
-            ))
-            if obs.death_cause is not None:
-                death_day = obs.day
-        if after_death:
-            warnings.append(f"patient {patient_id}: {_days(after_death)} recorded after death on day {death_day};"
-                            " not graded")
-        if child_ice:
-            limit = definitions.encephalopathy.capd_below_age.value(self.settings)
-            warnings.append(f"patient {patient_id} (age {known_age:g}): ICE set aside on {_days(child_ice)}:"
-                            f" children under {limit:g} are assessed with CAPD; record capd_score")
-        return GradedPatient(patient_id=patient_id, days=tuple(graded))
-
-    def _after_death(self, patient_id: str, obs: Observation, readings: int, death_day: int) -> GradedDay:
-        """A day recorded after the patient's death: kept in the output, never graded."""
-        reason = f"not graded: recorded after death on day {death_day}"
-        none = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
-        return GradedDay(patient_id=patient_id, day=obs.day, crs=none["crs"], icans=none["icans"],
-                         fever_waived=False, readings=readings, note=obs.note,
-                         therapies=tuple(t for t in THERAPIES if getattr(obs, t)) + obs.other_treatments)
-
-    def _prophylaxis_note(self, therapy: str, day: int) -> tuple[str, str] | None:
-        """Why a therapy given before any CRS does not waive fever, when a setting decides it."""
-        setting = getattr(self.ruleset.definitions.fever_waiver.prophylaxis, "setting", None)
-        return None if setting is None else (setting, f"no waiver: {therapy} on day {day} was before any CRS")
-
-    def _ended_note(self, waiver: Waiver, resolved: int) -> tuple[str, str] | None:
-        """Why a waiver no longer applies after its episode resolved, when a setting decides it."""
-        setting = getattr(self.ruleset.definitions.fever_waiver.ends, "setting", None)
-        return None if setting is None else (
-            setting, f"no waiver: the {waiver.therapy} of day {waiver.day} was given in an episode that"
-                     f" resolved on day {resolved}")
-
-    def _syndrome_grade(self, syndrome: str, obs: Observation, fact: Mapping[str, Any],
-                        fired: list[Rule]) -> SyndromeGrade:
-        if syndrome not in self.ruleset.syndromes:
-            return SyndromeGrade(grade=None, reason=f"not graded: {self.ruleset.manifest.name} grades "
-                                 f"{' and '.join(self.ruleset.label(s) for s in self.ruleset.syndromes)} only")
-        mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
-        unassessed = self._not_assessed(syndrome, fact)
-        if not mine:
-            return SyndromeGrade(
-                grade=None,
-                reason=NOT_ASSESSABLE if unassessed else self._not_gradable(syndrome, obs, fact),
-                not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > 0),
-            )
-        top = mine[0].grade
-        rules = tuple(FiredRule(id=r.id, grade=r.grade, message=_render(r.message, fact)) for r in mine)
-        reason = _join_messages([rule.message for rule in rules if rule.grade == top])
-        return SyndromeGrade(
-            grade=top,
-            reason=f"{reason}; score and consciousness {NOT_ASSESSABLE}" if unassessed else reason,
-            rules=rules,
-            not_recorded=self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade > top),
-        )
-
-    def _not_assessed(self, syndrome: str, fact: Mapping[str, Any]) -> bool:
-        """Whether facts this syndrome's rules test were set aside as not assessable."""
-        aside = {name for name, why in fact.get(SET_ASIDE, {}).items() if why == NOT_ASSESSABLE}
-        return any(aside & cond.fields_of(self._resolved[r.id]) for r in self.ruleset.rules
-                   if r.syndrome == syndrome and r.id in self._resolved)
-
-    def _unrecorded(self, syndrome: str, obs: Observation, fact: Mapping[str, Any], considered) -> tuple[str, ...]:
-        """The input columns, left empty, on which a considered rule of the syndrome was waiting:
-        rules whose condition is unknown rather than false, or false only because a derived fact
-        is a lower bound (a nasal cannula with no flow). Event findings (seizure, edema, ...) are
-        recorded only when they happen, a day assessed with one encephalopathy tool does not
-        expect the other, and facts set aside (not assessable, ICE in a child) are not missing,
-        so those empty cells are not listed."""
-        definitions = self.ruleset.definitions
-        absent_anyway = expected_absent(fact, definitions) | set(fact.get(SET_ASIDE, {}))
-        bounds = lower_bounds(fact, definitions)
-        inputs = {**SOURCE_COLUMNS, **fact.get(UNRECORDED_INPUTS, {})}
-        columns: set[str] = set()
-        for rule in self.ruleset.rules:
-            node = self._resolved.get(rule.id)
-            if rule.syndrome != syndrome or node is None or not considered(rule):
-                continue
-            truth = cond.evaluate(node, fact)
-            if truth is None:
-                columns |= {
-                    inputs.get(name, name)
-                    for name in cond.fields_of(node) - absent_anyway
-                    if fact.get(name) is None
-                }
-            elif truth is False:
-                for name, column in bounds.items():
-                    unbounded = {k: v for k, v in fact.items() if k != name}
-                    if name in cond.fields_of(node) and cond.evaluate(node, unbounded) is None:
-                        columns.add(column)
-        recorded = {name for name, value in obs if value is not None}
-        return tuple(c for c in CONTRACT_COLUMNS if c in columns and c not in recorded)
-
-    def _not_gradable(self, syndrome: str, obs: Observation, fact: Mapping[str, Any]) -> str:
-        """Why a day has no grade: the unrecorded values that a grade-0 rule would have needed."""
-        missing = self._unrecorded(syndrome, obs, fact, lambda rule: rule.grade == 0)
-        if not missing:
-            return "not gradable from what was recorded"
-        return f"not gradable: {', '.join(missing)} not recorded"
-
-
-def _days(days: list[int]) -> str:
-    """Days in a message, the list capped: "days 8, 9 and 10", "days 8, 9, ... (40 days)"."""
+def say_days(days: list[int]) -> str:
+    """Days in a message, the list capped: "days 8, 9", "days 8, 9, ... (40 days)"."""
     shown = ", ".join(str(d) for d in days[:10])
     more = f", ... ({len(days)} days)" if len(days) > 10 else ""
     return f"day {days[0]}" if len(days) == 1 else f"days {shown}{more}"
 
 
-def _join_messages(messages: list[str]) -> str:
-    """Joins the messages of the rules that set a grade, sharing a common "... with" opening:
-    "fever 39 °C with hypotension ..." and "fever 39 °C with low-flow oxygen" become
-    "fever 39 °C with hypotension ... and low-flow oxygen"."""
-    unique = list(dict.fromkeys(messages))
-    heads = {m.partition(" with ")[0] for m in unique}
-    if len(unique) > 1 and len(heads) == 1 and all(" with " in m for m in unique):
-        head = heads.pop()
-        return f"{head} with " + " and ".join(m.partition(" with ")[2] for m in unique)
-    return "; ".join(unique)
+def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The therapies of a day, as the results list them: the ones with a column, then others."""
+    others = tuple(row["other_treatment"].split("; ")) if row.get("other_treatment") else ()
+    return tuple(t for t in THERAPIES if row.get(t)) + others
 
 
-def _render(template: str, fact: Mapping[str, Any]) -> str:
-    """Fills `{fact}` placeholders; only names, never expressions, so a rule file cannot run code."""
-    return PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
 
 
 @lru_cache(maxsize=16)
 def _cached_grader(rules: str | None, settings: tuple, engine: str, system: str | None = None) -> Grader:
     return Grader(rules, dict(settings), engine, system=system)
+
+
+def cached_grader(rules: str | Path | None, settings: Mapping[str, Any] | None, engine: str,
+                  system: str | None) -> Grader:
+    """A grader for these options, built once per process."""
+    key = tuple(sorted((name, _freeze(value)) for name, value in (settings or {}).items()))
+    return _cached_grader(str(rules) if rules is not None else None, key, engine, system)
 
 
 def grade(
@@ -389,20 +367,18 @@ def grade(
 ) -> GradingResult:
     """Grades CRS and ICANS for every patient-day.
 
-    `observations` is a file path (CSV, JSON or JSON Lines) or an iterable of `Observation`
-    models or dicts with the contract's column names; several rows of one patient-day are
-    combined into the day's worst finding. `system` names a shipped grading system (ASTCT 2019
-    by default; see `crsgrade systems`), `rules` a rule set directory instead. `settings`
-    overrides the rule set's [open] choices by name; `engine`
-    is "auto", "durable" or "python". `infusion_date` turns a `date` column into days for
-    patients without an `infusion_date` column; `skip_invalid` grades the valid rows of a file
-    with errors and lists the rows it left out in `result.input.skipped`; `explain` adds to
-    every day's grades why they are what they are (rules met and not met, settings involved).
+    `observations` is a file path (CSV, JSON or JSON Lines), an iterable of `Observation`
+    models or dicts with the contract's column names, or a polars, pandas or Arrow table;
+    several rows of one patient-day are combined into the day's worst finding. `system` names a
+    shipped grading system (ASTCT 2019 by default; see `crsgrade systems`), `rules` a rule set
+    directory instead. `settings` overrides the rule set's [open] choices by name; `engine` is
+    "auto", "durable" or "python". `infusion_date` turns a `date` column into days for patients
+    without an `infusion_date` column; `skip_invalid` grades the valid rows of a file with
+    errors and lists the rows it left out in `result.input.skipped`; `explain` adds to every
+    day's grades why they are what they are (rules met and not met, settings involved).
     """
-    key = tuple(sorted((settings or {}).items()))
-    grader = _cached_grader(str(rules) if rules is not None else None, key, engine, system)
-    return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
-                        explain=explain)
+    grader = cached_grader(rules, settings, engine, system)
+    return grader.grade(observations, infusion_date=infusion_date, skip_invalid=skip_invalid, explain=explain)
 
 
 def grade_table(
@@ -411,28 +387,13 @@ def grade_table(
     system: str | None = None,
     settings: Mapping[str, Any] | None = None,
     rules: str | Path | None = None,
-) -> Any:
+    engine: str = "auto",
+) -> pl.DataFrame:
     """Grades a whole table of observations — a polars, pandas or Arrow table, one row per
     reading, with the contract's column names — and returns a polars DataFrame with the
-    columns of `crsgrade grade --format csv` plus `readings`. Made for batch jobs that map it
-    over partitions of a larger cohort (each partition holding whole patients). Runs on the
-    vectorized path, or on the reference path for a table or a system that needs it (with its
-    errors); the vectorized path covers ASTCT 2019 on the ASTCT columns.
-    """
-    import polars as pl
-
-    from .output import CSV_COLUMNS, to_csv
-    from .vectorized import Unsupported, VectorGrader, as_polars
-
-    grader = _cached_grader(str(rules) if rules is not None else None,
-                            tuple(sorted((settings or {}).items())), "python", system)
-    try:
-        return VectorGrader(grader).grade_table(table)
-    except Unsupported:
-        result = grader.grade(as_polars(table).to_dicts())
-        graded = pl.read_csv(io.StringIO(to_csv(result)), infer_schema=False)
-        readings = [day.readings for day in result.days()]
-        return graded.with_columns(
-            [pl.col(c).cast(pl.Int64) for c in ("day", "crs_grade", "icans_grade")]
-            + [pl.col("fever_waived") == "true", pl.Series("readings", readings, dtype=pl.UInt32)]
-        ).select(list(CSV_COLUMNS) + ["readings"])
+    columns of `crsgrade grade --format csv` plus `readings`: the same pipeline as every other
+    input, made for batch jobs that map it over partitions of a larger cohort (each partition
+    holding whole patients)."""
+    grader = cached_grader(rules, settings, engine, system)
+    frame = grader.grade_frame(table)
+    return frame.select(*CSV_COLUMNS, "readings")

@@ -1,22 +1,31 @@
-"""Writing a GradingResult as a rich timeline, CSV or JSON."""
+"""Writing graded days: as CSV straight from the graded frames, or a GradingResult as a rich
+timeline, CSV or JSON. rich is imported only by the timeline."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from typing import TYPE_CHECKING, BinaryIO
 
-from rich.console import Group
-from rich.table import Table
-from rich.text import Text
+import polars as pl
 
+from .grading import CSV_COLUMNS
 from .results import GradedPatient, GradingResult, SyndromeGrade
 
-CSV_COLUMNS = (
-    "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
-    "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
-)
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red", 5: "bold white on red"}
+
+
+def write_csv(frame: pl.DataFrame, handle: BinaryIO, header: bool) -> None:
+    """Graded days as `crsgrade grade --format csv` rows (the header when asked)."""
+    frame.select(CSV_COLUMNS).with_columns(
+        pl.when(pl.col("fever_waived")).then(pl.lit("true")).otherwise(pl.lit("false")).alias("fever_waived")
+    ).write_csv(handle, include_header=header, line_terminator="\n", null_value="")
 
 
 def to_csv(result: GradingResult) -> str:
@@ -41,12 +50,16 @@ def to_json(result: GradingResult) -> str:
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:
+    from rich.text import Text
+
     if grade.grade is None:
         return Text("–", style="dim")
     return Text(str(grade.grade), style=GRADE_STYLE.get(grade.grade, ""))
 
 
 def _reason_cell(grade: SyndromeGrade) -> Text:
+    from rich.text import Text
+
     if grade.grade is None:
         return Text(grade.reason, style="dim")
     text = Text(grade.reason)
@@ -57,6 +70,9 @@ def _reason_cell(grade: SyndromeGrade) -> Text:
 
 def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) -> Table:
     """One patient's days; `labels` are the graded syndromes and their names (CRS, ICANS, CRES)."""
+    from rich.table import Table
+    from rich.text import Text
+
     labels = labels or {"crs": "CRS", "icans": "ICANS"}
     table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
@@ -79,6 +95,9 @@ def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) 
 
 def timeline(result: GradingResult) -> Group:
     """One table per patient, then the rule set, engine and any setting changed from default."""
+    from rich.console import Group
+    from rich.text import Text
+
     parts = [patient_table(patient, result.labels) for patient in result.patients]
     parts.append(Text(
         f"Graded by {result.ruleset} rules v{result.ruleset_version} with {result.engine}.",

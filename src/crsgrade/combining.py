@@ -1,0 +1,253 @@
+"""Several readings of one patient-day combined into the day's worst finding, on whole columns.
+
+Exports often hold a row per reading (vitals every 4 hours, an ICE score per nursing shift).
+ASTCT grades a day by its worst finding, so each field is combined by the rule in `HOW` below —
+the one place these rules are written down (the README repeats this table).
+
+Findings come with attribution flags (`fever_other_cause`, ...). A finding attributed to another
+cause must not hide one that counts, so each group of fields is combined over the readings that
+count; only when every reading with a value is attributed is the day's finding attributed.
+Readings recorded as not assessable are set aside when another reading of the day was assessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import polars as pl
+
+from .observations import (
+    CARTOX_ITEMS,
+    ICE_ITEMS,
+    LABS,
+    NEURO_ATTRIBUTION,
+    THERAPIES,
+    VASOPRESSOR_DOSES,
+    WEIGHT_BASED_DOSES,
+)
+from .sources import REC
+from .validation import Found, enum_rank
+
+HOW: dict[str, str] = {
+    "temp_c": "highest (temp_f converted to °C first)",
+    "hypotension, vasopressin, vasopressor_high_dose": "any reading yes",
+    "vasopressors, vasopressor doses, vasopressor_hours, fluid_boluses": "highest (weight-based doses"
+    " converted to µg/min first)",
+    "o2_device": "most support: highest oxygen class, then highest flow (device and flow of one reading)",
+    "fio2": "highest",
+    "ice_score, cartox_score": "lowest (its items taken from the same reading)",
+    "capd_score": "highest",
+    "papilledema_stage, csf_opening_pressure_mmhg": "highest, over every reading",
+    "raised_icp_suspected": "any reading yes",
+    "consciousness": "worst (alert < awakens_spontaneously < awakens_to_voice < awakens_to_touch < unarousable)",
+    "seizure": "worst over every reading (none < resolved < prolonged)",
+    "seizure_kind": "worst over every reading (none < eeg_only < focal < generalized < status_epilepticus)",
+    "motor_weakness": "worst over every reading (none < deep_focal)",
+    "cerebral_edema": "worst over every reading (none < focal < diffuse)",
+    "tocilizumab, siltuximab, anakinra, steroids, antipyretic": "any reading yes",
+    "organ_toxicity_grade, transaminitis_grade, creatinine_grade": "highest",
+    "sbp_min, dbp_min": "lowest",
+    "ferritin, il6, crp, car_t_per_ul": "highest",
+    "other_treatment": "every name given in any reading",
+    "coagulopathy_replacement, hospitalized, iv_therapies, crs_symptoms, life_threatening": "any reading yes",
+    "fever_other_cause, hypotension_other_cause, hypoxia_other_cause, score_other_cause,"
+    " consciousness_other_cause": "yes only if every reading with that finding says yes"
+    " (neuro_other_cause stands for the last two)",
+    "neuro_not_assessable": "yes only if no reading with a score or a level of consciousness is"
+    " assessable; otherwise the readings not assessable are set aside",
+    "weight_kg": "highest",
+    "age_years, death_cause": "must agree across readings",
+    "reported_crs_grade, reported_icans_grade": "highest",
+    "note": "the notes of the readings, joined with '; '",
+    "time": "not kept (the day is graded as a whole)",
+}
+
+KEYS = ["patient_id", "day"]
+_DAY = "_g"  # one number per patient-day
+
+
+@dataclass(frozen=True)
+class _Group:
+    flag: str
+    fields: tuple[str, ...]
+    finding: str  # in words, for the readings a day sets aside
+    neuro: bool = False
+
+
+_VASOPRESSOR_HIGHEST = ("vasopressors", *VASOPRESSOR_DOSES, "vasopressor_hours", "fluid_boluses")
+_SCORES = ("ice_score", *ICE_ITEMS, "cartox_score", *CARTOX_ITEMS, "capd_score")
+GROUPS = (
+    _Group("fever_other_cause", ("temp_c", "temp_f"), "temperature"),
+    _Group("hypotension_other_cause", ("hypotension", "vasopressin", "vasopressor_high_dose", *_VASOPRESSOR_HIGHEST),
+           "blood pressure and vasopressors"),
+    _Group("hypoxia_other_cause", ("o2_device", "o2_flow_lpm", "fio2"), "oxygen"),
+    _Group("score_other_cause", _SCORES, "ICE, CAPD or CARTOX-10 score", neuro=True),
+    _Group("consciousness_other_cause", ("consciousness",), "level of consciousness", neuro=True),
+)
+_MUST_AGREE = ("age_years", "death_cause")
+_HIGHEST = ("organ_toxicity_grade", "transaminitis_grade", "creatinine_grade", "reported_crs_grade",
+            "reported_icans_grade", "weight_kg", *WEIGHT_BASED_DOSES, *LABS, "papilledema_stage",
+            "csf_opening_pressure_mmhg")
+_ANY_YES = (*THERAPIES, "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
+            "life_threatening", "raised_icp_suspected")
+_WORST = ("seizure", "motor_weakness", "cerebral_edema", "seizure_kind")
+
+
+def temperature() -> pl.Expr:
+    """A reading's temperature in °C: temp_c, or temp_f converted (100.4 °F is 38.0 °C)."""
+    return pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
+
+
+def total(score: str, items: tuple[str, ...]) -> pl.Expr:
+    """A score as recorded, or the sum of its items when every item is."""
+    every = pl.all_horizontal([pl.col(i).is_not_null() for i in items])
+    return pl.coalesce(pl.col(score), pl.when(every).then(pl.sum_horizontal([pl.col(i) for i in items])))
+
+
+def any_yes(expr: pl.Expr) -> pl.Expr:
+    return pl.when(expr.fill_null(False).any()).then(True).when((expr == False).any()).then(False)  # noqa: E712
+
+
+def _worst(name: str, expr: pl.Expr) -> pl.Expr:
+    order = enum_rank(name)
+    rank = expr.replace_strict(order, list(range(len(order))), default=None, return_dtype=pl.Int32)
+    return rank.max().replace_strict(list(range(len(order))), order, default=None, return_dtype=pl.String)
+
+
+def order_days(frame: pl.DataFrame) -> pl.DataFrame:
+    """Readings in patient order (as patients first appear) and day order within each, with `_p`
+    the patient's number and `_g` the patient-day's."""
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"))
+    frame = frame.with_columns(pl.col("_i").min().over("patient_id").alias("_p"))
+    in_order = frame.select(((pl.col("_p").diff() > 0) | ((pl.col("_p").diff() == 0) & (pl.col("day").diff() >= 0)))
+                            .fill_null(True).all()).item()
+    if not in_order:
+        frame = frame.sort(["_p", "day"], maintain_order=True)
+    new_day = (pl.col("_p") != pl.col("_p").shift()) | (pl.col("day") != pl.col("day").shift())
+    return frame.with_columns(new_day.fill_null(True).cum_sum().alias(_DAY)).drop("_i")
+
+
+def _chosen(group: _Group, dropped: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Per reading: whether it has a value of the group, and whether that value enters the day
+    (the readings that count when any does, else those with a value)."""
+    has = pl.any_horizontal([pl.col(f).is_not_null() for f in group.fields])
+    if group.neuro:
+        has = has & ~dropped
+    counting = has & (pl.col(group.flag) != True).fill_null(True)  # noqa: E712
+    return has, pl.when(counting.any().over(_DAY)).then(counting).otherwise(has)
+
+
+def disagreements(frame: pl.DataFrame, found: Found) -> set[int]:
+    """Readings of one day that disagree on what must agree (age, cause of death) are a problem;
+    returns the records of every reading of such days."""
+    keyed = frame.with_columns(pl.len().over(KEYS).alias("_n")).filter(pl.col("_n") > 1)
+    bad: set[int] = set()
+    for name in _MUST_AGREE:
+        days = keyed.group_by(KEYS, maintain_order=True).agg(
+            pl.col(name).drop_nulls().unique().alias("_values"), pl.col(REC)).filter(pl.col("_values").list.len() > 1)
+        for patient, day, values, recs in days.iter_rows():
+            shown = ", ".join(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
+            found.problem_as_is(recs[0], 2, f"{', '.join(found.locate(r) for r in recs)}: {name}: readings of"
+                                            f" patient {patient} day {day} disagree ({shown})")
+            bad.update(recs)
+    return bad
+
+
+def combine(frame: pl.DataFrame, o2_rank: pl.Expr, locate: Callable[[int], str]) -> pl.DataFrame:
+    """One row per patient-day, in patient and day order, with `readings` (how many it combines)
+    and `set_aside` (the readings whose findings it set aside, and why)."""
+    frame = frame.with_columns(
+        [pl.coalesce(pl.col(flag), pl.col("neuro_other_cause")).alias(flag) for flag in NEURO_ATTRIBUTION])
+    frame = order_days(frame)
+    frame = frame.with_columns(pl.len().over(_DAY).cast(pl.UInt32).alias("readings"))
+    single = frame.filter(pl.col("readings") == 1).with_columns(
+        pl.lit(None, dtype=pl.List(pl.String)).alias("set_aside"), pl.lit(None, dtype=pl.String).alias("time"))
+    several = frame.filter(pl.col("readings") > 1)
+    if several.height == 0:
+        return single
+    combined = _combine_several(several, o2_rank, locate)
+    return pl.concat([single, combined.select(single.columns)], how="vertical").sort(_DAY)
+
+
+def _combine_several(frame: pl.DataFrame, o2_rank: pl.Expr, locate: Callable[[int], str]) -> pl.DataFrame:
+    neuro_fields = [pl.col(f).is_not_null() for f in ("consciousness", *_SCORES)]
+    flagged = (pl.col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
+    assessed = ~flagged & pl.any_horizontal(neuro_fields)
+    frame = frame.with_columns((flagged & assessed.any().over(_DAY)).alias("_dropped"),
+                               temperature().alias("_temperature"), o2_rank.alias("_o2"),
+                               total("ice_score", ICE_ITEMS).alias("_ice"),
+                               total("cartox_score", CARTOX_ITEMS).alias("_cartox"))
+    columns = []
+    for group in GROUPS:
+        has, chosen = _chosen(group, pl.col("_dropped"))
+        columns += [has.alias(f"_has:{group.flag}"), chosen.alias(f"_in:{group.flag}")]
+    frame = frame.with_columns(columns)
+    notes = _set_aside(frame, locate)
+
+    def within(flag: str, column: str) -> pl.Expr:
+        return pl.col(column).filter(pl.col(f"_in:{flag}"))
+
+    def flag_of(group: _Group) -> pl.Expr:
+        has, chosen = pl.col(f"_has:{group.flag}"), pl.col(f"_in:{group.flag}")
+        counting = chosen & (pl.col(group.flag) != True).fill_null(True)  # noqa: E712
+        return pl.when(has.any()).then(~counting.any()).otherwise(any_yes(pl.col(group.flag))).alias(group.flag)
+
+    hypotension, hypoxia, score = "hypotension_other_cause", "hypoxia_other_cause", "score_other_cause"
+    scored = pl.col(f"_in:{score}")
+    aggs: list[pl.Expr] = [
+        pl.col("patient_id").first(), pl.col("day").first(), pl.col("_p").first(), pl.col(REC).first(),
+        pl.col("readings").first(),
+        *[pl.col(c).drop_nulls().first().alias(c) for c in _MUST_AGREE],
+        *[any_yes(pl.col(c)).alias(c) for c in _ANY_YES],
+        *[pl.col(c).max().alias(c) for c in _HIGHEST],
+        *[pl.col(c).min().alias(c) for c in ("sbp_min", "dbp_min")],
+        *[_worst(c, pl.col(c)).alias(c) for c in _WORST],
+        pl.col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"),
+        pl.col("other_treatment").str.split("; ").explode().drop_nulls().unique(maintain_order=True)
+        .str.join("; ").alias("other_treatment"),
+        within("fever_other_cause", "_temperature").max().alias("temp_c"),
+        *[any_yes(within(hypotension, c)).alias(c) for c in ("hypotension", "vasopressin", "vasopressor_high_dose")],
+        *[within(hypotension, c).max().alias(c) for c in _VASOPRESSOR_HIGHEST],
+        *[within(hypoxia, c).sort_by(within(hypoxia, "_o2"), descending=True, maintain_order=True).first().alias(c)
+          for c in ("o2_device", "o2_flow_lpm")],
+        within(hypoxia, "fio2").max().alias("fio2"),
+        *[pl.col(c).filter(scored & pl.col("_ice").is_not_null()).sort_by(
+            pl.col("_ice").filter(scored & pl.col("_ice").is_not_null()), maintain_order=True).first().alias(c)
+          for c in ("ice_score", *ICE_ITEMS)],
+        *[pl.col(c).filter(scored & pl.col("_cartox").is_not_null()).sort_by(
+            pl.col("_cartox").filter(scored & pl.col("_cartox").is_not_null()), maintain_order=True).first().alias(c)
+          for c in ("cartox_score", *CARTOX_ITEMS)],
+        within(score, "capd_score").max().alias("capd_score"),
+        _worst("consciousness", within("consciousness_other_cause", "consciousness")).alias("consciousness"),
+        *[flag_of(group) for group in GROUPS],
+        pl.when(pl.col("_dropped").any()).then(False).otherwise(any_yes(pl.col("neuro_not_assessable")))
+        .alias("neuro_not_assessable"),
+    ]
+    combined = frame.group_by(_DAY, maintain_order=True).agg(aggs)
+    combined = combined.with_columns(
+        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("note", "other_treatment"))
+    combined = combined.join(notes, on=_DAY, how="left")
+    return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c)
+                                  for c in ("temp_f", "time", "neuro_other_cause") if c in frame.columns])
+
+
+def _set_aside(frame: pl.DataFrame, locate: Callable[[int], str]) -> pl.DataFrame:
+    """Per patient-day, the readings set aside: not assessable while another was assessed, or a
+    finding attributed to another cause while another reading's counted."""
+    reasons = [pl.when(pl.col("_dropped")).then(pl.lit("not assessable, while another reading was assessed"))]
+    for group in GROUPS:
+        aside = pl.col(f"_has:{group.flag}") & ~pl.col(f"_in:{group.flag}")
+        reasons.append(pl.when(aside).then(pl.lit(f"{group.finding} attributed to another cause")))
+    rows = frame.select(_DAY, REC, pl.concat_list(reasons).list.drop_nulls().alias("_why")).filter(
+        pl.col("_why").list.len() > 0)
+    findings = [group.finding for group in GROUPS]
+    ordered: dict[int, list[tuple[int, int, str]]] = {}
+    for day, rec, why in rows.iter_rows():
+        for text in why:  # not assessable first, then each group in turn, readings in order
+            rank = 0 if text.startswith("not assessable") else 1 + findings.index(
+                text.removesuffix(" attributed to another cause"))
+            ordered.setdefault(day, []).append((rank, rec, text))
+    notes = {day: [f"{locate(rec)}: {text}" for _, rec, text in sorted(entries)] for day, entries in ordered.items()}
+    return pl.DataFrame({_DAY: list(notes), "set_aside": list(notes.values())},
+                        schema={_DAY: frame.schema[_DAY], "set_aside": pl.List(pl.String)})

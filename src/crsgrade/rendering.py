@@ -1,0 +1,239 @@
+"""What a grade says: rule ids, reasons, "not recorded" and explanations, written once per
+distinct combination of an outcome and the values its messages show, never once per day."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
+
+import polars as pl
+
+from .explain import explain
+from .facts import NOT_ASSESSABLE, fact_of, format_value
+from .results import FiredRule, GradedDay, GradedPatient, SyndromeGrade
+from .ruleset import PLACEHOLDER, SYNDROMES, Rule
+
+if TYPE_CHECKING:
+    from .grading import Grader
+
+AFTER_DEATH = "not graded: recorded after death on day {}"
+
+
+def render(template: str, fact: Mapping[str, Any]) -> str:
+    """Fills `{fact}` placeholders; only names, never expressions, so a rule file cannot run code."""
+    return PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
+
+
+def join_messages(messages: list[str]) -> str:
+    """Joins the messages of the rules that set a grade, sharing a common "... with" opening:
+    "fever 39 °C with hypotension ..." and "fever 39 °C with low-flow oxygen" become
+    "fever 39 °C with hypotension ... and low-flow oxygen"."""
+    unique = list(dict.fromkeys(messages))
+    heads = {m.partition(" with ")[0] for m in unique}
+    if len(unique) > 1 and len(heads) == 1 and all(" with " in m for m in unique):
+        head = heads.pop()
+        return f"{head} with " + " and ".join(m.partition(" with ")[2] for m in unique)
+    return "; ".join(unique)
+
+
+def _placeholders(rules: list[Rule]) -> tuple[str, ...]:
+    return tuple(sorted({name for rule in rules for name in PLACEHOLDER.findall(rule.message)}))
+
+
+class Renderer:
+    """The texts of a grader's outcomes."""
+
+    def __init__(self, grader: Grader):
+        self.grader = grader
+        self.evaluation = grader.evaluation
+        self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
+        self._explanations: dict[tuple[Any, ...], Any] = {}
+
+    def _top(self, number: int, syndrome: str) -> list[Rule]:
+        outcome = self.evaluation.outcomes.items[number]
+        return [self.evaluation.rules[rule_id] for rule_id in outcome.top[syndrome]]
+
+    def reason(self, number: int, syndrome: str, values: Mapping[str, Any]) -> str:
+        outcome = self.evaluation.outcomes.items[number]
+        if outcome.grade[syndrome] is None:
+            return outcome.no_grade[syndrome] or ""
+        text = join_messages([render(rule.message, values) for rule in self._top(number, syndrome)])
+        return f"{text}; score and consciousness {NOT_ASSESSABLE}" if outcome.not_assessed[syndrome] else text
+
+    def _reasons(self, days: pl.DataFrame, syndrome: str) -> pl.Series:
+        """Each day's reason, written once per distinct outcome and the values it shows."""
+        numbers = days["_o"].unique().to_list()
+        needs = {number: _placeholders(self._top(number, syndrome)) for number in numbers}
+        names = sorted({name for shown in needs.values() for name in shown})
+        masked = days.select(pl.col("_o"), *[
+            pl.when(pl.col("_o").is_in([n for n in numbers if name in needs[n]])).then(pl.col(f"f.{name}"))
+            .alias(name) for name in names if f"f.{name}" in days.columns])
+        names = masked.columns[1:]
+        distinct = masked.unique()
+        said = [self.reason(row[0], syndrome, dict(zip(names, row[1:]))) for row in distinct.iter_rows()]
+        lookup = distinct.with_columns(pl.Series("_said", said, dtype=pl.String))
+        return masked.join(lookup, on=masked.columns, how="left", nulls_equal=True, maintain_order="left")["_said"]
+
+    def columns(self, days: pl.DataFrame) -> pl.DataFrame:
+        """The grade columns of `crsgrade grade --format csv`, for days carrying `_o`."""
+        outcomes = self.evaluation.outcomes
+        number = days["_o"]
+        late = pl.col("_after_death")
+        died = pl.when(pl.col("death_cause").is_not_null()).then(pl.col("day")).forward_fill().over("_p")
+        columns = []
+        for syndrome in SYNDROMES:
+            columns += [
+                pl.when(~late).then(outcomes.series("grade", syndrome).gather(number)).alias(f"{syndrome}_grade"),
+                pl.when(~late).then(outcomes.series("top", syndrome).gather(number)).alias(f"{syndrome}_rules"),
+                pl.when(~late).then(self._reasons(days, syndrome)).otherwise(
+                    pl.format(AFTER_DEATH, died)).alias(f"{syndrome}_reason"),
+                pl.when(~late).then(outcomes.series("missing", syndrome).gather(number))
+                .alias(f"{syndrome}_not_recorded"),
+            ]
+        return days.with_columns(columns).with_columns(
+            (pl.col("f.fever_waived") & ~late).alias("fever_waived"))
+
+    # -- typed results ----------------------------------------------------------------------
+
+    def _syndrome_grade(self, number: int, syndrome: str, row: Mapping[str, Any]) -> SyndromeGrade:
+        outcome = self.evaluation.outcomes.items[number]
+        fired = self.evaluation.rules_of(number, syndrome)
+        shown = _placeholders(fired)
+        values = {name: row.get(f"f.{name}") for name in shown}
+        key = (number, syndrome, *values.values())
+        grade = self._grades.get(key)
+        if grade is None:
+            grade = SyndromeGrade(
+                grade=outcome.grade[syndrome], reason=self.reason(number, syndrome, values),
+                rules=tuple(FiredRule(id=r.id, grade=r.grade, message=render(r.message, values)) for r in fired),
+                not_recorded=outcome.not_recorded[syndrome])
+            self._grades[key] = grade
+        return grade
+
+    def patients(self, frame: pl.DataFrame, explain_days: bool) -> Iterator[GradedPatient]:
+        """The graded days of a frame as typed results, patient by patient."""
+        from .grading import therapies_of
+
+        definitions = self.grader.ruleset.definitions
+        rows = frame.iter_rows(named=True)
+        current: list[GradedDay] = []
+        patient: str | None = None
+        notes = _NoWaiver(self.grader) if explain_days else None
+        for row in rows:
+            if patient is not None and row["patient_id"] != patient:
+                yield GradedPatient(patient_id=patient, days=tuple(current))
+                current = []
+                if notes is not None:
+                    notes = _NoWaiver(self.grader)
+            patient = row["patient_id"]
+            if row["_after_death"]:
+                reason = row["crs_reason"]
+                grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
+            else:
+                grades = {s: self._syndrome_grade(row["_o"], s, row) for s in SYNDROMES}
+                if notes is not None:
+                    consulted = notes.consulted(row)
+                    grades = {s: g.model_copy(update={"explanation": self._explanation(row, s, g.grade, consulted)})
+                              for s, g in grades.items()}
+            day_notes = []
+            aside = row.get("s.ice_total")
+            if aside is not None and definitions.encephalopathy and (row["ice_score"] is not None or all(
+                    row[f"ice_{item}"] is not None for item in ("orientation", "naming", "commands", "writing",
+                                                                "attention"))):
+                day_notes.append(f"ICE not used: {aside}")
+            if row["fio2"] is None and row.get("f.fio2") is not None and self.grader.tests_fio2:
+                day_notes.append(row["f.fio2_basis"])
+            current.append(GradedDay.model_construct(
+                patient_id=row["patient_id"], day=row["day"], crs=grades["crs"], icans=grades["icans"],
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
+                reported_crs_grade=row["reported_crs_grade"], reported_icans_grade=row["reported_icans_grade"],
+                note=row["note"], readings=row["readings"], notes=tuple(day_notes),
+                set_aside=tuple(row["set_aside"] or ())))
+        if patient is not None:
+            yield GradedPatient(patient_id=patient, days=tuple(current))
+
+    def _explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
+                     consulted: tuple[tuple[str, str, str], ...]) -> Any:
+        fact = fact_of(row)
+        key = (row["_o"], syndrome, consulted, tuple(sorted((k, repr(v)) for k, v in fact.items())))
+        found = self._explanations.get(key)
+        if found is None:
+            grader = self.grader
+            found = explain(grader.ruleset, grader.resolved, grader.settings, syndrome, grade, fact,
+                            self.evaluation.rules_of(row["_o"]), consulted)
+            self._explanations[key] = found
+        return found
+
+
+class _NoWaiver:
+    """The [open] settings a patient's days rest on, day by day: the waiver's, the oxygen class's
+    and the assessment tool's; and, when a setting is why fever is not waived, which one and the
+    day of the therapy it kept from waiving."""
+
+    def __init__(self, grader: Grader):
+        self.grader = grader
+        self.definitions = grader.ruleset.definitions
+        self.settings = grader.settings
+        self.in_episode = False
+        self.note: tuple[str, str] | None = None
+
+    def consulted(self, row: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+        waiver, settings = self.definitions.fever_waiver, self.settings
+        used: list[tuple[str, str, str]] = []
+        waived = bool(row["f.fever_waived"])
+        if waiver is not None:
+            therapy = row.get("_therapy")
+            if therapy and not waived and not self.in_episode:
+                setting = getattr(waiver.prophylaxis, "setting", None)
+                if setting:
+                    self.note = (setting, f"no waiver: {therapy} on day {row['day']} was before any CRS")
+            for blocked, setting in waiver.therapies_by_setting.items():
+                if not settings[setting] and row.get(blocked) and not waived:
+                    self.note = (setting, f"no waiver: the {blocked} of day {row['day']} does not waive fever")
+            if waived:
+                used += [("crs", name, f"fever waived after {row['_waiver_therapy']} on day {row['_waiver_day']}")
+                         for name in self._waiver_settings(row)]
+            elif self.note is not None and not row.get("f.fever_basis"):
+                used.append(("crs", *self.note))
+        used += self._derived(row)
+        grade = row["crs_grade"]
+        if grade is not None and grade >= 1:
+            self.in_episode = True
+        elif grade == 0 and self.in_episode:
+            self.in_episode = False
+            ends = getattr(waiver.ends, "setting", None) if waiver is not None else None
+            if waived and ends and waiver.ends.value(settings) == "episode_resolved":
+                self.note = (ends, f"no waiver: the {row['_waiver_therapy']} of day {row['_waiver_day']} was given"
+                                   f" in an episode that resolved on day {row['day']}")
+        return tuple(used)
+
+    def _waiver_settings(self, row: Mapping[str, Any]) -> list[str]:
+        waiver, therapy = self.definitions.fever_waiver, row["_waiver_therapy"]
+        used = [waiver.therapies_by_setting[therapy]] if therapy in waiver.therapies_by_setting else []
+        more = waiver.more_other_therapies
+        if more is not None and therapy in more.value(self.settings) and therapy not in waiver.other_therapies:
+            used.append(more.setting)
+        if row["_prophylactic"] and getattr(waiver.prophylaxis, "setting", None):
+            used.append(waiver.prophylaxis.setting)
+        return used
+
+    def _derived(self, row: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """The settings behind the day's oxygen class and assessment tool."""
+        used = []
+        device = row["o2_device"]
+        if device is not None:
+            entry = self.definitions.oxygen.devices[device]
+            flow = row["o2_flow_lpm"]
+            chosen = entry.class_ if not entry.by_flow else (
+                entry.at_or_below if flow is None or flow <= self.definitions.oxygen.flow_boundary_lpm else entry.above)
+            if getattr(chosen, "setting", None):
+                used.append(("crs", chosen.setting, f"{row['f.o2_support']} classed as {row['f.o2_class']}"))
+        encephalopathy = self.definitions.encephalopathy
+        setting = getattr(encephalopathy.capd_below_age, "setting", None) if encephalopathy else None
+        age = row["f.age_years"]
+        ice_recorded = row["ice_score"] is not None or row.get("s.ice_total") is not None or all(
+            row[f"ice_{item}"] is not None for item in ("orientation", "naming", "commands", "writing", "attention"))
+        if setting and age is not None and ice_recorded:
+            child = age < encephalopathy.capd_below_age.value(self.settings)
+            used.append(("icans", setting, f"age {age:g}: assessed with {'CAPD, so ICE is not used' if child else 'ICE'}"))
+        return used
+

@@ -1,0 +1,422 @@
+"""Reading: every input form as frames of raw cells, a large file in batches.
+
+CSV (`,`, `;` or tab between cells, any line ends, UTF-8 with or without a byte-order mark,
+UTF-16 with one, Windows-1252 with a warning), JSON (an array of records or `{"observations":
+[...]}`), JSON Lines, standard input (`-`), records given by a program and tables (polars,
+pandas, Arrow) all become the same thing: frames with one column per known column, named as the
+observation contract names it (columns.py maps the spellings), holding the cells as text — or,
+for a table, as typed as they came — plus `_rec`, the record's number in its source. A location
+is said from `_rec`: FILE:LINE for CSV and JSON Lines (the header is line 1), FILE:N for the Nth
+record of a JSON array, records:N and table:N for what a program passed.
+
+A CSV file is cut into batches of about BATCH_BYTES at line ends (never inside a quoted cell), so
+memory stays flat whatever the file's size; the pipeline keeps each patient's rows together
+across the cuts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import polars as pl
+
+from .columns import KNOWN_COLUMNS, column_for
+from .errors import ObservationError
+from .suggestions import did_you_mean
+
+BATCH_BYTES = 32 << 20
+REC = "_rec"
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+@dataclass
+class RawBatch:
+    """Raw cells of some records: `frame` (known columns, `_rec`, and `_blank`: whether a row
+    has no cell at all, unknown columns included) and the problems found while splitting them
+    into cells, as (record, message after the location)."""
+
+    frame: pl.DataFrame
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class Input:
+    """An opened input: its name, how to say where a record is, the warnings about its form
+    (unknown columns, encoding), and its batches (a fresh iterator each call)."""
+
+    name: str
+    locate: Callable[[int], str]
+    warnings: list[str]
+    batches: Callable[[], Iterator[RawBatch]]
+    empty_message: str
+
+
+# --- headers --------------------------------------------------------------------------------
+
+def map_headers(headers: Iterable[str], source: str, problems: list[str], warnings: list[str]) -> list[str | None]:
+    """Each header's contract column (None for an unknown one, which is warned about); a column
+    given twice is a problem."""
+    mapped: list[str | None] = []
+    seen: dict[str, str] = {}
+    for header in headers:
+        column = column_for(header)
+        if column is None:
+            if header.strip():
+                hint = did_you_mean(header.strip().lower(), KNOWN_COLUMNS)
+                warnings.append(f"{source}:1:{header.strip()}: unknown column, ignored{hint}")
+        elif column in seen:
+            problems.append(f"{source}:1:{column}: column appears more than once"
+                            f" (as '{seen[column]}' and '{header.strip()}')")
+        else:
+            seen[column] = header.strip()
+        mapped.append(column)
+    return mapped
+
+
+def _require_day(columns: Iterable[str | None], source: str, problems: list[str]) -> None:
+    if not {"day", "date"} & set(columns):
+        raise ObservationError(problems + [
+            f"{source}:1: no 'day' column; give the day relative to infusion, or 'date' with"
+            " 'infusion_date' (a column or --infusion-date)"])
+
+
+# --- text -------------------------------------------------------------------------------------
+
+def _decode(raw: bytes, source: str, warnings: list[str]) -> bytes:
+    """UTF-8 bytes of a text file: a byte-order mark dropped, UTF-16 (with its mark) and
+    Windows-1252 converted, the latter with a warning."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise ObservationError([f"{source}: starts as UTF-16 text but cannot be decoded as UTF-16;"
+                                    " save it as CSV UTF-8"]) from None
+    if b"\x00" in raw:
+        raise ObservationError([f"{source}: not a text file (it contains NUL bytes); save it as CSV UTF-8"])
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ObservationError([
+                f"{source}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"]) from None
+        warnings.append(f"{source}: not UTF-8; read as Windows-1252 (save as CSV UTF-8 to be sure)")
+        return text.encode("utf-8")
+    return raw
+
+
+def _line_ends(raw: bytes) -> bytes:
+    """Old Mac line ends (a lone CR) as LF, one for one, so line numbers stay right."""
+    return _LONE_CR.sub(b"\n", raw) if b"\r" in raw and _LONE_CR.search(raw) else raw
+
+
+def _sniff(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+class _Csv:
+    """A CSV text cut into batches at line ends."""
+
+    def __init__(self, raw: bytes, source: str, warnings: list[str], problems: list[str]):
+        self.raw, self.source = raw, source
+        offset, blank_lines = 0, 0
+        while not raw[offset:raw.find(b"\n", offset) if b"\n" in raw[offset:] else len(raw)].strip():
+            if b"\n" not in raw[offset:]:
+                raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
+            offset, blank_lines = raw.index(b"\n", offset) + 1, blank_lines + 1
+        head = raw[offset:offset + (1 << 20)].decode("utf-8", errors="replace")
+        self.delimiter = _sniff(head.split("\n", 1)[0].rstrip("\r"))
+        reader = csv.reader(io.StringIO(head, newline=""), delimiter=self.delimiter)
+        header = next(reader)
+        self.header_lines = blank_lines + reader.line_num  # the lines up to the header's end
+        self.start = offset
+        for _ in range(reader.line_num):
+            end = raw.find(b"\n", self.start)
+            self.start = len(raw) if end == -1 else end + 1
+        self.columns = map_headers(header, source, problems, warnings)
+        _require_day(self.columns, source, problems)
+        if problems:  # without the columns straight, every row would only repeat the problem
+            raise ObservationError(problems)
+        self.quoted = b'"' in raw[self.start:]
+        self.names = [c if c is not None else f"_u{i}" for i, c in enumerate(self.columns)]
+        self._lines: list[int] | None = None
+
+    def _reader(self, data: bytes) -> Iterator[list[str]]:
+        return csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=self.delimiter)
+
+    def locate(self, rec: int) -> str:
+        """FILE:LINE of a record: with no quoted cells a record is a line; with them, the line a
+        record ends on (as Python's csv module counts)."""
+        if not self.quoted:
+            return f"{self.source}:{self.header_lines + 1 + rec}"
+        if self._lines is None:
+            reader = csv.reader(io.StringIO(self.raw[self.start:].decode("utf-8"), newline=""),
+                                delimiter=self.delimiter)
+            self._lines = [self.header_lines + reader.line_num for _ in reader]
+        return f"{self.source}:{self._lines[rec] if rec < len(self._lines) else self.header_lines + 1 + rec}"
+
+    def batches(self) -> Iterator[RawBatch]:
+        position, rec = self.start, 0
+        while position < len(self.raw):
+            end = self._cut(position)
+            batch = self._parse(self.raw[position:end], rec)
+            rec += batch.frame.height
+            position = end
+            yield batch
+
+    def _outside_quotes(self, cut: int) -> bool:
+        return not self.quoted or self.raw.count(b'"', self.start, cut) % 2 == 0
+
+    def _cut(self, position: int) -> int:
+        """Where a batch from `position` ends: a line end about BATCH_BYTES on, outside quotes."""
+        if position + BATCH_BYTES >= len(self.raw):
+            return len(self.raw)
+        cut = self.raw.rfind(b"\n", position, position + BATCH_BYTES)
+        while cut > position and not self._outside_quotes(cut):
+            cut = self.raw.rfind(b"\n", position, cut)
+        if cut <= position:  # a record longer than a batch
+            cut = self.raw.find(b"\n", position + BATCH_BYTES)
+            while cut != -1 and not self._outside_quotes(cut):
+                cut = self.raw.find(b"\n", cut + 1)
+            return len(self.raw) if cut == -1 else cut + 1
+        return cut + 1
+
+    def _frame(self, frame: pl.DataFrame, first_rec: int, problems: list[tuple[int, str]]) -> RawBatch:
+        blank = pl.all_horizontal(pl.col(name).str.strip_chars().fill_null("") == "" for name in self.names)
+        frame = frame.with_columns(blank.alias("_blank"),
+                                   pl.int_range(first_rec, first_rec + frame.height, dtype=pl.Int64).alias(REC))
+        return RawBatch(frame.drop([n for n in self.names if n.startswith("_u")]), problems)
+
+    def _parse(self, chunk: bytes, first_rec: int) -> RawBatch:
+        try:
+            frame = pl.read_csv(chunk, has_header=False, separator=self.delimiter, new_columns=self.names,
+                                schema={name: pl.String for name in self.names}, truncate_ragged_lines=True)
+        except pl.exceptions.PolarsError:  # a stray quote, say: the csv module reads it as it can
+            return self._parse_slowly(chunk, first_rec)
+        width = len(self.names)
+        problems = [(first_rec + index, f": {cells} cells, but the header has {width}")
+                    for index, cells in self._ragged(chunk, frame.height)]
+        return self._frame(frame, first_rec, problems)
+
+    def _ragged(self, chunk: bytes, rows: int) -> list[tuple[int, int]]:
+        """(row, cells) of the rows with more or fewer cells than the header (blank rows aside)."""
+        width = len(self.names)
+        if not self.quoted:
+            lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
+            empty = chunk.count(b"\n\n") + chunk.count(b"\n\r\n") + chunk.startswith((b"\n", b"\r\n"))
+            if lines == rows and chunk.count(self.delimiter.encode()) == (width - 1) * (lines - empty):
+                return []  # every line that is not empty has exactly the header's cells
+            records = [line.split(self.delimiter) for line in chunk.decode("utf-8").split("\n")[:rows]]
+        else:
+            records = list(self._reader(chunk))
+        return [(i, len(cells)) for i, cells in enumerate(records)
+                if len(cells) != width and any(cell.strip() for cell in cells)]
+
+    def _parse_slowly(self, chunk: bytes, first_rec: int) -> RawBatch:
+        rows: list[list[str]] = []
+        problems: list[tuple[int, str]] = []
+        reader = self._reader(chunk)
+        try:
+            for row in reader:
+                rows.append(row)
+        except csv.Error as exc:
+            problems.append((first_rec + len(rows), f": not readable as CSV: {exc}"))
+        width = len(self.names)
+        problems += [(first_rec + i, f": {len(row)} cells, but the header has {width}")
+                     for i, row in enumerate(rows) if len(row) != width and any(cell.strip() for cell in row)]
+        cells = [(row + [""] * width)[:width] for row in rows]
+        frame = pl.DataFrame({name: [row[i] or None for row in cells] for i, name in enumerate(self.names)},
+                             schema={name: pl.String for name in self.names})
+        return self._frame(frame, first_rec, sorted(problems))
+
+
+# --- records: JSON, JSON Lines, a program's records --------------------------------------------
+
+def _cell(value: Any) -> str | None:
+    """A JSON or Python value as the text a CSV cell would hold."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value.value if hasattr(value, "value") and not isinstance(value, str) else value)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _DuplicateKey(key)
+        record[key] = value
+    return record
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _records_batch(records: list[tuple[int, Any]], source: str,
+                   problems: list[str]) -> tuple[RawBatch, dict[str, int]]:
+    """Records as a raw batch, and the unknown keys with the first record that has each;
+    `records` holds (rec, record, or the problem that kept it from being read)."""
+    columns: dict[str, list[str | None]] = {}
+    recs: list[int] = []
+    found: list[tuple[int, str]] = []
+    unknown: dict[str, int] = {}
+    for index, (rec, record) in enumerate(records):
+        recs.append(rec)
+        for values in columns.values():
+            values.append(None)
+        if isinstance(record, _Problem):
+            found.append((rec, record.text))
+            continue
+        if not isinstance(record, Mapping):
+            found.append((rec, ": expected a record (an object of column: value)"))
+            continue
+        taken: dict[str, str] = {}
+        for key, value in record.items():
+            column = column_for(str(key))
+            if column is None:
+                unknown.setdefault(str(key), rec)
+            elif column in taken:
+                found.append((rec, f":{column}: given more than once (as '{taken[column]}' and '{key}')"))
+            elif isinstance(value, dict | list):
+                found.append((rec, f":{column}: expected a single value, not a list or object"))
+                taken[column] = str(key)
+            else:
+                taken[column] = str(key)
+                columns.setdefault(column, [None] * (index + 1))[index] = _cell(value)
+    if records:
+        _require_day(columns, source, problems)
+    frame = pl.DataFrame({**{c: v for c, v in columns.items()}, REC: recs},
+                         schema={**{c: pl.String for c in columns}, REC: pl.Int64})
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in columns]) if columns else pl.lit(True)
+    return RawBatch(frame.with_columns(blank.alias("_blank")), found), unknown
+
+
+@dataclass(frozen=True)
+class _Problem:
+    text: str
+
+
+def _json_records(text: str, source: str) -> tuple[list[tuple[int, Any]], bool]:
+    """The records of JSON or JSON Lines text, and whether it was JSON Lines."""
+    stripped = text.strip()
+    try:
+        data = json.loads(stripped, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as exc:
+        if stripped.startswith("["):
+            raise ObservationError([f"{source}: key '{exc}' given twice in one record"]) from None
+        data = None
+    except json.JSONDecodeError as exc:
+        if stripped.startswith("["):
+            raise ObservationError([f"{source}:{exc.lineno}: not valid JSON: {exc.msg}"]) from None
+        data = None
+    except RecursionError:
+        raise ObservationError([f"{source}: JSON nested too deeply"]) from None
+    if data is None:
+        records: list[tuple[int, Any]] = []
+        for number, line in enumerate(text.split("\n")):
+            if not line.strip():
+                continue
+            try:
+                records.append((number, json.loads(line, object_pairs_hook=_no_duplicate_keys)))
+            except _DuplicateKey as exc:
+                records.append((number, _Problem(f": key '{exc}' given twice in one record")))
+            except json.JSONDecodeError as exc:
+                records.append((number, _Problem(f": not valid JSON: {exc.msg}")))
+            except RecursionError:
+                records.append((number, _Problem(": JSON nested too deeply")))
+        return records, True
+    if isinstance(data, dict) and isinstance(data.get("observations"), list):
+        data = data["observations"]
+    if isinstance(data, dict):
+        data = [data]
+    if not isinstance(data, list):
+        raise ObservationError([f"{source}: expected JSON records (an array of objects)"])
+    return list(enumerate(data)), False
+
+
+def _records_input(records: list[tuple[int, Any]], name: str, locate: Callable[[int], str],
+                   warnings: list[str], empty: str) -> Input:
+    problems: list[str] = []
+    batch, unknown = _records_batch(records, name, problems)
+    if problems:
+        raise ObservationError(problems)
+    warnings += [f"{locate(rec)}:{key}: unknown column, ignored{did_you_mean(key.lower(), KNOWN_COLUMNS)}"
+                 for key, rec in unknown.items()]
+    return Input(name=name, locate=locate, warnings=warnings, batches=lambda: iter([batch]), empty_message=empty)
+
+
+# --- opening ------------------------------------------------------------------------------------
+
+def open_bytes(raw: bytes, source: str) -> Input:
+    warnings: list[str] = []
+    raw = _line_ends(_decode(raw, source, warnings))
+    head = raw.lstrip()[:1]
+    if not head:
+        raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
+    if head in (b"[", b"{"):
+        records, _ = _json_records(raw.decode("utf-8"), source)
+        locate = (lambda rec: f"{source}:{rec + 1}")
+        return _records_input(records, source, locate, warnings, f"{source}: no observation records")
+    problems: list[str] = []
+    table = _Csv(raw, source, warnings, problems)
+    return Input(name=source, locate=table.locate, warnings=warnings, batches=table.batches,
+                 empty_message=f"{source}: header only; no observation rows")
+
+
+def open_path(path: str | Path) -> Input:
+    """A file (CSV, JSON or JSON Lines), or `-` for standard input."""
+    if str(path) == "-":
+        return open_bytes(sys.stdin.buffer.read(), "<stdin>")
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ObservationError([f"{path}: cannot read file: {exc.strerror or exc}"]) from None
+    return open_bytes(raw, str(path))
+
+
+def open_records(records: Iterable[Any]) -> Input:
+    """Records given by a program: dicts of column: value, or Observation models."""
+    listed = []
+    for number, record in enumerate(records):
+        if hasattr(record, "model_dump"):
+            record = record.model_dump(exclude_none=True)
+        listed.append((number, record))
+    return _records_input(listed, "records", lambda rec: f"records:{rec + 1}", [], "records: no observation records")
+
+
+def open_table(table: Any) -> Input:
+    """A polars, pandas or Arrow table of observations, one row per reading."""
+    frame = table if isinstance(table, pl.DataFrame) else (
+        pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
+    if not isinstance(frame, pl.DataFrame):
+        raise ObservationError(["table: expected a table of observations"])
+    warnings: list[str] = []
+    problems: list[str] = []
+    columns = map_headers(frame.columns, "table", problems, warnings)
+    _require_day(columns, "table", problems)
+    if problems:
+        raise ObservationError(problems)
+    kept = frame.select([pl.col(name).alias(column) for name, column in zip(frame.columns, columns) if column])
+    kept = kept.with_columns([pl.col(c).cast(pl.String) for c, dtype in kept.schema.items()
+                              if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in kept.columns]) if kept.width else pl.lit(True)
+    batch = RawBatch(kept.with_columns(blank.alias("_blank"), pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC)))
+    return Input(name="table", locate=lambda rec: f"table:{rec + 1}", warnings=warnings,
+                 batches=lambda: iter([batch]), empty_message="table: no observation rows")
