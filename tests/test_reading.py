@@ -387,11 +387,10 @@ def test_readings_of_the_older_systems_columns_are_combined():
     text = ("day,time,fio2,norepinephrine_ug_min,vasopressors,hypotension,organ_toxicity_grade,cartox_score,"
             "seizure_kind,hospitalized\n"
             "0,08:00,0.3,5,1,yes,1,9,focal,no\n0,16:00,45,12,1,yes,3,6,,yes\n")
-    _, days = Grader(system="lee2014").read(parse_text(text, "obs.csv").observations)
-    day, readings = days[0]
-    assert readings == 2
-    assert (day.fio2, day.norepinephrine_ug_min, day.organ_toxicity_grade, day.cartox_score) == (45, 12, 3, 6)
-    assert day.seizure_kind.value == "focal" and day.hospitalized is True
+    (day,) = Grader(system="lee2014").grade_frame(parse_text(text, "obs.csv").observations).iter_rows(named=True)
+    assert day["readings"] == 2
+    assert (day["fio2"], day["norepinephrine_ug_min"], day["organ_toxicity_grade"], day["cartox_score"]) == (45, 12, 3, 6)
+    assert day["seizure_kind"] == "focal" and day["hospitalized"] is True
 
 
 # --- weight-based vasopressor doses ------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_header_alias_table_matches_the_reader():
 
 
 def test_aggregation_table_matches_the_code():
-    from crsgrade.aggregation import HOW
+    from crsgrade.combining import HOW
 
     assert {row[0]: row[1] for row in table_rows("aggregation")} == HOW
 

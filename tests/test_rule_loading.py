@@ -173,7 +173,7 @@ def test_loading_never_executes_code(rules, tmp_path):
 
 def test_message_templates_are_not_format_strings(engine):
     # A placeholder is a fact name, nothing more: attribute access is not interpreted.
-    from crsgrade.grading import _render
+    from crsgrade.rendering import render
 
-    assert _render("{temp_c.__class__}", {"temp_c": 38.0}) == "{temp_c.__class__}"
-    assert _render("fever {temp_c} °C", {"temp_c": 38.0}) == "fever 38.0 °C"
+    assert render("{temp_c.__class__}", {"temp_c": 38.0}) == "{temp_c.__class__}"
+    assert render("fever {temp_c} °C", {"temp_c": 38.0}) == "fever 38.0 °C"

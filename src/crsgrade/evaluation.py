@@ -19,7 +19,16 @@ import polars as pl
 
 from . import conditions as cond
 from .columns import CONTRACT_COLUMNS
-from .facts import NOT_ASSESSABLE, SET_ASIDE, SOURCE_COLUMNS, UNRECORDED_INPUTS, complete, expected_absent
+from .facts import (
+    LOWER_BOUND_FACTS,
+    NOT_ASSESSABLE,
+    SET_ASIDE,
+    SOURCE_COLUMNS,
+    UNRECORDED_INPUTS,
+    UNSETTLED_FACTS,
+    complete,
+    expected_absent,
+)
 from .ruleset import SYNDROMES, Rule, RuleSet
 
 _WORD = 1 << 62  # a packed key word stays below this
@@ -150,8 +159,11 @@ class Evaluation:
         inputs = {SOURCE_COLUMNS.get(name, name) for name in tested} | {"vasopressor_hours", "o2_flow_lpm"}
         self.columns = [c for c in CONTRACT_COLUMNS if c in inputs]
         parts += [_Part(f"r.{c}", "flag") for c in self.columns]
-        parts += [_Part(f"s.{name}", "aside") for name in tested]
-        parts += [_Part(f"u.{name}", "flag") for name in tested] + [_Part(f"lb.{name}", "bool") for name in tested]
+        definitions = ruleset.definitions
+        aside = set(definitions.not_assessable.sets_aside if definitions.not_assessable else ()) | {"ice_total"}
+        parts += [_Part(f"s.{name}", "aside") for name in tested if name in aside]
+        parts += [_Part(f"u.{name}", "flag") for name in tested if name in UNSETTLED_FACTS]
+        parts += [_Part(f"lb.{name}", "bool") for name in tested if name in LOWER_BOUND_FACTS]
         self.parts = parts
         self.words: list[list[_Part]] = [[]]
         product = 1
@@ -168,7 +180,8 @@ class Evaluation:
         """The columns the parts read, added empty where the frame has none."""
         names = [p.name if "." in p.name else f"f.{p.name}" for p in self.parts]
         missing = [n for n in names if n not in frame.columns and not n.startswith("r.")]
-        frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(n) for n in missing])
+        frame = frame.with_columns([pl.lit(None, dtype=pl.Boolean if n.startswith("lb.") else pl.String).alias(n)
+                                    for n in missing])
         return frame.with_columns([pl.col(c).alias(f"r.{c}") for c in self.columns])
 
     def keys(self, frame: pl.DataFrame) -> pl.DataFrame:

@@ -58,6 +58,10 @@ UNRECORDED_INPUTS = "_unrecorded_inputs"
 # Where derive() records facts that were recorded but set aside, and why (ICE in a child assessed
 # with CAPD; the assessment of a day recorded as not assessable): set aside is not "not recorded".
 SET_ASIDE = "_set_aside"
+# Derived facts that can be left unknown for want of one input (named in a `u.` column), and
+# those that can be only a lower bound (flagged in an `lb.` column).
+UNSETTLED_FACTS = ("vasopressor_high_dose",)
+LOWER_BOUND_FACTS = ("o2_class",)
 NOT_ASSESSABLE = "not assessable (neuro_not_assessable)"
 
 
@@ -275,7 +279,8 @@ def _fio2_facts(frame: pl.DataFrame, estimates: Any) -> pl.DataFrame:
     estimate = pl.lit(None, dtype=pl.Float64)
     for name, entry in (estimates.devices.items() if estimates is not None else ()):
         value = (pl.lit(entry.percent, dtype=pl.Float64) if entry.percent is not None else
-                 pl.min_horizontal(entry.base + entry.per_lpm * flow, pl.lit(entry.max)).round(6))
+                 pl.when(flow.is_not_null()).then(
+                     pl.min_horizontal(entry.base + entry.per_lpm * flow, pl.lit(entry.max)).round(6)))
         estimate = pl.when(device == name).then(value).otherwise(estimate)
     frame = frame.with_columns(pl.coalesce(pl.col("fio2"), estimate).alias("f.fio2"))
 

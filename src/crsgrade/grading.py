@@ -73,50 +73,52 @@ def open_input(observations: Any) -> Input:
     return open_records(observations)
 
 
-def _patients_of(frame: pl.DataFrame) -> pl.Expr:
-    return pl.col("patient_id").str.strip_chars() if "patient_id" in frame.columns else pl.lit("")
+def _patients(frame: pl.DataFrame) -> pl.Series:
+    """The patient of each raw row (as the reader will take it: trimmed)."""
+    if "patient_id" not in frame.columns:
+        return pl.Series("patient", [""] * frame.height, dtype=pl.String)
+    return frame["patient_id"].str.strip_chars()
 
 
 def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
-    """Batches cut so that no patient's rows are split: the last patient of a batch goes on to
-    the next. A patient met again after their rows were passed on is _Ungrouped."""
+    """Batches cut so that no patient's rows are split: the rows of the last patient of a batch
+    go on to the next. A patient met again after their rows were passed on is _Ungrouped."""
+    passed: set[str | None] = set()
+    pending = next(batches, None)
     carried: RawBatch | None = None
-    passed: set[str] = set()
-    for batch in batches:
-        if carried is not None:
-            batch = RawBatch(pl.concat([carried.frame, batch.frame], how="vertical_relaxed"),
-                             carried.problems + batch.problems)
-        rows = batch.frame.filter(~pl.col("_blank"))
-        if rows.height == 0:
-            carried = batch
-            continue
-        patients = batch.frame.select(_patients_of(batch.frame).alias("_pid"))["_pid"]
-        last = rows.select(_patients_of(rows).alias("_pid"))["_pid"][-1]
-        tail = patients.eq_missing(last).cast(pl.Int8).reverse().cum_min().reverse().cast(pl.Boolean)
-        split = len(patients) - int(tail.sum())
-        head = RawBatch(batch.frame.head(split), [p for p in batch.problems if p[0] < _rec_at(batch.frame, split)])
-        carried = RawBatch(batch.frame.slice(split), [p for p in batch.problems if p[0] >= _rec_at(batch.frame, split)])
-        if passed.intersection(patients.head(split).drop_nulls().unique().to_list()):
+    while pending is not None:
+        following = next(batches, None)
+        batch = pending if carried is None else RawBatch(
+            pl.concat([carried.frame, pending.frame], how="vertical_relaxed"), carried.problems + pending.problems)
+        patients = _patients(batch.frame)
+        blank = batch.frame["_blank"]
+        split = batch.frame.height
+        if following is not None and not blank.all():
+            last = patients.filter(~blank)[-1]
+            same = patients.eq_missing(last) | blank
+            split -= int(same.reverse().cum_min().sum())  # the trailing rows of the last patient
+        head, carried = _cut(batch, split)
+        here = set(patients.head(split).to_list())
+        if passed & here:
             raise _Ungrouped
-        passed.update(patients.head(split).drop_nulls().unique().to_list())
+        passed |= here
         if head.frame.height:
             yield head
-    if carried is not None:
-        if passed.intersection(carried.frame.select(_patients_of(carried.frame))["patient_id" if "patient_id" in
-                                                                                 carried.frame.columns else "literal"]
-                               .drop_nulls().unique().to_list()):
-            raise _Ungrouped
-        yield carried
+        pending = following
 
 
-def _rec_at(frame: pl.DataFrame, row: int) -> int:
-    return frame[REC][row] if row < frame.height else (frame[REC][-1] + 1 if frame.height else 0)
+def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
+    frame = batch.frame
+    first_kept = frame[REC][rows] if rows < frame.height else None
+    before = [p for p in batch.problems if first_kept is None or p[0] < first_kept]
+    after = [p for p in batch.problems if first_kept is not None and p[0] >= first_kept]
+    return RawBatch(frame.head(rows), before), RawBatch(frame.slice(rows), after)
 
 
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
-             accounting: Accounting, whole: bool = False) -> Iterator[pl.DataFrame]:
-    """Validated readings of whole patients, batch by batch (the days whose readings cannot
-    be combined taken out). Without `skip_invalid`, the first problem stops the grading but
+             accounting: Accounting, whole: bool = False, days: bool = True) -> Iterator[pl.DataFrame]:
+    """Validated readings of whole patients, batch by batch (with `days`, the days whose
+    readings cannot be combined are problems too). Without `skip_invalid`, the first problem stops the grading but
     every batch is still read, so that every problem of the input is reported at once."""
     batches = source.batches()
     if whole:
@@ -131,7 +133,8 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
         found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
         typed = validate(frame, infusion_date, found) if frame.height else frame
         bad = {rec for rec, _, _ in found.problems}
-        bad |= disagreements(typed.filter(~pl.col(REC).is_in(list(bad))), found) if typed.height else set()
+        if days and typed.height:
+            bad |= disagreements(typed.filter(~pl.col(REC).is_in(list(bad))), found)
         messages = [m for _, _, m in sorted(found.problems, key=lambda p: (p[0], p[1]))]
         accounting.warnings += [m for _, _, m in sorted(found.warnings, key=lambda p: (p[0], p[1]))]
         if bad and skip_invalid:

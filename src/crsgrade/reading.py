@@ -35,7 +35,7 @@ def read(source: Input, *, infusion_date: datetime.date | None = None, skip_inva
 
     accounting = Accounting(warnings=list(source.warnings))
     observations, locations = [], []
-    for batch in readings(source, infusion_date, skip_invalid, accounting):
+    for batch in readings(source, infusion_date, skip_invalid, accounting, days=False):
         for row in batch.iter_rows(named=True):
             locations.append(source.locate(row.pop(REC)))
             observations.append(Observation.model_validate({k: v for k, v in row.items() if v is not None}))

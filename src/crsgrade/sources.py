@@ -293,7 +293,7 @@ def _records_batch(records: list[tuple[int, Any]], source: str,
             if column is None:
                 unknown.setdefault(str(key), rec)
             elif column in taken:
-                found.append((rec, f":{column}: given more than once (as '{taken[column]}' and '{key}')"))
+                found.append((rec, f":{column}: given more than once (as '{key}' too)"))
             elif isinstance(value, dict | list):
                 found.append((rec, f":{column}: expected a single value, not a list or object"))
                 taken[column] = str(key)

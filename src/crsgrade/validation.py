@@ -117,7 +117,7 @@ def parse_cell(name: str, text: str) -> tuple[bool, Any]:
 
 def allowed(name: str, value: Any) -> str:
     """What a column allows, in words, with the closest allowed value when there is one."""
-    enum = enum_of(name)
+    enum = enum_of(name) if kind(name) == "enum" else None
     if enum is not None:
         options = [m.value for m in enum]
         aliases = list(ENUM_ALIASES.get(name, {}))
@@ -288,7 +288,8 @@ def _temperature(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Dat
     value = pl.col("temperature")
     celsius = (value > low) & (value < high)
     fahrenheit = (value > FAHRENHEIT[0]) & (value < FAHRENHEIT[1])
-    flags = frame.select(value.is_not_null() & ~celsius & ~fahrenheit, value.is_not_null() & fahrenheit)
+    flags = frame.select((value.is_not_null() & ~celsius & ~fahrenheit).alias("bad"),
+                         (value.is_not_null() & fahrenheit).alias("warm"))
     bad, warm = flags.to_series(0), flags.to_series(1)
     if bad.any():
         rows = raw.filter(bad).select(REC, "temperature")
@@ -353,16 +354,12 @@ def _days(frame: pl.DataFrame, raw: pl.DataFrame, infusion_date: datetime.date |
                 raw.select(REC, pl.col("day").alias("_raw_day")) if "day" in raw.columns else
                 disagree.select(REC, pl.lit(None).alias("_raw_day")), on=REC, how="left").select(
                 "_raw_day", "date", "_computed", "_day0").iter_rows()])
-        date_failed = (pl.col("date").is_null() & pl.col(REC).is_in(raw.filter(pl.col("date").is_not_null())[REC])) \
-            if "date" in raw.columns else pl.lit(False)
-        frame = frame.with_columns(pl.coalesce(pl.col("day"), pl.col("_computed")).alias("day"),
-                                   date_failed.alias("_date_failed")).drop("_computed", "_day0")
-    else:
-        frame = frame.with_columns(pl.lit(False).alias("_date_failed"))
-    empty_day = frame.filter(pl.col("day").is_null() & ~pl.col("_date_failed")
-                             & ~pl.col(REC).is_in(_recs_with(found, _COLUMN["day"])))
+        frame = frame.with_columns(pl.coalesce(pl.col("day"), pl.col("_computed")).alias("day")).drop(
+            "_computed", "_day0")
+    dated = raw["date"].is_not_null() if "date" in raw.columns else pl.Series([False] * raw.height)
+    empty_day = frame.filter(pl.col("day").is_null() & ~dated & ~pl.col(REC).is_in(_recs_with(found, _COLUMN["day"])))
     found.problem(empty_day[REC].to_list(), _COLUMN["day"], [":day: required, but empty"] * empty_day.height)
-    return frame.drop("_date_failed", *[c for c in _DATE_COLUMNS if c in frame.columns])
+    return frame.drop(*[c for c in _DATE_COLUMNS if c in frame.columns])
 
 
 def _recs_with(found: Found, order: int) -> list[int]:
@@ -413,7 +410,8 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
             shown = raw.filter(pl.col(REC).is_in(disagree[REC])).select(column).to_series().to_list()
             found.problem(disagree[REC].to_list(), _ACROSS + 1, [
                 f":{column}: value '{cell}' disagrees with {per_kg} {d:g} × weight_kg {w:g} = {c:g} µg/min"
-                for cell, (d, w, c) in zip(shown, disagree.select(per_kg, weight, converted).iter_rows())])
+                for cell, (d, w, c) in zip(shown, disagree.select(
+                    pl.col(per_kg), weight.alias("_w"), converted.alias("_c")).iter_rows())])
         frame = frame.with_columns(pl.coalesce(given, converted).alias(column))
     return frame
 
@@ -470,7 +468,8 @@ def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Foun
     problems and warnings go to `found`."""
     raw = _comparable(raw)
     frame = _convert(raw, found)
-    numeric_raw = raw.with_columns([pl.col(c).cast(pl.String) for c in raw.columns if raw.schema[c] != pl.String])
+    numeric_raw = raw.with_columns([pl.col(c).cast(pl.String) for c in raw.columns
+                                    if raw.schema[c] != pl.String and c not in (REC, "_blank")])
     frame = _out_of_bounds(frame, numeric_raw, found)
     frame = _fio2(frame, numeric_raw, found)
     frame = _temperature(frame, numeric_raw, found)
