@@ -27,7 +27,9 @@ from .observations import (
     WEIGHT_BASED_DOSES,
 )
 from .sources import REC
-from .validation import Found, enum_rank
+from .validation import Found, columns_of, enum_rank
+
+Column = Callable[[str], pl.Expr]
 
 HOW: dict[str, str] = {
     "temp_c": "highest (temp_f converted to °C first)",
@@ -94,15 +96,15 @@ _ANY_YES = (*THERAPIES, "coagulopathy_replacement", "hospitalized", "iv_therapie
 _WORST = ("seizure", "motor_weakness", "cerebral_edema", "seizure_kind")
 
 
-def temperature() -> pl.Expr:
+def temperature(col: Column) -> pl.Expr:
     """A reading's temperature in °C: temp_c, or temp_f converted (100.4 °F is 38.0 °C)."""
-    return pl.coalesce(pl.col("temp_c"), ((pl.col("temp_f") - 32) * 5 / 9).round(6))
+    return pl.coalesce(col("temp_c"), ((col("temp_f") - 32) * 5 / 9).round(6))
 
 
-def total(score: str, items: tuple[str, ...]) -> pl.Expr:
+def total(col: Column, score: str, items: tuple[str, ...]) -> pl.Expr:
     """A score as recorded, or the sum of its items when every item is."""
-    every = pl.all_horizontal([pl.col(i).is_not_null() for i in items])
-    return pl.coalesce(pl.col(score), pl.when(every).then(pl.sum_horizontal([pl.col(i) for i in items])))
+    every = pl.all_horizontal([col(i).is_not_null() for i in items])
+    return pl.coalesce(col(score), pl.when(every).then(pl.sum_horizontal([col(i) for i in items])))
 
 
 def any_yes(expr: pl.Expr) -> pl.Expr:
@@ -128,25 +130,30 @@ def order_days(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(new_day.fill_null(True).cum_sum().alias(_DAY)).drop("_i")
 
 
-def _chosen(group: _Group, dropped: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _chosen(col: Column, group: _Group, dropped: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Per reading: whether it has a value of the group, and whether that value enters the day
     (the readings that count when any does, else those with a value)."""
-    has = pl.any_horizontal([pl.col(f).is_not_null() for f in group.fields])
+    has = pl.any_horizontal([col(f).is_not_null() for f in group.fields])
     if group.neuro:
         has = has & ~dropped
-    counting = has & (pl.col(group.flag) != True).fill_null(True)  # noqa: E712
+    counting = has & (col(group.flag) != True).fill_null(True)  # noqa: E712
     return has, pl.when(counting.any().over(_DAY)).then(counting).otherwise(has)
 
 
 def disagreements(frame: pl.DataFrame, found: Found) -> set[int]:
     """Readings of one day that disagree on what must agree (age, cause of death) are a problem;
     returns the records of every reading of such days."""
-    keyed = frame.with_columns(pl.len().over(KEYS).alias("_n")).filter(pl.col("_n") > 1)
     bad: set[int] = set()
     for name in _MUST_AGREE:
-        days = keyed.group_by(KEYS, maintain_order=True).agg(
-            pl.col(name).drop_nulls().unique().alias("_values"), pl.col(REC)).filter(pl.col("_values").list.len() > 1)
-        for patient, day, values, recs in days.iter_rows():
+        if name not in frame.columns:
+            continue
+        given = frame.filter(pl.col(name).is_not_null()).select(*KEYS, name)
+        if given.height < 2:
+            continue
+        days = given.group_by(KEYS, maintain_order=True).agg(pl.col(name).unique().alias("_values")).filter(
+            pl.col("_values").list.len() > 1)
+        for patient, day, values in days.iter_rows():
+            recs = frame.filter((pl.col("patient_id") == patient) & (pl.col("day") == day))[REC].to_list()
             shown = ", ".join(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
             found.problem_as_is(recs[0], 2, f"{', '.join(found.locate(r) for r in recs)}: {name}: readings of"
                                             f" patient {patient} day {day} disagree ({shown})")
@@ -154,57 +161,80 @@ def disagreements(frame: pl.DataFrame, found: Found) -> set[int]:
     return bad
 
 
-def combine(frame: pl.DataFrame, o2_rank: pl.Expr, locate: Callable[[int], str]) -> pl.DataFrame:
+def combine(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr], locate: Callable[[int], str]) -> pl.DataFrame:
     """One row per patient-day, in patient and day order, with `readings` (how many it combines)
-    and `set_aside` (the readings whose findings it set aside, and why)."""
-    frame = frame.with_columns(
-        [pl.coalesce(pl.col(flag), pl.col("neuro_other_cause")).alias(flag) for flag in NEURO_ATTRIBUTION])
+    and `set_aside` (the readings whose findings it set aside, and why, one per line). Only the
+    columns the readings have come out."""
+    if "neuro_other_cause" in frame.columns:
+        col = columns_of(frame)
+        frame = frame.with_columns([pl.coalesce(col(flag), col("neuro_other_cause")).alias(flag)
+                                    for flag in NEURO_ATTRIBUTION])
     frame = order_days(frame)
+    day = pl.col(_DAY)
+    several = ((day == day.shift(1)) | (day == day.shift(-1))).fill_null(False)
+    first = (day != day.shift(1)).fill_null(True)
+    frame = frame.with_columns(several.alias("_several"))
+    if not frame["_several"].any():
+        return frame.drop("_several").with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"),
+                                                   pl.lit(None, dtype=pl.String).alias("set_aside"))
+    combined = _combine_several(frame.filter(pl.col("_several")), o2_rank, locate)
+    days = frame.filter(first).drop("_several").with_columns(pl.lit(1, dtype=pl.UInt32).alias("readings"),
+                                                             pl.lit(None, dtype=pl.String).alias("set_aside"))
+    positions = (combined[_DAY] - 1).cast(pl.Int64)  # days are numbered 1, 2, ... in order
+    updated = []
+    for name in days.columns:
+        if name not in combined.columns or name in (_DAY, "_p", REC, "patient_id", "day"):
+            continue
+        values = combined[name].cast(days.schema[name])
+        column = days[name].clone()
+        column.scatter(positions, values)
+        updated.append(column)
+    return days.with_columns(updated)
+
+
+def _combine_several(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr],
+                     locate: Callable[[int], str]) -> pl.DataFrame:
+    col = columns_of(frame)
     frame = frame.with_columns(pl.len().over(_DAY).cast(pl.UInt32).alias("readings"))
-    single = frame.filter(pl.col("readings") == 1).with_columns(
-        pl.lit(None, dtype=pl.List(pl.String)).alias("set_aside"), pl.lit(None, dtype=pl.String).alias("time"))
-    several = frame.filter(pl.col("readings") > 1)
-    if several.height == 0:
-        return single
-    combined = _combine_several(several, o2_rank, locate)
-    return pl.concat([single, combined.select(single.columns)], how="vertical").sort(_DAY)
-
-
-def _combine_several(frame: pl.DataFrame, o2_rank: pl.Expr, locate: Callable[[int], str]) -> pl.DataFrame:
-    neuro_fields = [pl.col(f).is_not_null() for f in ("consciousness", *_SCORES)]
-    flagged = (pl.col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
+    neuro_fields = [col(f).is_not_null() for f in ("consciousness", *_SCORES)]
+    flagged = (col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
     assessed = ~flagged & pl.any_horizontal(neuro_fields)
     frame = frame.with_columns((flagged & assessed.any().over(_DAY)).alias("_dropped"),
-                               temperature().alias("_temperature"), o2_rank.alias("_o2"),
-                               total("ice_score", ICE_ITEMS).alias("_ice"),
-                               total("cartox_score", CARTOX_ITEMS).alias("_cartox"))
+                               temperature(col).alias("_temperature"), o2_rank(col).alias("_o2"),
+                               total(col, "ice_score", ICE_ITEMS).alias("_ice"),
+                               total(col, "cartox_score", CARTOX_ITEMS).alias("_cartox"))
     columns = []
     for group in GROUPS:
-        has, chosen = _chosen(group, pl.col("_dropped"))
+        has, chosen = _chosen(col, group, pl.col("_dropped"))
         columns += [has.alias(f"_has:{group.flag}"), chosen.alias(f"_in:{group.flag}")]
     frame = frame.with_columns(columns)
     notes = _set_aside(frame, locate)
 
     def within(flag: str, column: str) -> pl.Expr:
-        return pl.col(column).filter(pl.col(f"_in:{flag}"))
+        return (pl.col(column) if column.startswith("_") else col(column)).filter(pl.col(f"_in:{flag}"))
 
     def flag_of(group: _Group) -> pl.Expr:
         has, chosen = pl.col(f"_has:{group.flag}"), pl.col(f"_in:{group.flag}")
-        counting = chosen & (pl.col(group.flag) != True).fill_null(True)  # noqa: E712
-        return pl.when(has.any()).then(~counting.any()).otherwise(any_yes(pl.col(group.flag))).alias(group.flag)
+        counting = chosen & (col(group.flag) != True).fill_null(True)  # noqa: E712
+        return pl.when(has.any()).then(~counting.any()).otherwise(any_yes(col(group.flag))).alias(group.flag)
 
     hypotension, hypoxia, score = "hypotension_other_cause", "hypoxia_other_cause", "score_other_cause"
     scored = pl.col(f"_in:{score}")
+
+    def lowest(column: str, total_: str) -> pl.Expr:
+        kept = scored & pl.col(total_).is_not_null()
+        return col(column).filter(kept).sort_by(pl.col(total_).filter(kept), maintain_order=True).first()
+
     aggs: list[pl.Expr] = [
         pl.col("patient_id").first(), pl.col("day").first(), pl.col("_p").first(), pl.col(REC).first(),
         pl.col("readings").first(),
-        *[pl.col(c).drop_nulls().first().alias(c) for c in _MUST_AGREE],
-        *[any_yes(pl.col(c)).alias(c) for c in _ANY_YES],
-        *[pl.col(c).max().alias(c) for c in _HIGHEST],
-        *[pl.col(c).min().alias(c) for c in ("sbp_min", "dbp_min")],
-        *[_worst(c, pl.col(c)).alias(c) for c in _WORST],
-        pl.col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"),
-        pl.col("other_treatment").str.split("; ").explode().drop_nulls().unique(maintain_order=True)
+        *[col(c).drop_nulls().first().alias(c) for c in _MUST_AGREE],
+        *[any_yes(col(c)).alias(c) for c in _ANY_YES],
+        *[col(c).max().alias(c) for c in _HIGHEST],
+        *[col(c).min().alias(c) for c in ("sbp_min", "dbp_min")],
+        *[_worst(c, col(c)).alias(c) for c in _WORST],
+        col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"),
+        col("other_treatment").str.split("; ").explode().drop_nulls().unique(maintain_order=True)
         .str.join("; ").alias("other_treatment"),
         within("fever_other_cause", "_temperature").max().alias("temp_c"),
         *[any_yes(within(hypotension, c)).alias(c) for c in ("hypotension", "vasopressin", "vasopressor_high_dose")],
@@ -212,22 +242,19 @@ def _combine_several(frame: pl.DataFrame, o2_rank: pl.Expr, locate: Callable[[in
         *[within(hypoxia, c).sort_by(within(hypoxia, "_o2"), descending=True, maintain_order=True).first().alias(c)
           for c in ("o2_device", "o2_flow_lpm")],
         within(hypoxia, "fio2").max().alias("fio2"),
-        *[pl.col(c).filter(scored & pl.col("_ice").is_not_null()).sort_by(
-            pl.col("_ice").filter(scored & pl.col("_ice").is_not_null()), maintain_order=True).first().alias(c)
-          for c in ("ice_score", *ICE_ITEMS)],
-        *[pl.col(c).filter(scored & pl.col("_cartox").is_not_null()).sort_by(
-            pl.col("_cartox").filter(scored & pl.col("_cartox").is_not_null()), maintain_order=True).first().alias(c)
-          for c in ("cartox_score", *CARTOX_ITEMS)],
+        *[lowest(c, "_ice").alias(c) for c in ("ice_score", *ICE_ITEMS)],
+        *[lowest(c, "_cartox").alias(c) for c in ("cartox_score", *CARTOX_ITEMS)],
         within(score, "capd_score").max().alias("capd_score"),
         _worst("consciousness", within("consciousness_other_cause", "consciousness")).alias("consciousness"),
         *[flag_of(group) for group in GROUPS],
-        pl.when(pl.col("_dropped").any()).then(False).otherwise(any_yes(pl.col("neuro_not_assessable")))
+        pl.when(pl.col("_dropped").any()).then(False).otherwise(any_yes(col("neuro_not_assessable")))
         .alias("neuro_not_assessable"),
     ]
     combined = frame.group_by(_DAY, maintain_order=True).agg(aggs)
     combined = combined.with_columns(
         pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("note", "other_treatment"))
     combined = combined.join(notes, on=_DAY, how="left")
+    # folded into the day: temp_f into temp_c, neuro_other_cause into its two parts
     return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c)
                                   for c in ("temp_f", "time", "neuro_other_cause") if c in frame.columns])
 
@@ -248,6 +275,7 @@ def _set_aside(frame: pl.DataFrame, locate: Callable[[int], str]) -> pl.DataFram
             rank = 0 if text.startswith("not assessable") else 1 + findings.index(
                 text.removesuffix(" attributed to another cause"))
             ordered.setdefault(day, []).append((rank, rec, text))
-    notes = {day: [f"{locate(rec)}: {text}" for _, rec, text in sorted(entries)] for day, entries in ordered.items()}
+    notes = {day: "\n".join(f"{locate(rec)}: {text}" for _, rec, text in sorted(entries))
+             for day, entries in ordered.items()}
     return pl.DataFrame({_DAY: list(notes), "set_aside": list(notes.values())},
-                        schema={_DAY: frame.schema[_DAY], "set_aside": pl.List(pl.String)})
+                        schema={_DAY: frame.schema[_DAY], "set_aside": pl.String})

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any as AnyValue
-from typing import Mapping, Union
+from typing import Callable, Mapping, Union
 
 from .suggestions import did_you_mean as _closest
 
@@ -281,6 +281,48 @@ def evaluate(node: Node, fact: Mapping[str, AnyValue]) -> bool | None:
     if True in results:
         return True
     return None if None in results else False
+
+
+Compiled = Callable[[Mapping[str, AnyValue]], "bool | None"]
+
+
+def compile_node(node: Node) -> Compiled:
+    """`evaluate` for one resolved condition, as a closure built once: the same three-valued
+    logic, without walking the tree for every fact."""
+    if isinstance(node, Const):
+        value = node.value
+        return lambda fact: value
+    if isinstance(node, Test):
+        name, target = node.field, node.value
+        compare = {"eq": lambda v: v == target, "ne": lambda v: v != target, "in": lambda v: v in target,
+                   "lt": lambda v: v < target, "lte": lambda v: v <= target, "gt": lambda v: v > target,
+                   "gte": lambda v: v >= target}[node.op]
+
+        def test(fact: Mapping[str, AnyValue]) -> bool | None:
+            value = fact.get(name)
+            return None if value is None else compare(value)
+        return test
+    items = [compile_node(item) for item in node.items]
+    if isinstance(node, All):
+        def every(fact: Mapping[str, AnyValue]) -> bool | None:
+            unknown = False
+            for item in items:
+                result = item(fact)
+                if result is False:
+                    return False
+                unknown = unknown or result is None
+            return None if unknown else True
+        return every
+
+    def some(fact: Mapping[str, AnyValue]) -> bool | None:
+        unknown = False
+        for item in items:
+            result = item(fact)
+            if result is True:
+                return True
+            unknown = unknown or result is None
+        return None if unknown else False
+    return some
 
 
 def fields_of(node: Node) -> set[str]:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from .episodes import summarise
 from .facts import format_value
-from .grading import Accounting, Grader
+from .grading import Accounting, Grader, day_rows
 from .observations import THERAPIES
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
@@ -92,7 +92,7 @@ def run(console: Console) -> None:
     grader = Grader(engine="auto")
     accounting = Accounting()
     frames = list(grader.frames(example_path(), accounting=accounting))
-    observations = {(row["patient_id"], row["day"]): row for frame in frames for row in frame.iter_rows(named=True)}
+    observations = {(row["patient_id"], row["day"]): row for frame in frames for row in day_rows(frame)}
     result = grader.result(frames, accounting, explain=True)
     console.print(Divider("crsgrade demo: grade 3 CRS and grade 4 ICANS after tisagenlecleucel"))
     console.print(Panel(INTRODUCTION, title="The case", title_align="left"))

@@ -3,8 +3,8 @@
 A million patient-days hold a few thousand distinct combinations of what the rules test, once
 each number is reduced to where it falls among the thresholds the rules compare it with (below,
 at or between them). Each day gets an integer key packed from those codes — and from the few
-things a grade's "could be higher" list depends on: which input columns were recorded, which
-facts were set aside, which derived facts are lower bounds. Each distinct key is decoded back
+things a grade's "could be higher" list depends on beyond them: which facts were set aside,
+which derived facts are lower bounds or wait on one more input. Each distinct key is decoded back
 into a fact with a representative value per number, run through the evaluator (durable-rules or
 plain Python, the same resolved conditions), graded both with fever waived and not, and joined
 back to its days. Nothing here is clinical: thresholds, facts and grades come from the rules.
@@ -143,6 +143,7 @@ class Evaluation:
         self.rules = {rule.id: rule for rule in ruleset.rules}
         self.tests = {rule.id: cond.fields_of(node) for rule, node in
                       ((self.rules[i], n) for i, n in resolved.items())}
+        self.compiled = {rule_id: cond.compile_node(node) for rule_id, node in resolved.items()}
         tested = sorted(set().union(*self.tests.values()) - {"fever_waived"}) if self.tests else []
         self.waiver = ruleset.definitions.fever_waiver is not None
         thresholds = _thresholds(list(resolved.values()))
@@ -156,9 +157,6 @@ class Evaluation:
                 parts.append(_Part(name, "text", spec.values))
             else:
                 parts.append(_Part(name, "bool"))
-        inputs = {SOURCE_COLUMNS.get(name, name) for name in tested} | {"vasopressor_hours", "o2_flow_lpm"}
-        self.columns = [c for c in CONTRACT_COLUMNS if c in inputs]
-        parts += [_Part(f"r.{c}", "flag") for c in self.columns]
         definitions = ruleset.definitions
         aside = set(definitions.not_assessable.sets_aside if definitions.not_assessable else ()) | {"ice_total"}
         parts += [_Part(f"s.{name}", "aside") for name in tested if name in aside]
@@ -179,23 +177,22 @@ class Evaluation:
     def _present(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The columns the parts read, added empty where the frame has none."""
         names = [p.name if "." in p.name else f"f.{p.name}" for p in self.parts]
-        missing = [n for n in names if n not in frame.columns and not n.startswith("r.")]
-        frame = frame.with_columns([pl.lit(None, dtype=pl.Boolean if n.startswith("lb.") else pl.String).alias(n)
-                                    for n in missing])
-        return frame.with_columns([pl.col(c).alias(f"r.{c}") for c in self.columns])
+        missing = [n for n in names if n not in frame.columns]
+        return frame.with_columns([pl.lit(None, dtype=pl.Boolean if n.startswith("lb.") else pl.String).alias(n)
+                                   for n in missing])
 
     def keys(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The frame with `_k0`, `_k1`, ...: each day's combination, packed."""
-        present = self._present(frame)
-        packed = []
-        for number, word in enumerate(self.words):
-            expr = pl.lit(0, dtype=pl.Int64)
-            for part in word:
-                expr = expr * part.size + part.code()
-            packed.append(expr.alias(f"_k{number}"))
-        return frame.with_columns(present.select(packed))
+        if not hasattr(self, "_packed"):
+            self._packed = []
+            for number, word in enumerate(self.words):
+                expr = pl.lit(0, dtype=pl.Int64)
+                for part in word:
+                    expr = expr * part.size + part.code()
+                self._packed.append(expr.alias(f"_k{number}"))
+        return frame.with_columns(self._present(frame).select(self._packed))
 
-    def _decode(self, key: tuple[int, ...]) -> tuple[dict[str, Any], set[str]]:
+    def _decode(self, key: tuple[int, ...]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for word, packed in zip(self.words, key):
             for part in reversed(word):
@@ -210,8 +207,7 @@ class Evaluation:
         if unrecorded:
             fact[UNRECORDED_INPUTS] = unrecorded
         fact["_lower_bounds"] = {name[3:] for name, value in values.items() if name.startswith("lb.") and value}
-        recorded = {name[2:] for name, code in values.items() if name.startswith("r.") and code}
-        return fact, recorded
+        return fact
 
     def outcome_numbers(self, frame: pl.DataFrame) -> pl.DataFrame:
         """For each day (the frame holds `_k*`): `_o_nw` and `_o_w`, the numbers of its outcome
@@ -221,9 +217,9 @@ class Evaluation:
         rows = []
         for key in new.iter_rows():
             if key not in self._cache:
-                fact, recorded = self._decode(key)
-                not_waived = self.outcomes.add(self.outcome({**fact, "fever_waived": False}, recorded))
-                waived = self.outcomes.add(self.outcome({**fact, "fever_waived": True}, recorded)) \
+                fact = self._decode(key)
+                not_waived = self.outcomes.add(self.outcome({**fact, "fever_waived": False}))
+                waived = self.outcomes.add(self.outcome({**fact, "fever_waived": True})) \
                     if self.waiver else not_waived
                 self._cache[key] = (not_waived, waived)
             rows.append(self._cache[key])
@@ -234,14 +230,16 @@ class Evaluation:
         return numbered.with_columns(crs.gather(numbered["_o_nw"]).alias("g_nw"),
                                      crs.gather(numbered["_o_w"]).alias("g_w"))
 
-    def outcome(self, fact: dict[str, Any], recorded: set[str]) -> Outcome:
+    def outcome(self, fact: dict[str, Any]) -> Outcome:
         """The rules that fire on a fact, and what they make of each syndrome."""
         evaluated = complete({k: v for k, v in fact.items() if not k.startswith("_")})
+        full = {**evaluated, **{k: v for k, v in fact.items() if k.startswith("_")}}
         fired = [self.rules[rule_id] for rule_id in self.evaluator.fired(evaluated)]
+        truths = {rule_id: test(full) for rule_id, test in self.compiled.items()}
         grade, top, missing, no_grade, not_assessed = {}, {}, {}, {}, {}
         for syndrome in SYNDROMES:
             mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
-            not_assessed[syndrome] = self._not_assessed(syndrome, fact)
+            not_assessed[syndrome] = self._not_assessed(syndrome, full)
             if syndrome not in self.ruleset.syndromes:
                 grade[syndrome], top[syndrome], missing[syndrome] = None, (), ()
                 labels = " and ".join(self.ruleset.label(s) for s in self.ruleset.syndromes)
@@ -249,14 +247,14 @@ class Evaluation:
                 continue
             if not mine:
                 grade[syndrome], top[syndrome] = None, ()
-                missing[syndrome] = self._unrecorded(syndrome, fact, recorded, lambda r: r.grade > 0)
+                missing[syndrome] = self._unrecorded(syndrome, full, truths, lambda r: r.grade > 0)
                 no_grade[syndrome] = NOT_ASSESSABLE if not_assessed[syndrome] else self._not_gradable(
-                    syndrome, fact, recorded)
+                    syndrome, full, truths)
                 continue
             best = mine[0].grade
             grade[syndrome] = best
             top[syndrome] = tuple(r.id for r in mine if r.grade == best)
-            missing[syndrome] = self._unrecorded(syndrome, fact, recorded, lambda r, best=best: r.grade > best)
+            missing[syndrome] = self._unrecorded(syndrome, full, truths, lambda r, best=best: r.grade > best)
             no_grade[syndrome] = None
         ordered = tuple(r.id for r in sorted(fired, key=lambda r: -r.grade))
         return Outcome(ordered, grade, top, missing, no_grade, not_assessed)
@@ -264,10 +262,11 @@ class Evaluation:
     def _not_assessed(self, syndrome: str, fact: Mapping[str, Any]) -> bool:
         """Whether facts this syndrome's rules test were set aside as not assessable."""
         aside = {name for name, why in fact.get(SET_ASIDE, {}).items() if why == NOT_ASSESSABLE}
-        return any(aside & self.tests[rule_id] for rule_id in self.tests
-                   if self.rules[rule_id].syndrome == syndrome)
+        return bool(aside) and any(aside & self.tests[rule_id] for rule_id in self.tests
+                                   if self.rules[rule_id].syndrome == syndrome)
 
-    def _unrecorded(self, syndrome: str, fact: Mapping[str, Any], recorded: set[str], considered: Any) -> tuple[str, ...]:
+    def _unrecorded(self, syndrome: str, fact: Mapping[str, Any], truths: Mapping[str, bool | None],
+                    considered: Any) -> tuple[str, ...]:
         """The input columns, left empty, on which a considered rule of the syndrome was waiting:
         rules whose condition is unknown rather than false, or false only because a derived fact
         is a lower bound (a nasal cannula with no flow). Event findings (seizure, edema, ...) are
@@ -279,24 +278,24 @@ class Evaluation:
         bounds = {name: "o2_flow_lpm" for name in fact.get("_lower_bounds", ())}
         inputs = {**SOURCE_COLUMNS, **fact.get(UNRECORDED_INPUTS, {})}
         columns: set[str] = set()
-        for rule_id, node in self.resolved.items():
+        for rule_id, truth in truths.items():
             rule = self.rules[rule_id]
             if rule.syndrome != syndrome or not considered(rule):
                 continue
-            truth = cond.evaluate(node, fact)
             if truth is None:
                 columns |= {inputs.get(name, name) for name in self.tests[rule_id] - absent_anyway
                             if fact.get(name) is None}
             elif truth is False:
                 for name, column in bounds.items():
-                    unbounded = {k: v for k, v in fact.items() if k != name}
-                    if name in self.tests[rule_id] and cond.evaluate(node, unbounded) is None:
-                        columns.add(column)
-        return tuple(c for c in CONTRACT_COLUMNS if c in columns and c not in recorded)
+                    if name in self.tests[rule_id]:
+                        unbounded = {k: v for k, v in fact.items() if k != name}
+                        if self.compiled[rule_id](unbounded) is None:
+                            columns.add(column)
+        return tuple(c for c in CONTRACT_COLUMNS if c in columns)
 
-    def _not_gradable(self, syndrome: str, fact: Mapping[str, Any], recorded: set[str]) -> str:
+    def _not_gradable(self, syndrome: str, fact: Mapping[str, Any], truths: Mapping[str, bool | None]) -> str:
         """Why a day has no grade: the unrecorded values that a grade-0 rule would have needed."""
-        missing = self._unrecorded(syndrome, fact, recorded, lambda rule: rule.grade == 0)
+        missing = self._unrecorded(syndrome, fact, truths, lambda rule: rule.grade == 0)
         if not missing:
             return "not gradable from what was recorded"
         return f"not gradable: {', '.join(missing)} not recorded"

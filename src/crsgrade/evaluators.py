@@ -36,10 +36,10 @@ class PythonEvaluator:
     name = "python"
 
     def __init__(self, resolved: Mapping[str, cond.Node]):
-        self._rules = list(resolved.items())
+        self._rules = [(rule_id, cond.compile_node(node)) for rule_id, node in resolved.items()]
 
     def fired(self, fact: Mapping[str, Any]) -> list[str]:
-        return [rule_id for rule_id, node in self._rules if cond.evaluate(node, fact) is True]
+        return [rule_id for rule_id, test in self._rules if test(fact) is True]
 
 
 def durable_available() -> bool:

@@ -180,192 +180,211 @@ def _fact(name: str) -> pl.Expr:
     return pl.col(f"f.{name}")
 
 
-def _oxygen(definitions: Any, settings: Mapping[str, Any]) -> tuple[pl.Expr, pl.Expr]:
+def _oxygen(col: Callable[[str], pl.Expr], definitions: Any, settings: Mapping[str, Any]) -> tuple[pl.Expr, pl.Expr]:
     """The oxygen class of each day from the device table, and whether it is a lower bound (a
     device classed by flow with no flow recorded is the least it can be)."""
     oxygen = definitions.oxygen
-    device, flow = pl.col("o2_device"), pl.col("o2_flow_lpm")
-    expr = pl.lit(None, dtype=pl.String)
+    device, flow = col("o2_device"), col("o2_flow_lpm")
+    classes: dict[str, pl.Expr] = {}
     by_flow = []
-    for name, entry in reversed(list(oxygen.devices.items())):
+    for name, entry in oxygen.devices.items():
         if entry.by_flow:
             by_flow.append(name)
-            value = pl.when(flow.is_null() | (flow <= oxygen.flow_boundary_lpm)).then(
+            classes[name] = pl.when(flow.is_null() | (flow <= oxygen.flow_boundary_lpm)).then(
                 pl.lit(entry.at_or_below.value(settings))).otherwise(pl.lit(entry.above.value(settings)))
-        else:
-            value = pl.lit(entry.class_.value(settings))
+    fixed = {name: entry.class_.value(settings) for name, entry in oxygen.devices.items() if not entry.by_flow}
+    expr = device.replace_strict(fixed, default=None, return_dtype=pl.String)
+    for name, value in classes.items():
         expr = pl.when(device == name).then(value).otherwise(expr)
     return expr, device.is_in(by_flow) & flow.is_null()
 
 
-def o2_rank(definitions: Any, settings: Mapping[str, Any]) -> pl.Expr:
+def o2_rank(definitions: Any, settings: Mapping[str, Any], col: Callable[[str], pl.Expr] | None = None) -> pl.Expr:
     """Readings ordered by oxygen support: class (as the rule set lists them), then flow."""
+    col = col or (lambda name: pl.col(name))
     classes = list(definitions.oxygen.classes)
-    index = _oxygen(definitions, settings)[0].replace_strict(classes, list(range(len(classes))), default=-1,
-                                                             return_dtype=pl.Float64)
-    return index * 1000 + pl.col("o2_flow_lpm").fill_null(-1.0)
+    index = _oxygen(col, definitions, settings)[0].replace_strict(classes, list(range(len(classes))), default=-1,
+                                                                  return_dtype=pl.Float64)
+    return index * 1000 + col("o2_flow_lpm").fill_null(-1.0)
 
 
-def format_number(value: float) -> str:
-    return f"{value:g}"
-
-
-def _vasopressor_facts(frame: pl.DataFrame, dose: Any) -> pl.DataFrame:
+def _vasopressor_facts(col: Callable[[str], pl.Expr], dose: Any) -> list[pl.Expr]:
     """The vasopressor count (agents given a dose count too) and, for systems that grade by
     dose, whether the vasopressors are high-dose. A recorded `vasopressor_high_dose` is taken as
     it is; otherwise the rule set's table decides, for at least its hours: an agent's own
     threshold applies to monotherapy only (one agent, no vasopressin); with vasopressin the
     norepinephrine equivalent of the other agents is compared with `with_vasopressin_ne`; any
     other combination's with `combination_ne`."""
-    dosed = [(pl.col(c) > 0).fill_null(False) for c in VASOPRESSOR_DOSES]
+    dosed = [(col(c) > 0).fill_null(False) for c in VASOPRESSOR_DOSES]
     n_dosed = pl.sum_horizontal([d.cast(pl.Int64) for d in dosed])
-    recorded = pl.any_horizontal([pl.col(c).is_not_null() for c in VASOPRESSOR_DOSES])
-    count = pl.coalesce(pl.col("vasopressors"), pl.when(recorded).then(n_dosed))
-    frame = frame.with_columns(pl.max_horizontal(count, pl.when(count.is_not_null()).then(n_dosed))
-                               .alias("f.vasopressors"), n_dosed.alias("_dosed"))
+    recorded = pl.any_horizontal([col(c).is_not_null() for c in VASOPRESSOR_DOSES])
+    given = pl.coalesce(col("vasopressors"), pl.when(recorded).then(n_dosed))
+    count = pl.max_horizontal(given, pl.when(given.is_not_null()).then(n_dosed))
+    facts = [count.alias("f.vasopressors")]
     if dose is None:
-        return frame.drop("_dosed")
-    agents = {spec.column: (name, spec) for name, spec in dose.agents.items()}
-    ne = pl.sum_horizontal([pl.col(c).fill_null(0) * agents[c][1].ne_factor for c in VASOPRESSOR_DOSES if c in agents])
-    count, hours = _fact("vasopressors"), pl.col("vasopressor_hours")
-    vasopressin = pl.col("vasopressin").fill_null(False)
-    mono = (count == 1) & (pl.col("_dosed") == 1) & ~vasopressin
-    agent = pl.coalesce([pl.when(pl.col(c) > 0).then(pl.lit(c)) for c in agents])
-    amount = pl.coalesce([pl.when(pl.col(c) > 0).then(pl.col(c)) for c in agents])
-    mono_high = pl.any_horizontal([(pl.col(c) >= spec.monotherapy_high_dose).fill_null(False)
-                                   for c, (_, spec) in agents.items()])
+        return facts
+    agents = {spec.column: spec for spec in dose.agents.values()}
+    ne = pl.sum_horizontal([col(c).fill_null(0) * agents[c].ne_factor for c in VASOPRESSOR_DOSES if c in agents])
+    hours = col("vasopressor_hours")
+    vasopressin = col("vasopressin").fill_null(False)
+    mono = (count == 1) & (n_dosed == 1) & ~vasopressin
+    mono_high = pl.any_horizontal([(col(c) >= spec.monotherapy_high_dose).fill_null(False) for c, spec in agents.items()])
     high = (pl.when(vasopressin).then(ne >= dose.with_vasopressin_ne).when(mono).then(mono_high)
             .otherwise(ne >= dose.combination_ne))
-    every_dose_known = count.is_not_null() & (count <= pl.col("_dosed"))
+    every_dose_known = count.is_not_null() & (count <= n_dosed)
     short = (hours < dose.min_hours).fill_null(False)
     derived = (pl.when(short).then(False).when(high).then(pl.when(hours.is_not_null()).then(True))
                .when(every_dose_known).then(False))
-    recorded_flag = pl.col("vasopressor_high_dose")
+    recorded_flag = col("vasopressor_high_dose")
     none_given = (count == 0) & ~vasopressin
-    frame = frame.with_columns(
-        pl.when(pl.col("_dosed") > 0).then(ne.round(6)).alias("f.ne_equivalent"),
+    return facts + [
+        pl.when(n_dosed > 0).then(ne.round(6)).alias("f.ne_equivalent"),
         pl.coalesce(recorded_flag, pl.when(none_given).then(False), derived).alias("f.vasopressor_high_dose"),
         pl.when(recorded_flag.is_null() & ~none_given & high & ~short & hours.is_null())
         .then(pl.lit("vasopressor_hours")).alias("u.vasopressor_high_dose"),
-        ne.alias("_ne"), agent.alias("_agent"), amount.alias("_amount"), mono.alias("_mono"),
-        vasopressin.alias("_vasopressin"), none_given.alias("_none_given"),
-    )
-
-    def basis(recorded: bool | None, none_given: bool, dosed: int, vasopressin: bool, mono: bool,
-              ne: float, agent: str | None, amount: float | None, count: int | None, hours: float | None) -> str | None:
-        if recorded is not None:
-            return "recorded as high-dose" if recorded else "recorded as not high-dose"
-        if none_given or not (dosed or vasopressin):
-            return None
-        if vasopressin:
-            text = f"vasopressin with norepinephrine equivalent {ne:.6g} µg/min"
-        elif mono and agent is not None and amount is not None:
-            text = f"{agents[agent][0]} {amount:g} {dose_unit(agent)} alone"
-        else:
-            more = f" from {count} vasopressors" if count is not None and count >= 2 else ""
-            text = f"norepinephrine equivalent {ne:.6g} µg/min{more}"
-        return text + (f" for {hours:g} h" if hours is not None else "")
-
-    said = texts(frame, ["vasopressor_high_dose", "_none_given", "_dosed", "_vasopressin", "_mono", "_ne", "_agent",
-                         "_amount", "f.vasopressors", "vasopressor_hours"], basis)
-    return frame.with_columns(said.alias("f.vasopressor_basis")).drop(
-        "_dosed", "_ne", "_agent", "_amount", "_mono", "_vasopressin", "_none_given")
+    ]
 
 
-def _fio2_facts(frame: pl.DataFrame, estimates: Any) -> pl.DataFrame:
-    """FiO2 in %: as recorded, or estimated from the device (and flow) by the rule set's table,
-    and said to be estimated wherever it is shown."""
-    device, flow = pl.col("o2_device"), pl.col("o2_flow_lpm")
+def _fio2(col: Callable[[str], pl.Expr], estimates: Any) -> pl.Expr:
+    """FiO2 in %: as recorded, or estimated from the device (and flow) by the rule set's table."""
+    device, flow = col("o2_device"), col("o2_flow_lpm")
     estimate = pl.lit(None, dtype=pl.Float64)
     for name, entry in (estimates.devices.items() if estimates is not None else ()):
         value = (pl.lit(entry.percent, dtype=pl.Float64) if entry.percent is not None else
                  pl.when(flow.is_not_null()).then(
                      pl.min_horizontal(entry.base + entry.per_lpm * flow, pl.lit(entry.max)).round(6)))
         estimate = pl.when(device == name).then(value).otherwise(estimate)
-    frame = frame.with_columns(pl.coalesce(pl.col("fio2"), estimate).alias("f.fio2"))
+    return pl.coalesce(col("fio2"), estimate).alias("f.fio2")
 
-    def basis(fio2: float | None, recorded: float | None, device: str | None, flow: float | None) -> str | None:
-        if fio2 is None:
-            return None
-        if recorded is not None:
-            return f"FiO2 {fio2:g} %"
-        shown = format_value(device) + (f" {format_value(flow)} L/min" if flow is not None and
-                                         estimates.devices[device].percent is None else "")
-        return f"FiO2 {fio2:g} % (estimated: {shown})"
 
-    return frame.with_columns(texts(frame, ["f.fio2", "fio2", "o2_device", "o2_flow_lpm"], basis).alias("f.fio2_basis"))
+CHILD = "child"  # the code in s.ice_total of an ICE set aside because the patient is a child
 
 
 def derive(frame: pl.DataFrame, definitions: Any, settings: Mapping[str, Any]) -> pl.DataFrame:
-    """The facts of each patient-day as columns `f.NAME`, with `s.`, `u.` and `r.` beside them
+    """The facts of each patient-day as columns `f.NAME`, with `s.`, `u.` and `lb.` beside them
     (see the module's text). Unrecorded facts are null."""
-    o2_class, lower_bound = _oxygen(definitions, settings)
-    age = pl.coalesce(pl.col("age_years"), pl.col("age_years").drop_nulls().first().over("_p"))
+    from .validation import columns_of
+
+    col = columns_of(frame)
+    o2_class, lower_bound = _oxygen(col, definitions, settings)
+    age = pl.coalesce(col("age_years"), col("age_years").drop_nulls().first().over("_p")) \
+        if "age_years" in frame.columns else pl.lit(None, dtype=pl.Float64)
     encephalopathy = definitions.encephalopathy
     limit = encephalopathy.capd_below_age.value(settings) if encephalopathy else None
-    capd = (age < limit) if limit is not None else pl.lit(None, dtype=pl.Boolean)
-    ice = total("ice_score", ICE_ITEMS)
-    temp = temperature()
-    frame = frame.with_columns(
-        temp.alias("f.temp_c"),
-        (temp >= definitions.fever.threshold_c).alias("f.fever"),
-        pl.col("hypotension").alias("f.hypotension"),
-        pl.col("vasopressin").alias("f.vasopressin"),
-        pl.col("o2_device").alias("f.o2_device"),
-        pl.col("o2_flow_lpm").alias("f.o2_flow_lpm"),
-        o2_class.alias("f.o2_class"),
-        lower_bound.alias("lb.o2_class"),
-        pl.when(~capd.fill_null(False)).then(ice).alias("f.ice_total"),
-        pl.col("capd_score").alias("f.capd_total"),
-        total("cartox_score", CARTOX_ITEMS).alias("f.cartox_total"),
-        *[pl.col(c).alias(f"f.{c}") for c in ("consciousness", "seizure", "motor_weakness", "cerebral_edema",
-                                              "death_cause")],
-        age.alias("f.age_years"),
-        *[pl.col(flag).fill_null(False).alias(f"f.{flag}") for flag in ATTRIBUTION_FLAGS],
-        *[pl.col(name).alias(f"f.{name}") for name in RECORDED_FACTS],
-        ice.alias("_ice_recorded"),
-    )
-    if limit is not None:
-        frame = frame.with_columns(texts(
-            frame.with_columns(pl.when(capd.fill_null(False) & pl.col("_ice_recorded").is_not_null()).then(age)
-                               .alias("_child")), ["_child"],
-            lambda child: None if child is None else f"age {child:g}: under {limit:g} is assessed with CAPD"
-        ).alias("s.ice_total"))
+    child = (age < limit).fill_null(False) if limit is not None else pl.lit(False)
+    ice = total(col, "ice_score", ICE_ITEMS)
+    temp = temperature(col)
     aside = definitions.not_assessable.sets_aside if definitions.not_assessable else ()
-    unassessed = (pl.col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
-    frame = frame.with_columns(
-        *[pl.when(unassessed).then(None).otherwise(_fact(name)).alias(f"f.{name}") for name in aside],
-        *[pl.when(unassessed).then(pl.lit(NOT_ASSESSABLE)).otherwise(
-            pl.col(f"s.{name}") if f"s.{name}" in frame.columns else None).alias(f"s.{name}") for name in aside],
+    unassessed = (col("neuro_not_assessable") == True).fill_null(False)  # noqa: E712
+    facts: dict[str, pl.Expr] = {
+        "temp_c": temp,
+        "fever": temp >= definitions.fever.threshold_c,
+        "hypotension": col("hypotension"),
+        "vasopressin": col("vasopressin"),
+        "o2_device": col("o2_device"),
+        "o2_flow_lpm": col("o2_flow_lpm"),
+        "o2_class": o2_class,
+        "ice_total": pl.when(~child).then(ice),
+        "capd_total": col("capd_score"),
+        "cartox_total": total(col, "cartox_score", CARTOX_ITEMS),
+        **{c: col(c) for c in ("consciousness", "seizure", "motor_weakness", "cerebral_edema", "death_cause")},
+        "age_years": age,
+        **{flag: col(flag).fill_null(False) for flag in ATTRIBUTION_FLAGS},
+        **{name: col(name) for name in RECORDED_FACTS},
+    }
+    for name in aside:
+        facts[name] = pl.when(unassessed).then(None).otherwise(facts[name])
+    facts["cartox_scored"] = facts["cartox_total"].is_not_null()
+    ice_aside = pl.when(unassessed & pl.lit("ice_total" in aside)).then(pl.lit(NOT_ASSESSABLE)).when(
+        child & ice.is_not_null()).then(pl.lit(CHILD))
+    return frame.with_columns(
+        *[expr.alias(f"f.{name}") for name, expr in facts.items()],
+        *_vasopressor_facts(col, definitions.vasopressor_dose),
+        _fio2(col, definitions.fio2_estimate),
+        lower_bound.alias("lb.o2_class"),
+        ice_aside.alias("s.ice_total"),
+        *[pl.when(unassessed).then(pl.lit(NOT_ASSESSABLE)).alias(f"s.{name}") for name in aside if name != "ice_total"],
     )
-    frame = frame.with_columns(_fact("cartox_total").is_not_null().alias("f.cartox_scored"))
-    frame = _vasopressor_facts(frame, definitions.vasopressor_dose)
-    frame = _fio2_facts(frame, definitions.fio2_estimate)
+
+
+def message_facts(definitions: Any, settings: Mapping[str, Any]) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
+    """The facts messages show but rules do not test, each with the day's columns it is written
+    from and how: the oxygen support and FiO2 in words, the vasopressors' basis for high dose,
+    why fever counts or is waived. Written once per distinct value."""
+    dose = definitions.vasopressor_dose
+    agents = {spec.column: name for name, spec in dose.agents.items()} if dose is not None else {}
 
     def support(device: str | None, flow: float | None) -> str | None:
         if device is None:
             return None
         if flow is not None:
             return f"{format_value(device)} {format_value(flow)} L/min"
-        return f"{format_value(device)}, flow not recorded" if definitions.oxygen.devices[device].by_flow \
-            else format_value(device)
+        by_flow = definitions.oxygen.devices[device].by_flow
+        return f"{format_value(device)}, flow not recorded" if by_flow else format_value(device)
 
-    return frame.with_columns(texts(frame, ["o2_device", "o2_flow_lpm"], support).alias("f.o2_support")).drop(
-        "_ice_recorded")
+    def fio2_basis(fio2: float | None, recorded: float | None, device: str | None, flow: float | None) -> str | None:
+        if fio2 is None:
+            return None
+        if recorded is not None:
+            return f"FiO2 {fio2:g} %"
+        estimates = definitions.fio2_estimate
+        shown = format_value(device) + (f" {format_value(flow)} L/min" if flow is not None and
+                                         estimates.devices[device].percent is None else "")
+        return f"FiO2 {fio2:g} % (estimated: {shown})"
+
+    def vasopressor_basis(recorded: bool | None, count: int | None, vasopressin: bool | None, ne: float | None,
+                          hours: float | None, *doses: float | None) -> str | None:
+        if dose is None:
+            return None
+        if recorded is not None:
+            return "recorded as high-dose" if recorded else "recorded as not high-dose"
+        dosed = {c: amount for c, amount in zip(VASOPRESSOR_DOSES, doses) if amount}
+        if count == 0 and not vasopressin or not (dosed or vasopressin):
+            return None
+        total_ne = ne or 0.0
+        if vasopressin:
+            text = f"vasopressin with norepinephrine equivalent {total_ne:.6g} µg/min"
+        elif count == 1 and len(dosed) == 1 and next(iter(dosed)) in agents:
+            column, amount = next(iter(dosed.items()))
+            text = f"{agents[column]} {amount:g} {dose_unit(column)} alone"
+        else:
+            more = f" from {count} vasopressors" if count is not None and count >= 2 else ""
+            text = f"norepinephrine equivalent {total_ne:.6g} µg/min{more}"
+        return text + (f" for {hours:g} h" if hours is not None else "")
+
+    def fever_basis(fever: bool | None, other: bool | None, temp: float | None, therapy: str | None,
+                    day: int | None) -> str | None:
+        if fever and not other:
+            return f"fever {format_value(temp)} °C"
+        return None if therapy is None else f"fever waived after {therapy} on day {day}"
+
+    return {
+        "o2_support": (("o2_device", "o2_flow_lpm"), support),
+        "fio2_basis": (("f.fio2", "fio2", "o2_device", "o2_flow_lpm"), fio2_basis),
+        "vasopressor_basis": (("vasopressor_high_dose", "f.vasopressors", "vasopressin", "f.ne_equivalent",
+                               "vasopressor_hours", *VASOPRESSOR_DOSES), vasopressor_basis),
+        "fever_basis": (("f.fever", "f.fever_other_cause", "f.temp_c", "_waiver_therapy", "_waiver_day"),
+                        fever_basis),
+    }
 
 
-def fever_text(frame: pl.DataFrame) -> pl.Series:
-    """"fever 38.1 °C" where fever counts: the start of most CRS messages."""
-    counts = (_fact("fever") & ~_fact("fever_other_cause")).fill_null(False)
-    return texts(frame.with_columns(pl.when(counts).then(_fact("temp_c")).alias("_t")), ["_t"],
-                 lambda t: None if t is None else f"fever {format_value(t)} °C")
+def aside_reason(code: str, age: float | None, definitions: Any, settings: Mapping[str, Any]) -> str:
+    """Why a fact was set aside, in words."""
+    if code == CHILD and definitions.encephalopathy is not None and age is not None:
+        return f"age {age:g}: under {definitions.encephalopathy.capd_below_age.value(settings):g} is assessed with CAPD"
+    return code
 
 
-def fact_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A day's facts as the rules and messages see them, from its `f.` columns (unrecorded
-    facts left out), with the facts set aside and the inputs that would settle unknown ones."""
+def fact_of(row: Mapping[str, Any], definitions: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A day's facts as the rules and messages see them, from its columns (unrecorded facts left
+    out), with the facts set aside and the inputs that would settle unknown ones."""
     fact = {name[2:]: value for name, value in row.items() if name.startswith("f.") and value is not None}
-    set_aside = {name[2:]: why for name, why in row.items() if name.startswith("s.") and why is not None}
+    for name, (columns, say) in message_facts(definitions, settings).items():
+        value = say(*(row.get(c) for c in columns))
+        if value is not None:
+            fact[name] = value
+    set_aside = {name[2:]: aside_reason(code, row.get("f.age_years"), definitions, settings)
+                 for name, code in row.items() if name.startswith("s.") and code is not None}
     unrecorded = {name[2:]: column for name, column in row.items() if name.startswith("u.") and column is not None}
     if set_aside:
         fact[SET_ASIDE] = set_aside

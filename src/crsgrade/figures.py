@@ -204,10 +204,12 @@ def courses(grader: Grader, source: ObservationsInput, *, infusion_date: Any = N
 def course_figures(grader: Grader, result: GradingResult, frames: Sequence[pl.DataFrame],
                    only: str | None = None) -> dict[str, CourseFigure]:
     """Every patient's course figure (or only one's), from the graded result and its frames."""
+    from .grading import day_rows
+
     by_patient: dict[str, list[dict[str, Any]]] = {}
     for frame in frames:
         chosen = frame if only is None else frame.filter(frame["patient_id"] == only)
-        for row in chosen.iter_rows(named=True):
+        for row in day_rows(chosen):
             by_patient.setdefault(row["patient_id"], []).append(row)
     return {p.patient_id: course_figure(p, by_patient[p.patient_id], result.labels, grader.ruleset.definitions,
                                         grader.ruleset.manifest.name)

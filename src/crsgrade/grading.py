@@ -27,7 +27,8 @@ from .combining import combine, disagreements
 from .errors import ObservationError
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
-from .facts import derive, fever_text, o2_rank, texts
+from .facts import CHILD, derive, o2_rank
+from .columns import CONTRACT_COLUMNS
 from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
@@ -88,8 +89,7 @@ def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     carried: RawBatch | None = None
     while pending is not None:
         following = next(batches, None)
-        batch = pending if carried is None else RawBatch(
-            pl.concat([carried.frame, pending.frame], how="vertical_relaxed"), carried.problems + pending.problems)
+        batch = pending if carried is None else _joined(carried, pending)
         patients = _patients(batch.frame)
         blank = batch.frame["_blank"]
         split = batch.frame.height
@@ -98,21 +98,33 @@ def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
             same = patients.eq_missing(last) | blank
             split -= int(same.reverse().cum_min().sum())  # the trailing rows of the last patient
         head, carried = _cut(batch, split)
-        here = set(patients.head(split).to_list())
-        if passed & here:
-            raise _Ungrouped
-        passed |= here
+        if following is not None or passed:  # more than one batch: no patient in two of them
+            here = set(patients.head(split).unique().to_list())
+            if passed & here:
+                raise _Ungrouped
+            passed |= here
         if head.frame.height:
             yield head
         pending = following
 
 
+def _joined(first: RawBatch, second: RawBatch) -> RawBatch:
+    text = None
+    if first.text is not None or second.text is not None:
+        def text() -> pl.DataFrame:
+            return pl.concat([b.text() if b.text is not None else b.frame for b in (first, second)],
+                             how="vertical_relaxed")
+    return RawBatch(pl.concat([first.frame, second.frame], how="vertical_relaxed"),
+                    first.problems + second.problems, text)
+
+
 def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
-    frame = batch.frame
+    frame, text = batch.frame, batch.text
     first_kept = frame[REC][rows] if rows < frame.height else None
     before = [p for p in batch.problems if first_kept is None or p[0] < first_kept]
     after = [p for p in batch.problems if first_kept is not None and p[0] >= first_kept]
-    return RawBatch(frame.head(rows), before), RawBatch(frame.slice(rows), after)
+    return (RawBatch(frame.head(rows), before, None if text is None else lambda: text().head(rows)),
+            RawBatch(frame.slice(rows), after, None if text is None else lambda: text().slice(rows)))
 
 
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
@@ -123,15 +135,23 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
     batches = source.batches()
     if whole:
         listed = list(batches)
-        batches = iter([RawBatch(pl.concat([b.frame for b in listed], how="vertical_relaxed"),
-                                 [p for b in listed for p in b.problems])])
+        whole_batch = listed[0]
+        for more in listed[1:]:
+            whole_batch = _joined(whole_batch, more)
+        batches = iter([whole_batch])
     problems: list[str] = []
     for batch in _whole_patients(batches):
         frame = batch.frame.filter(~pl.col("_blank")).drop("_blank")
-        accounting.rows_read += frame.height
         found = Found(source.locate)
         found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
-        typed = validate(frame, infusion_date, found) if frame.height else frame
+        typed, blanks = validate(frame, infusion_date, found) if frame.height else (frame, 0)
+        if len(found.problems) > len(batch.problems) and batch.text is not None:
+            # numbers were read as numbers: read the cells again as text to quote them as written
+            frame = batch.text().filter(~pl.col("_blank")).drop("_blank")
+            found = Found(source.locate)
+            found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
+            typed, blanks = validate(frame, infusion_date, found)
+        accounting.rows_read += frame.height - blanks
         bad = {rec for rec, _, _ in found.problems}
         if days and typed.height:
             bad |= disagreements(typed.filter(~pl.col(REC).is_in(list(bad))), found)
@@ -197,14 +217,15 @@ class Grader:
                        locate: Callable[[int], str]) -> pl.DataFrame:
         """Validated readings of whole patients to graded days (one row per patient-day)."""
         definitions = self.ruleset.definitions
-        days = combine(readings, o2_rank(definitions, self.settings), locate)
+        days = combine(readings, lambda col: o2_rank(definitions, self.settings, col), locate)
         accounting.patient_days += days.height
         accounting.rows_combined += int(days["readings"].sum()) - days.height
         days = derive(days, definitions, self.settings)
         days = self.evaluation.outcome_numbers(self.evaluation.keys(days))
-        after_death = (pl.col("death_cause").is_not_null().cast(pl.Int32).cum_sum().shift(1).over("_p")
-                       .fill_null(0) > 0)
-        days = days.with_columns(after_death.alias("_after_death"))
+        died = pl.col("death_cause").is_not_null() if "death_cause" in days.columns else pl.lit(False)
+        after_death = (died.cast(pl.Int32).cum_sum().shift(1).over("_p").fill_null(0) > 0) \
+            if "death_cause" in days.columns else pl.lit(False)
+        days = days.with_columns(after_death.alias("_after_death"), died.alias("_died"))
         days = self._waive(days)
         days = days.with_columns(pl.when(pl.col("f.fever_waived")).then(pl.col("_o_w"))
                                  .otherwise(pl.col("_o_nw")).alias("_o"))
@@ -213,32 +234,35 @@ class Grader:
         return days
 
     def _waive(self, days: pl.DataFrame) -> pl.DataFrame:
-        """`f.fever_waived`, `f.fever_basis` and where a waiver came from (`_waiver_therapy`,
-        `_waiver_day`, `_prophylactic`)."""
+        """`f.fever_waived` and where each day's waiver came from: `_waiver_therapy`,
+        `_waiver_day`, `_prophylactic`."""
         definitions = self.ruleset.definitions
-        fever = fever_text(days)
         if definitions.fever_waiver is None:
-            return days.with_columns(pl.lit(False).alias("f.fever_waived"), fever.alias("f.fever_basis"),
+            return days.with_columns(pl.lit(False).alias("f.fever_waived"),
                                      pl.lit(None, dtype=pl.String).alias("_waiver_therapy"),
                                      pl.lit(None, dtype=pl.Int64).alias("_waiver_day"),
                                      pl.lit(False).alias("_prophylactic"))
-        given, therapy = waivers.given(definitions, self.settings)
+        from .validation import columns_of
+
+        given, therapy = waivers.given(definitions, self.settings, columns_of(days))
         days = days.with_columns(given.alias("_given"), therapy.alias("_therapy"))
-        graded = days.filter(~pl.col("_after_death"))
-        scanned = waivers.scan(graded, prophylaxis=bool(definitions.fever_waiver.prophylaxis.value(self.settings)),
-                               never_ends=definitions.fever_waiver.ends.value(self.settings) == "never")
+        late = days["_after_death"]
+        graded = days.filter(~late) if late.any() else days
+        waiver = definitions.fever_waiver
+        scanned = waivers.scan(graded, prophylaxis=bool(waiver.prophylaxis.value(self.settings)),
+                               never_ends=waiver.ends.value(self.settings) == "never")
         origin = scanned["_origin"]
-        graded = graded.with_columns(
+        columns = [
             scanned["_waived"].alias("f.fever_waived"),
-            graded["_therapy"].gather(origin.fill_null(0)).alias("_waiver_therapy").set(origin.is_null(), None),
-            graded["day"].gather(origin.fill_null(0)).alias("_waiver_day").set(origin.is_null(), None),
-            scanned["_prophylactic"].alias("_prophylactic"))
-        days = days.join(graded.select(REC, "f.fever_waived", "_waiver_therapy", "_waiver_day", "_prophylactic"),
-                         on=REC, how="left", maintain_order="left").with_columns(
+            graded["_therapy"].gather(origin.fill_null(0)).set(origin.is_null(), None).alias("_waiver_therapy"),
+            graded["day"].gather(origin.fill_null(0)).set(origin.is_null(), None).alias("_waiver_day"),
+            scanned["_prophylactic"].alias("_prophylactic"),
+        ]
+        if graded.height == days.height:
+            return days.with_columns(columns)
+        found = graded.select(REC).with_columns(columns)
+        return days.join(found, on=REC, how="left", maintain_order="left").with_columns(
             pl.col("f.fever_waived").fill_null(False), pl.col("_prophylactic").fill_null(False))
-        waived = texts(days, ["_waiver_therapy", "_waiver_day"],
-                       lambda t, d: None if t is None else f"fever waived after {t} on day {d}")
-        return days.with_columns(pl.coalesce(fever, waived).alias("f.fever_basis"))
 
     def _patient_warnings(self, days: pl.DataFrame) -> list[str]:
         """Per patient: days recorded after death; a child's ICE set aside with no CAPD."""
@@ -246,16 +270,15 @@ class Grader:
         late = days.filter(pl.col("_after_death")).group_by("_p", maintain_order=True).agg(
             pl.col("patient_id").first(), pl.col("day"))
         if late.height:
-            deaths = days.filter(pl.col("death_cause").is_not_null()).group_by("_p").agg(pl.col("day").first())
+            deaths = days.filter(pl.col("_died")).group_by("_p").agg(pl.col("day").first())
             died = dict(deaths.iter_rows())
             for p, pid, late_days in late.iter_rows():
                 said.setdefault(p, []).append(f"patient {pid}: {say_days(late_days)} recorded after death on day"
                                               f" {died[p]}; not graded")
         if "s.ice_total" in days.columns and self.ruleset.definitions.encephalopathy:
             limit = self.ruleset.definitions.encephalopathy.capd_below_age.value(self.settings)
-            children = days.filter(pl.col("s.ice_total").is_not_null() & (pl.col("s.ice_total") != "not assessable"
-                                                                          " (neuro_not_assessable)")
-                                   & pl.col("capd_score").is_null() & ~pl.col("_after_death")).group_by(
+            capd = pl.col("capd_score") if "capd_score" in days.columns else pl.lit(None)
+            children = days.filter((pl.col("s.ice_total") == CHILD) & capd.is_null() & ~pl.col("_after_death")).group_by(
                 "_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
                                                pl.col("day"))
             for p, pid, age, child_days in children.iter_rows():
@@ -329,6 +352,14 @@ def say_days(days: list[int]) -> str:
     shown = ", ".join(str(d) for d in days[:10])
     more = f", ... ({len(days)} days)" if len(days) > 10 else ""
     return f"day {days[0]}" if len(days) == 1 else f"days {shown}{more}"
+
+
+def day_rows(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
+    """The graded days of a frame as dicts with every contract column (None where the input had
+    no such column)."""
+    empty = dict.fromkeys(c for c in CONTRACT_COLUMNS if c not in frame.columns)
+    for row in frame.iter_rows(named=True):
+        yield {**empty, **row}
 
 
 def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:

@@ -3,12 +3,13 @@ distinct combination of an outcome and the values its messages show, never once 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import polars as pl
 
 from .explain import explain
-from .facts import NOT_ASSESSABLE, fact_of, format_value
+from .facts import NOT_ASSESSABLE, aside_reason, fact_of, format_value, message_facts
 from .results import FiredRule, GradedDay, GradedPatient, SyndromeGrade
 from .ruleset import PLACEHOLDER, SYNDROMES, Rule
 
@@ -20,7 +21,18 @@ AFTER_DEATH = "not graded: recorded after death on day {}"
 
 def render(template: str, fact: Mapping[str, Any]) -> str:
     """Fills `{fact}` placeholders; only names, never expressions, so a rule file cannot run code."""
-    return PLACEHOLDER.sub(lambda m: format_value(fact.get(m.group(1))), template).strip()
+    pieces = _pieces(template)
+    return "".join(piece if literal else format_value(fact.get(piece)) for literal, piece in pieces).strip()
+
+
+@lru_cache(maxsize=4096)
+def _pieces(template: str) -> tuple[tuple[bool, str], ...]:
+    """A template as its literal text and placeholder names, in order, split once."""
+    pieces, last = [], 0
+    for match in PLACEHOLDER.finditer(template):
+        pieces += [(True, template[last:match.start()]), (False, match.group(1))]
+        last = match.end()
+    return tuple(pieces + [(True, template[last:])])
 
 
 def join_messages(messages: list[str]) -> str:
@@ -45,6 +57,7 @@ class Renderer:
     def __init__(self, grader: Grader):
         self.grader = grader
         self.evaluation = grader.evaluation
+        self.written = message_facts(grader.ruleset.definitions, grader.settings)
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
 
@@ -59,17 +72,37 @@ class Renderer:
         text = join_messages([render(rule.message, values) for rule in self._top(number, syndrome)])
         return f"{text}; score and consciousness {NOT_ASSESSABLE}" if outcome.not_assessed[syndrome] else text
 
+    def _sources(self, names: tuple[str, ...]) -> list[str]:
+        """The columns placeholders are written from: a fact's `f.` column, or the columns of a
+        fact that only messages show."""
+        columns: list[str] = []
+        for name in names:
+            columns += self.written[name][0] if name in self.written else [f"f.{name}"]
+        return list(dict.fromkeys(columns))
+
+    def values(self, names: tuple[str, ...], row: Mapping[str, Any]) -> dict[str, Any]:
+        """The values placeholders show, from a row's columns."""
+        out = {}
+        for name in names:
+            if name in self.written:
+                columns, say = self.written[name]
+                out[name] = say(*(row.get(c) for c in columns))
+            else:
+                out[name] = row.get(f"f.{name}")
+        return out
+
     def _reasons(self, days: pl.DataFrame, syndrome: str) -> pl.Series:
         """Each day's reason, written once per distinct outcome and the values it shows."""
         numbers = days["_o"].unique().to_list()
         needs = {number: _placeholders(self._top(number, syndrome)) for number in numbers}
-        names = sorted({name for shown in needs.values() for name in shown})
+        sources = {number: set(self._sources(names)) for number, names in needs.items()}
+        columns = [c for c in dict.fromkeys(c for n in numbers for c in sorted(sources[n])) if c in days.columns]
         masked = days.select(pl.col("_o"), *[
-            pl.when(pl.col("_o").is_in([n for n in numbers if name in needs[n]])).then(pl.col(f"f.{name}"))
-            .alias(name) for name in names if f"f.{name}" in days.columns])
-        names = masked.columns[1:]
+            pl.when(pl.col("_o").is_in([n for n in numbers if c in sources[n]])).then(pl.col(c)).alias(c)
+            for c in columns])
         distinct = masked.unique()
-        said = [self.reason(row[0], syndrome, dict(zip(names, row[1:]))) for row in distinct.iter_rows()]
+        said = [self.reason(row["_o"], syndrome, self.values(needs[row["_o"]], row))
+                for row in distinct.iter_rows(named=True)]
         lookup = distinct.with_columns(pl.Series("_said", said, dtype=pl.String))
         return masked.join(lookup, on=masked.columns, how="left", nulls_equal=True, maintain_order="left")["_said"]
 
@@ -78,7 +111,7 @@ class Renderer:
         outcomes = self.evaluation.outcomes
         number = days["_o"]
         late = pl.col("_after_death")
-        died = pl.when(pl.col("death_cause").is_not_null()).then(pl.col("day")).forward_fill().over("_p")
+        died = pl.when(pl.col("_died")).then(pl.col("day")).forward_fill().over("_p")
         columns = []
         for syndrome in SYNDROMES:
             columns += [
@@ -97,8 +130,7 @@ class Renderer:
     def _syndrome_grade(self, number: int, syndrome: str, row: Mapping[str, Any]) -> SyndromeGrade:
         outcome = self.evaluation.outcomes.items[number]
         fired = self.evaluation.rules_of(number, syndrome)
-        shown = _placeholders(fired)
-        values = {name: row.get(f"f.{name}") for name in shown}
+        values = self.values(_placeholders(fired), row)
         key = (number, syndrome, *values.values())
         grade = self._grades.get(key)
         if grade is None:
@@ -111,10 +143,10 @@ class Renderer:
 
     def patients(self, frame: pl.DataFrame, explain_days: bool) -> Iterator[GradedPatient]:
         """The graded days of a frame as typed results, patient by patient."""
-        from .grading import therapies_of
+        from .grading import day_rows, therapies_of
 
         definitions = self.grader.ruleset.definitions
-        rows = frame.iter_rows(named=True)
+        rows = day_rows(frame)
         current: list[GradedDay] = []
         patient: str | None = None
         notes = _NoWaiver(self.grader) if explain_days else None
@@ -136,24 +168,23 @@ class Renderer:
                               for s, g in grades.items()}
             day_notes = []
             aside = row.get("s.ice_total")
-            if aside is not None and definitions.encephalopathy and (row["ice_score"] is not None or all(
-                    row[f"ice_{item}"] is not None for item in ("orientation", "naming", "commands", "writing",
-                                                                "attention"))):
-                day_notes.append(f"ICE not used: {aside}")
-            if row["fio2"] is None and row.get("f.fio2") is not None and self.grader.tests_fio2:
-                day_notes.append(row["f.fio2_basis"])
+            if aside is not None and definitions.encephalopathy and _ice_recorded(row):
+                day_notes.append("ICE not used: " + aside_reason(aside, row["f.age_years"], definitions,
+                                                                  self.grader.settings))
+            if row.get("fio2") is None and row.get("f.fio2") is not None and self.grader.tests_fio2:
+                day_notes.append(self.values(("fio2_basis",), row)["fio2_basis"])
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], crs=grades["crs"], icans=grades["icans"],
                 fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
-                reported_crs_grade=row["reported_crs_grade"], reported_icans_grade=row["reported_icans_grade"],
-                note=row["note"], readings=row["readings"], notes=tuple(day_notes),
-                set_aside=tuple(row["set_aside"] or ())))
+                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+                note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
+                set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
 
     def _explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
                      consulted: tuple[tuple[str, str, str], ...]) -> Any:
-        fact = fact_of(row)
+        fact = fact_of(row, self.grader.ruleset.definitions, self.grader.settings)
         key = (row["_o"], syndrome, consulted, tuple(sorted((k, repr(v)) for k, v in fact.items())))
         found = self._explanations.get(key)
         if found is None:
@@ -162,6 +193,11 @@ class Renderer:
                             self.evaluation.rules_of(row["_o"]), consulted)
             self._explanations[key] = found
         return found
+
+
+def _ice_recorded(row: Mapping[str, Any]) -> bool:
+    return row.get("ice_score") is not None or all(
+        row.get(f"ice_{item}") is not None for item in ("orientation", "naming", "commands", "writing", "attention"))
 
 
 class _NoWaiver:
@@ -173,6 +209,7 @@ class _NoWaiver:
         self.grader = grader
         self.definitions = grader.ruleset.definitions
         self.settings = grader.settings
+        self.written = message_facts(self.definitions, self.settings)
         self.in_episode = False
         self.note: tuple[str, str] | None = None
 
@@ -192,7 +229,7 @@ class _NoWaiver:
             if waived:
                 used += [("crs", name, f"fever waived after {row['_waiver_therapy']} on day {row['_waiver_day']}")
                          for name in self._waiver_settings(row)]
-            elif self.note is not None and not row.get("f.fever_basis"):
+            elif self.note is not None and not (row["f.fever"] and not row["f.fever_other_cause"]):
                 used.append(("crs", *self.note))
         used += self._derived(row)
         grade = row["crs_grade"]
@@ -219,20 +256,19 @@ class _NoWaiver:
     def _derived(self, row: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         """The settings behind the day's oxygen class and assessment tool."""
         used = []
-        device = row["o2_device"]
+        device = row.get("o2_device")
         if device is not None:
             entry = self.definitions.oxygen.devices[device]
-            flow = row["o2_flow_lpm"]
+            flow = row.get("o2_flow_lpm")
             chosen = entry.class_ if not entry.by_flow else (
                 entry.at_or_below if flow is None or flow <= self.definitions.oxygen.flow_boundary_lpm else entry.above)
             if getattr(chosen, "setting", None):
-                used.append(("crs", chosen.setting, f"{row['f.o2_support']} classed as {row['f.o2_class']}"))
+                support = self.written["o2_support"][1](device, flow)
+                used.append(("crs", chosen.setting, f"{support} classed as {row['f.o2_class']}"))
         encephalopathy = self.definitions.encephalopathy
         setting = getattr(encephalopathy.capd_below_age, "setting", None) if encephalopathy else None
         age = row["f.age_years"]
-        ice_recorded = row["ice_score"] is not None or row.get("s.ice_total") is not None or all(
-            row[f"ice_{item}"] is not None for item in ("orientation", "naming", "commands", "writing", "attention"))
-        if setting and age is not None and ice_recorded:
+        if setting and age is not None and _ice_recorded(row):
             child = age < encephalopathy.capd_below_age.value(self.settings)
             used.append(("icans", setting, f"age {age:g}: assessed with {'CAPD, so ICE is not used' if child else 'ICE'}"))
         return used

@@ -28,22 +28,31 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import polars as pl
 
 from .columns import KNOWN_COLUMNS, column_for
+from .observations import Observation, field_kinds
 from .errors import ObservationError
 from .suggestions import did_you_mean
 
 BATCH_BYTES = 32 << 20
+# Columns polars may read as numbers straight away (validation checks their bounds): the
+# contract's numeric columns, and the unitless temperature.
+NUMERIC = frozenset(name for name in (*KNOWN_COLUMNS,) if name == "temperature" or (
+    name in Observation.model_fields and {int, float} & set(field_kinds(name))
+    and not ({bool} & set(field_kinds(name)))))
 REC = "_rec"
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass
 class RawBatch:
-    """Raw cells of some records: `frame` (known columns, `_rec`, and `_blank`: whether a row
-    has no cell at all, unknown columns included) and the problems found while splitting them
-    into cells, as (record, message after the location)."""
+    """Raw cells of some records: `frame` (known columns, `_rec`, `_blank`: whether a row has
+    no cell at all, and `_other`: whether it has something in an unknown column), the problems
+    found while splitting them into cells, as (record, message after the location), and, when
+    numbers were read as numbers, how to read the same rows as text (so that a problem quotes
+    the cell as written)."""
 
     frame: pl.DataFrame
     problems: list[tuple[int, str]] = field(default_factory=list)
+    text: Callable[[], pl.DataFrame] | None = None
 
 
 @dataclass
@@ -150,7 +159,7 @@ class _Csv:
         _require_day(self.columns, source, problems)
         if problems:  # without the columns straight, every row would only repeat the problem
             raise ObservationError(problems)
-        self.quoted = b'"' in raw[self.start:]
+        self.quoted = raw.find(b'"', self.start) != -1
         self.names = [c if c is not None else f"_u{i}" for i, c in enumerate(self.columns)]
         self._lines: list[int] | None = None
 
@@ -194,31 +203,46 @@ class _Csv:
             return len(self.raw) if cut == -1 else cut + 1
         return cut + 1
 
-    def _frame(self, frame: pl.DataFrame, first_rec: int, problems: list[tuple[int, str]]) -> RawBatch:
-        blank = pl.all_horizontal(pl.col(name).str.strip_chars().fill_null("") == "" for name in self.names)
-        frame = frame.with_columns(blank.alias("_blank"),
-                                   pl.int_range(first_rec, first_rec + frame.height, dtype=pl.Int64).alias(REC))
-        return RawBatch(frame.drop([n for n in self.names if n.startswith("_u")]), problems)
+    def _frame(self, frame: pl.DataFrame, first_rec: int, problems: list[tuple[int, str]],
+               text: Callable[[], pl.DataFrame] | None = None) -> RawBatch:
+        return RawBatch(with_blank(frame).with_columns(
+            pl.int_range(first_rec, first_rec + frame.height, dtype=pl.Int64).alias(REC)), problems, text)
+
+    def _read(self, chunk: bytes, typed: bool) -> pl.DataFrame:
+        """The chunk's cells: numbers read as numbers when `typed` (polars parses them as it
+        reads), everything else as text."""
+        schema = {name: pl.Float64 if typed and name in NUMERIC else pl.String for name in self.names}
+        return pl.read_csv(chunk, has_header=False, separator=self.delimiter, new_columns=self.names,
+                           schema=schema, truncate_ragged_lines=True, decimal_comma=self.delimiter != ",")
 
     def _parse(self, chunk: bytes, first_rec: int) -> RawBatch:
+        numbers = [name for name in self.names if name in NUMERIC]
+        text: Callable[[], pl.DataFrame] | None = None
         try:
-            frame = pl.read_csv(chunk, has_header=False, separator=self.delimiter, new_columns=self.names,
-                                schema={name: pl.String for name in self.names}, truncate_ragged_lines=True)
-        except pl.exceptions.PolarsError:  # a stray quote, say: the csv module reads it as it can
-            return self._parse_slowly(chunk, first_rec)
+            frame = self._read(chunk, typed=bool(numbers))
+            if numbers and not frame.select(pl.all_horizontal(
+                    [pl.col(n).is_finite() | pl.col(n).is_null() for n in numbers]).all()).item():
+                raise ValueError("a number polars reads that the contract does not accept")
+            if numbers:
+                text = lambda: self._frame(self._read(chunk, typed=False), first_rec, []).frame  # noqa: E731
+        except (pl.exceptions.PolarsError, ValueError):  # a cell that is not a number: judged as text
+            try:
+                frame = self._read(chunk, typed=False)
+            except pl.exceptions.PolarsError:  # a stray quote, say: the csv module reads it as it can
+                return self._parse_slowly(chunk, first_rec)
         width = len(self.names)
         problems = [(first_rec + index, f": {cells} cells, but the header has {width}")
-                    for index, cells in self._ragged(chunk, frame.height)]
-        return self._frame(frame, first_rec, problems)
+                    for index, cells in self._ragged(chunk, frame)]
+        return self._frame(frame, first_rec, problems, text)
 
-    def _ragged(self, chunk: bytes, rows: int) -> list[tuple[int, int]]:
+    def _ragged(self, chunk: bytes, frame: pl.DataFrame) -> list[tuple[int, int]]:
         """(row, cells) of the rows with more or fewer cells than the header (blank rows aside)."""
-        width = len(self.names)
+        width, rows = len(self.names), frame.height
         if not self.quoted:
             lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
-            empty = chunk.count(b"\n\n") + chunk.count(b"\n\r\n") + chunk.startswith((b"\n", b"\r\n"))
-            if lines == rows and chunk.count(self.delimiter.encode()) == (width - 1) * (lines - empty):
-                return []  # every line that is not empty has exactly the header's cells
+            empty = frame.select(pl.all_horizontal(pl.all().is_null()).any()).item()
+            if lines == rows and not empty and chunk.count(self.delimiter.encode()) == (width - 1) * lines:
+                return []  # every line has exactly the header's cells
             records = [line.split(self.delimiter) for line in chunk.decode("utf-8").split("\n")[:rows]]
         else:
             records = list(self._reader(chunk))
@@ -241,6 +265,18 @@ class _Csv:
         frame = pl.DataFrame({name: [row[i] or None for row in cells] for i, name in enumerate(self.names)},
                              schema={name: pl.String for name in self.names})
         return self._frame(frame, first_rec, sorted(problems))
+
+
+def with_blank(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with `_blank` (a row with no cell at all) and, instead of its unknown columns
+    (`_u*`), `_other`: whether the row has something in one of them. A row of cells that are
+    only spaces is found blank after validation, where spaces are read as empty."""
+    cells = [c for c in frame.columns if c != REC]
+    unknown = [c for c in cells if c.startswith("_u")]
+    empty = pl.all_horizontal([pl.col(c).is_null() for c in cells]) if cells else pl.lit(True)
+    other = pl.any_horizontal([pl.col(c).str.strip_chars() != "" for c in unknown]).fill_null(False) \
+        if unknown else pl.lit(False)
+    return frame.with_columns(empty.alias("_blank"), other.alias("_other")).drop(unknown)
 
 
 # --- records: JSON, JSON Lines, a program's records --------------------------------------------
@@ -304,8 +340,7 @@ def _records_batch(records: list[tuple[int, Any]], source: str,
         _require_day(columns, source, problems)
     frame = pl.DataFrame({**{c: v for c, v in columns.items()}, REC: recs},
                          schema={**{c: pl.String for c in columns}, REC: pl.Int64})
-    blank = pl.all_horizontal([pl.col(c).is_null() for c in columns]) if columns else pl.lit(True)
-    return RawBatch(frame.with_columns(blank.alias("_blank")), found), unknown
+    return RawBatch(with_blank(frame), found), unknown
 
 
 @dataclass(frozen=True)
@@ -416,7 +451,6 @@ def open_table(table: Any) -> Input:
     kept = frame.select([pl.col(name).alias(column) for name, column in zip(frame.columns, columns) if column])
     kept = kept.with_columns([pl.col(c).cast(pl.String) for c, dtype in kept.schema.items()
                               if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
-    blank = pl.all_horizontal([pl.col(c).is_null() for c in kept.columns]) if kept.width else pl.lit(True)
-    batch = RawBatch(kept.with_columns(blank.alias("_blank"), pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC)))
+    batch = RawBatch(with_blank(kept.with_columns(pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC))))
     return Input(name="table", locate=lambda rec: f"table:{rec + 1}", warnings=warnings,
                  batches=lambda: iter([batch]), empty_message="table: no observation rows")

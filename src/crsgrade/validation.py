@@ -191,7 +191,7 @@ _ACROSS = 3 + len(CONTRACT_COLUMNS)
 
 def _convert(frame: pl.DataFrame, found: Found) -> pl.DataFrame:
     """Every raw column typed; cells that are not acceptable are problems (and null)."""
-    raw = [c for c in frame.columns if c not in (REC, "_blank") and frame.schema[c] == pl.String]
+    raw = [c for c in frame.columns if c not in (REC, "_other") and frame.schema[c] == pl.String]
     typed = frame.with_columns([_fast(c, pl.col(c)).alias(c) for c in raw])
     for name in raw:
         what = kind(name)
@@ -307,6 +307,13 @@ def _temperature(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Dat
     ).drop("temperature")
 
 
+def columns_of(frame: pl.DataFrame) -> Callable[[str], pl.Expr]:
+    """A column of the frame by its contract name, or an empty one of its type when the input
+    had no such column: frames carry only the columns an input has."""
+    present = set(frame.columns)
+    return lambda name: pl.col(name) if name in present else pl.lit(None, dtype=dtype(name)).alias(name)
+
+
 def _ensure(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
     """Columns the contract names that the input did not have, added empty."""
     missing = [name for name in names if name not in frame.columns]
@@ -368,21 +375,26 @@ def _recs_with(found: Found, order: int) -> list[int]:
 
 def _scores(frame: pl.DataFrame, found: Found) -> None:
     """A score and its items: all items or none, and their sum equal to the score."""
+    col = columns_of(frame)
     for label, total, items in (("ICE", "ice_score", ICE_ITEMS), ("CARTOX-10", "cartox_score", CARTOX_ITEMS)):
-        present = [pl.col(item).is_not_null() for item in items]
+        if not set(items) & set(frame.columns):
+            continue
+        present = [col(item).is_not_null() for item in items]
         some, every = pl.any_horizontal(present), pl.all_horizontal(present)
         partial = frame.filter(some & ~every)
         found.problem(partial[REC].to_list(), _ACROSS, [
             f":{total}: {label} items are incomplete: {', '.join(i for i in items if row[i] is None)} not recorded"
-            for row in partial.select(items).iter_rows(named=True)])
-        summed = pl.sum_horizontal([pl.col(i) for i in items])
-        wrong = frame.filter(every & pl.col(total).is_not_null() & (summed != pl.col(total)))
+            for row in partial.select([col(i) for i in items]).iter_rows(named=True)])
+        summed = pl.sum_horizontal([col(i) for i in items])
+        wrong = frame.filter(every & col(total).is_not_null() & (summed != col(total)))
         found.problem(wrong[REC].to_list(), _ACROSS, [
             f":{total}: {total} {score} disagrees with the sum of its items ({items_sum})"
-            for score, items_sum in wrong.select(total, summed).iter_rows()])
+            for score, items_sum in wrong.select(col(total), summed.alias("_sum")).iter_rows()])
 
 
 def _temperatures_agree(frame: pl.DataFrame, found: Found) -> None:
+    if not {"temp_c", "temp_f"} <= set(frame.columns):
+        return
     converted = (pl.col("temp_f") - 32) * 5 / 9
     wrong = frame.filter(((converted - pl.col("temp_c")).abs() > 0.3).fill_null(False))
     found.problem(wrong[REC].to_list(), _ACROSS + 2, [
@@ -393,6 +405,9 @@ def _temperatures_agree(frame: pl.DataFrame, found: Found) -> None:
 def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.DataFrame:
     """Weight-based doses (µg/kg/min) as µg/min, with the row's weight or the patient's first;
     a dose given both ways must agree within 2 %."""
+    if not set(WEIGHT_BASED_DOSES) & set(frame.columns):
+        return frame
+    frame = _ensure(frame, ("weight_kg", *WEIGHT_BASED_DOSES, *WEIGHT_BASED_DOSES.values()))
     weight = pl.coalesce(pl.col("weight_kg"), pl.col("weight_kg").drop_nulls().first().over("patient_id"))
     for per_kg, column in WEIGHT_BASED_DOSES.items():
         dose = pl.col(per_kg)
@@ -418,9 +433,14 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
 
 def _contradictions(frame: pl.DataFrame, found: Found) -> None:
     """Warnings: values graded as recorded that look like a data-entry slip."""
+    frame = frame.select(REC, *[c for c in ("o2_flow_lpm", "o2_device", "hypotension", "vasopressors", "vasopressin",
+                                            *VASOPRESSOR_DOSES) if c in frame.columns])
+    frame = _ensure(frame, ("o2_flow_lpm", "o2_device", "hypotension", "vasopressors", "vasopressin"))
     flow, device = pl.col("o2_flow_lpm"), pl.col("o2_device")
     limit = device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64)
-    dosed = pl.concat_list([pl.when(pl.col(c) > 0).then(pl.lit(c)) for c in VASOPRESSOR_DOSES]).list.drop_nulls()
+    doses = [c for c in VASOPRESSOR_DOSES if c in frame.columns]
+    dosed = (pl.concat_list([pl.when(pl.col(c) > 0).then(pl.lit(c)) for c in doses]).list.drop_nulls() if doses
+             else pl.lit([], dtype=pl.List(pl.String)))
     checks: list[tuple[pl.Expr, list[str], Callable[..., str]]] = [
         ((flow > 0) & device.is_null(), ["o2_flow_lpm"],
          lambda f: f":o2_flow_lpm: value '{f:g}' with no o2_device; oxygen is graded by device, so this flow is"
@@ -451,7 +471,7 @@ def _comparable(raw: pl.DataFrame) -> pl.DataFrame:
     judged like a cell: `day: true` is not day 1."""
     casts = []
     for name, current in raw.schema.items():
-        if name in (REC, "_blank") or current == pl.String:
+        if name in (REC, "_other") or current == pl.String:
             continue
         what = kind(name)
         fits = (what in ("int", "float") and current.is_numeric()) or (what == "bool" and current == pl.Boolean)
@@ -463,11 +483,19 @@ def _comparable(raw: pl.DataFrame) -> pl.DataFrame:
     return raw.with_columns(casts)
 
 
-def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Found) -> pl.DataFrame:
-    """Raw cells (blank rows already dropped) to typed readings with every contract column; the
-    problems and warnings go to `found`."""
+def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Found) -> tuple[pl.DataFrame, int]:
+    """Raw cells (rows with no cell at all already dropped) to typed readings with every
+    contract column, and how many rows turned out blank (cells of spaces only); the problems
+    and warnings go to `found`."""
     raw = _comparable(raw)
     frame = _convert(raw, found)
+    cells = [c for c in frame.columns if c not in (REC, "_other")]
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in cells]) & ~pl.col("_other")
+    blanks = frame.select(blank.sum()).item()
+    if blanks:
+        keep = frame.select(~blank).to_series()
+        frame, raw = frame.filter(keep), raw.filter(keep)
+    frame, raw = frame.drop("_other"), raw.drop("_other")
     numeric_raw = raw.with_columns([pl.col(c).cast(pl.String) for c in raw.columns
                                     if raw.schema[c] != pl.String and c not in (REC, "_blank")])
     frame = _out_of_bounds(frame, numeric_raw, found)
@@ -475,12 +503,11 @@ def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Foun
     frame = _temperature(frame, numeric_raw, found)
     frame = _patients(frame, found)
     frame = _days(frame, numeric_raw, infusion_date, found)
-    frame = _ensure(frame, CONTRACT_COLUMNS)
     _scores(frame, found)
     frame = _per_minute(frame, numeric_raw, found)
     _temperatures_agree(frame, found)
     _contradictions(frame, found)
-    return frame.select(REC, *CONTRACT_COLUMNS)
+    return frame.select(REC, *[c for c in CONTRACT_COLUMNS if c in frame.columns]), blanks
 
 
 def enum_rank(name: str) -> list[str]:
