@@ -212,6 +212,9 @@ def _writing(output: Path | None):
     try:
         with handle:
             yield handle
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(handle.name, 0o666 & ~umask)  # as a file written in place would be
         os.replace(handle.name, output)
     except OSError as exc:
         Path(handle.name).unlink(missing_ok=True)

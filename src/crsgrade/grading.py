@@ -109,22 +109,32 @@ def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
 
 
 def _joined(first: RawBatch, second: RawBatch) -> RawBatch:
-    text = None
-    if first.text is not None or second.text is not None:
-        def text() -> pl.DataFrame:
-            return pl.concat([b.text() if b.text is not None else b.frame for b in (first, second)],
-                             how="vertical_relaxed")
+    pieces = None
+    if first.pieces is not None or second.pieces is not None:
+        pieces = [p for b in (first, second) for p in (b.pieces or [(lambda f=b.frame: f, 0, b.frame.height)])]
     return RawBatch(pl.concat([first.frame, second.frame], how="vertical_relaxed"),
-                    first.problems + second.problems, text)
+                    first.problems + second.problems, pieces)
 
 
 def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
-    frame, text = batch.frame, batch.text
+    """A batch's first `rows` rows, and the rest (each keeping only the text pieces it needs)."""
+    frame = batch.frame
     first_kept = frame[REC][rows] if rows < frame.height else None
     before = [p for p in batch.problems if first_kept is None or p[0] < first_kept]
     after = [p for p in batch.problems if first_kept is not None and p[0] >= first_kept]
-    return (RawBatch(frame.head(rows), before, None if text is None else lambda: text().head(rows)),
-            RawBatch(frame.slice(rows), after, None if text is None else lambda: text().slice(rows)))
+    head_pieces: list | None = None
+    tail_pieces: list | None = None
+    if batch.pieces is not None:
+        head_pieces, tail_pieces, seen = [], [], 0
+        for read, start, end in batch.pieces:
+            size = end - start
+            cut = max(0, min(size, rows - seen))
+            if cut:
+                head_pieces.append((read, start, start + cut))
+            if cut < size:
+                tail_pieces.append((read, start + cut, end))
+            seen += size
+    return (RawBatch(frame.head(rows), before, head_pieces), RawBatch(frame.slice(rows), after, tail_pieces))
 
 
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
@@ -141,17 +151,22 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
         batches = iter([whole_batch])
     problems: list[str] = []
     for batch in _whole_patients(batches):
-        frame = batch.frame.filter(~pl.col("_blank")).drop("_blank")
+        split = [rec for rec, _ in batch.problems]  # rows that could not be split into cells
+
+        def cells(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
+
+        frame = cells(batch.frame)
         found = Found(source.locate)
         found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
         typed, blanks = validate(frame, infusion_date, found) if frame.height else (frame, 0)
-        if len(found.problems) > len(batch.problems) and batch.text is not None:
+        if len(found.problems) > len(batch.problems) and batch.pieces is not None:
             # numbers were read as numbers: read the cells again as text to quote them as written
-            frame = batch.text().filter(~pl.col("_blank")).drop("_blank")
+            frame = cells(batch.text())
             found = Found(source.locate)
             found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
             typed, blanks = validate(frame, infusion_date, found)
-        accounting.rows_read += frame.height - blanks
+        accounting.rows_read += frame.height - blanks + len(set(split))
         bad = {rec for rec, _, _ in found.problems}
         if days and typed.height:
             bad |= disagreements(typed.filter(~pl.col(REC).is_in(list(bad))), found)

@@ -32,7 +32,7 @@ from .observations import Observation, field_kinds
 from .errors import ObservationError
 from .suggestions import did_you_mean
 
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 # Columns polars may read as numbers straight away (validation checks their bounds): the
 # contract's numeric columns, and the unitless temperature.
 NUMERIC = frozenset(name for name in (*KNOWN_COLUMNS,) if name == "temperature" or (
@@ -52,7 +52,15 @@ class RawBatch:
 
     frame: pl.DataFrame
     problems: list[tuple[int, str]] = field(default_factory=list)
-    text: Callable[[], pl.DataFrame] | None = None
+    # the same rows as text: pieces (read a chunk as text, first row, end row), one per chunk
+    pieces: list[tuple[Callable[[], pl.DataFrame], int, int]] | None = None
+
+    def text(self) -> pl.DataFrame:
+        """The batch's rows with every cell as text."""
+        if self.pieces is None:
+            return self.frame
+        return pl.concat([read().slice(start, end - start) for read, start, end in self.pieces],
+                         how="vertical_relaxed")
 
 
 @dataclass
@@ -98,17 +106,16 @@ def _require_day(columns: Iterable[str | None], source: str, problems: list[str]
 
 # --- text -------------------------------------------------------------------------------------
 
-def _decode(raw: bytes, source: str, warnings: list[str]) -> bytes:
-    """UTF-8 bytes of a text file: a byte-order mark dropped, UTF-16 (with its mark) and
-    Windows-1252 converted, the latter with a warning."""
+def _convert(raw: bytes, source: str, warnings: list[str]) -> bytes:
+    """A text that is not plain UTF-8, as UTF-8: UTF-16 (with its mark) and, with a warning,
+    Windows-1252; old Mac line ends (a lone CR) as LF, one for one, so line numbers stay right."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
-            return raw.decode("utf-16").encode("utf-8")
+            raw = raw.decode("utf-16").encode("utf-8")
         except UnicodeDecodeError:
             raise ObservationError([f"{source}: starts as UTF-16 text but cannot be decoded as UTF-16;"
                                     " save it as CSV UTF-8"]) from None
-    if b"\x00" in raw:
-        raise ObservationError([f"{source}: not a text file (it contains NUL bytes); save it as CSV UTF-8"])
+    _no_nul(raw, source)
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     try:
         raw.decode("utf-8")
@@ -119,13 +126,13 @@ def _decode(raw: bytes, source: str, warnings: list[str]) -> bytes:
             raise ObservationError([
                 f"{source}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"]) from None
         warnings.append(f"{source}: not UTF-8; read as Windows-1252 (save as CSV UTF-8 to be sure)")
-        return text.encode("utf-8")
-    return raw
+        raw = text.encode("utf-8")
+    return _LONE_CR.sub(b"\n", raw) if b"\r" in raw else raw
 
 
-def _line_ends(raw: bytes) -> bytes:
-    """Old Mac line ends (a lone CR) as LF, one for one, so line numbers stay right."""
-    return _LONE_CR.sub(b"\n", raw) if b"\r" in raw and _LONE_CR.search(raw) else raw
+def _no_nul(raw: bytes, source: str) -> None:
+    if b"\x00" in raw:
+        raise ObservationError([f"{source}: not a text file (it contains NUL bytes); save it as CSV UTF-8"])
 
 
 def _sniff(header_line: str) -> str:
@@ -134,32 +141,56 @@ def _sniff(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+class _Text:
+    """UTF-8 text, in memory, or in a file read a batch at a time (so that a large file never
+    sits in memory whole)."""
+
+    def __init__(self, source: str, raw: bytes | None = None, path: Path | None = None):
+        self.source, self.raw, self.path = source, raw, path
+        self.size = len(raw) if raw is not None else path.stat().st_size  # type: ignore[union-attr]
+
+    def read(self, start: int, end: int) -> bytes:
+        if self.raw is not None:
+            return self.raw[start:end]
+        with self.path.open("rb") as handle:  # type: ignore[union-attr]
+            handle.seek(start)
+            piece = handle.read(max(0, end - start))
+        _no_nul(piece, self.source)
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ObservationError([f"{self.source}: not UTF-8 text (byte {start + exc.start} cannot be decoded);"
+                                    " save it as UTF-8"]) from None
+        return piece
+
+
 # --- CSV ------------------------------------------------------------------------------------------
 
 class _Csv:
     """A CSV text cut into batches at line ends."""
 
-    def __init__(self, raw: bytes, source: str, warnings: list[str], problems: list[str]):
-        self.raw, self.source = raw, source
+    def __init__(self, text: _Text, source: str, warnings: list[str], problems: list[str]):
+        self.text, self.source = text, source
+        head = text.read(0, 1 << 20)
         offset, blank_lines = 0, 0
-        while not raw[offset:raw.find(b"\n", offset) if b"\n" in raw[offset:] else len(raw)].strip():
-            if b"\n" not in raw[offset:]:
+        while not head[offset:head.find(b"\n", offset) if b"\n" in head[offset:] else len(head)].strip():
+            if b"\n" not in head[offset:]:
                 raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
-            offset, blank_lines = raw.index(b"\n", offset) + 1, blank_lines + 1
-        head = raw[offset:offset + (1 << 20)].decode("utf-8", errors="replace")
-        self.delimiter = _sniff(head.split("\n", 1)[0].rstrip("\r"))
-        reader = csv.reader(io.StringIO(head, newline=""), delimiter=self.delimiter)
+            offset, blank_lines = head.index(b"\n", offset) + 1, blank_lines + 1
+        decoded = head[offset:].decode("utf-8", errors="replace")
+        self.delimiter = _sniff(decoded.split("\n", 1)[0].rstrip("\r"))
+        reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=self.delimiter)
         header = next(reader)
         self.header_lines = blank_lines + reader.line_num  # the lines up to the header's end
         self.start = offset
         for _ in range(reader.line_num):
-            end = raw.find(b"\n", self.start)
-            self.start = len(raw) if end == -1 else end + 1
+            end = head.find(b"\n", self.start)
+            self.start = len(head) if end == -1 else end + 1
         self.columns = map_headers(header, source, problems, warnings)
         _require_day(self.columns, source, problems)
         if problems:  # without the columns straight, every row would only repeat the problem
             raise ObservationError(problems)
-        self.quoted = raw.find(b'"', self.start) != -1
+        self.quoted = False  # whether a batch read so far had a quoted cell
         self.names = [c if c is not None else f"_u{i}" for i, c in enumerate(self.columns)]
         self._lines: list[int] | None = None
 
@@ -172,41 +203,42 @@ class _Csv:
         if not self.quoted:
             return f"{self.source}:{self.header_lines + 1 + rec}"
         if self._lines is None:
-            reader = csv.reader(io.StringIO(self.raw[self.start:].decode("utf-8"), newline=""),
-                                delimiter=self.delimiter)
+            reader = self._reader(self.text.read(self.start, self.text.size))
             self._lines = [self.header_lines + reader.line_num for _ in reader]
         return f"{self.source}:{self._lines[rec] if rec < len(self._lines) else self.header_lines + 1 + rec}"
 
     def batches(self) -> Iterator[RawBatch]:
-        position, rec = self.start, 0
-        while position < len(self.raw):
-            end = self._cut(position)
-            batch = self._parse(self.raw[position:end], rec)
+        position, rec, parity = self.start, 0, 0
+        while position < self.text.size:
+            chunk = self.text.read(position, position + BATCH_BYTES)
+            while position + len(chunk) < self.text.size:
+                cut = self._cut(chunk, parity)
+                if cut is not None:
+                    chunk = chunk[:cut]
+                    break
+                chunk = self.text.read(position, position + 2 * len(chunk))  # a record longer than a batch
+            if b'"' in chunk:
+                self.quoted = True
+                parity = (parity + chunk.count(b'"')) % 2
+            batch = self._parse(chunk, rec)
             rec += batch.frame.height
-            position = end
+            position += len(chunk)
             yield batch
 
-    def _outside_quotes(self, cut: int) -> bool:
-        return not self.quoted or self.raw.count(b'"', self.start, cut) % 2 == 0
-
-    def _cut(self, position: int) -> int:
-        """Where a batch from `position` ends: a line end about BATCH_BYTES on, outside quotes."""
-        if position + BATCH_BYTES >= len(self.raw):
-            return len(self.raw)
-        cut = self.raw.rfind(b"\n", position, position + BATCH_BYTES)
-        while cut > position and not self._outside_quotes(cut):
-            cut = self.raw.rfind(b"\n", position, cut)
-        if cut <= position:  # a record longer than a batch
-            cut = self.raw.find(b"\n", position + BATCH_BYTES)
-            while cut != -1 and not self._outside_quotes(cut):
-                cut = self.raw.find(b"\n", cut + 1)
-            return len(self.raw) if cut == -1 else cut + 1
-        return cut + 1
+    @staticmethod
+    def _cut(chunk: bytes, parity: int) -> int | None:
+        """Where a batch ends: after its last line end outside quotes (None: there is none)."""
+        cut = chunk.rfind(b"\n")
+        quoted = b'"' in chunk
+        while cut != -1 and quoted and (parity + chunk.count(b'"', 0, cut)) % 2:
+            cut = chunk.rfind(b"\n", 0, cut)
+        return None if cut == -1 else cut + 1
 
     def _frame(self, frame: pl.DataFrame, first_rec: int, problems: list[tuple[int, str]],
                text: Callable[[], pl.DataFrame] | None = None) -> RawBatch:
         return RawBatch(with_blank(frame).with_columns(
-            pl.int_range(first_rec, first_rec + frame.height, dtype=pl.Int64).alias(REC)), problems, text)
+            pl.int_range(first_rec, first_rec + frame.height, dtype=pl.Int64).alias(REC)), problems,
+            None if text is None else [(text, 0, frame.height)])
 
     def _read(self, chunk: bytes, typed: bool) -> pl.DataFrame:
         """The chunk's cells: numbers read as numbers when `typed` (polars parses them as it
@@ -238,7 +270,7 @@ class _Csv:
     def _ragged(self, chunk: bytes, frame: pl.DataFrame) -> list[tuple[int, int]]:
         """(row, cells) of the rows with more or fewer cells than the header (blank rows aside)."""
         width, rows = len(self.names), frame.height
-        if not self.quoted:
+        if b'"' not in chunk:
             lines = chunk.count(b"\n") + (0 if chunk.endswith(b"\n") else 1)
             empty = frame.select(pl.all_horizontal(pl.all().is_null()).any()).item()
             if lines == rows and not empty and chunk.count(self.delimiter.encode()) == (width - 1) * lines:
@@ -400,30 +432,50 @@ def _records_input(records: list[tuple[int, Any]], name: str, locate: Callable[[
 # --- opening ------------------------------------------------------------------------------------
 
 def open_bytes(raw: bytes, source: str) -> Input:
+    """Text given whole (standard input, a program's string)."""
     warnings: list[str] = []
-    raw = _line_ends(_decode(raw, source, warnings))
-    head = raw.lstrip()[:1]
+    return _open(_Text(source, raw=_convert(raw, source, warnings)), source, warnings)
+
+
+def _open(text: _Text, source: str, warnings: list[str]) -> Input:
+    head = text.read(0, 4096).lstrip()[:1]
     if not head:
         raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
     if head in (b"[", b"{"):
-        records, _ = _json_records(raw.decode("utf-8"), source)
-        locate = (lambda rec: f"{source}:{rec + 1}")
-        return _records_input(records, source, locate, warnings, f"{source}: no observation records")
-    problems: list[str] = []
-    table = _Csv(raw, source, warnings, problems)
+        records, _ = _json_records(text.read(0, text.size).decode("utf-8"), source)
+        return _records_input(records, source, lambda rec: f"{source}:{rec + 1}", warnings,
+                              f"{source}: no observation records")
+    table = _Csv(text, source, warnings, [])
     return Input(name=source, locate=table.locate, warnings=warnings, batches=table.batches,
                  empty_message=f"{source}: header only; no observation rows")
 
 
 def open_path(path: str | Path) -> Input:
-    """A file (CSV, JSON or JSON Lines), or `-` for standard input."""
+    """A file (CSV, JSON or JSON Lines), or `-` for standard input. A UTF-8 file is read a batch
+    at a time; any other is converted whole first."""
     if str(path) == "-":
         return open_bytes(sys.stdin.buffer.read(), "<stdin>")
+    source = str(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as handle:
+            head = handle.read(1 << 16)
+        size = Path(path).stat().st_size
     except OSError as exc:
         raise ObservationError([f"{path}: cannot read file: {exc.strerror or exc}"]) from None
-    return open_bytes(raw, str(path))
+    plain = head[:2] not in (b"\xff\xfe", b"\xfe\xff") and not head.startswith(b"\xef\xbb\xbf") \
+        and b"\x00" not in head and not _LONE_CR.search(head) and _utf8(head, complete=len(head) == size)
+    if not plain or size <= BATCH_BYTES:
+        return open_bytes(Path(path).read_bytes(), source)
+    return _open(_Text(source, path=Path(path)), source, [])
+
+
+def _utf8(piece: bytes, complete: bool) -> bool:
+    """Whether a piece of a file is UTF-8 (a character cut at its end aside)."""
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return not complete and exc.start >= len(piece) - 3
+    return True
 
 
 def open_records(records: Iterable[Any]) -> Input:

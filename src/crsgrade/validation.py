@@ -414,7 +414,7 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
         converted = (dose * weight).round(6)
         no_weight = frame.filter(dose.is_not_null() & weight.is_null())
         if no_weight.height:
-            shown = raw.filter(pl.col(REC).is_in(no_weight[REC])).select(per_kg).to_series().to_list()
+            shown = raw.filter(pl.col(REC).is_in(no_weight[REC].to_list())).select(per_kg).to_series().to_list()
             found.problem(no_weight[REC].to_list(), _ACROSS + 1, [
                 f":{per_kg}: value '{cell}' — a dose per kg needs the patient's weight: give weight_kg on this or"
                 f" another row of patient {pid}" for cell, pid in zip(shown, no_weight["patient_id"].to_list())])
@@ -422,7 +422,7 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
         disagree = frame.filter((given.is_not_null() & converted.is_not_null()
                                  & ((given - converted).abs() > 0.02 * pl.max_horizontal(given, converted))))
         if disagree.height:
-            shown = raw.filter(pl.col(REC).is_in(disagree[REC])).select(column).to_series().to_list()
+            shown = raw.filter(pl.col(REC).is_in(disagree[REC].to_list())).select(column).to_series().to_list()
             found.problem(disagree[REC].to_list(), _ACROSS + 1, [
                 f":{column}: value '{cell}' disagrees with {per_kg} {d:g} × weight_kg {w:g} = {c:g} µg/min"
                 for cell, (d, w, c) in zip(shown, disagree.select(
