@@ -375,16 +375,31 @@ def compare(
     """Grade FILE under several grading systems side by side: per patient-day and per patient,
     where and why they differ, and how far each pair agrees (presence, identical grade,
     cross-tabulation, weighted kappa). A --set goes to every system that has the setting."""
-    from .compare import compare as compare_systems
-    from .views import comparison_csv, comparison_tables
+    from .compare import comparison_csv, compared_frames, graders_for
 
-    chosen = _systems(systems)
+    when = infusion_date.date() if infusion_date else None
+    graders = graders_for(_systems(systems) or None, _parse_sets(set_), engine.value)
+    accounting = Accounting()
+    batches = compared_frames(file, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
+                              reasons=format is not Format.csv)
     with _progress(file, quiet, "grading under each system"):
-        result = compare_systems(file, chosen or None, settings=_parse_sets(set_), engine=engine.value,
-                                 infusion_date=infusion_date.date() if infusion_date else None,
-                                 skip_invalid=skip_invalid)
+        if format is Format.csv:
+            with _writing(output) as handle:
+                comparison_csv(graders, batches, handle)
+            summary = accounting.summary()
+            _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
+            return
+        from .compare import _compared
+        from .views import comparison_tables
+
+        listed = list(batches)
+        result = _compared({g.ruleset.manifest.system: g.result([b[n] for b in listed], accounting)
+                            for n, g in enumerate(graders)})
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    _emit_as(format, output, result, comparison_tables, comparison_csv)
+    if format is Format.table:
+        _emit(comparison_tables(result), output=output)
+    else:
+        _emit(text=result.model_dump_json(indent=2) + "\n", output=output)
 
 
 def _systems(values: list[str]) -> list[str]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime
 from itertools import combinations
-from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import polars as pl
 
 from .errors import SettingsError
-from .grading import Grader, ObservationsInput
+from .grading import Accounting, Grader, ObservationsInput, open_input, readings
 from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
-from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
+from .ruleset import SYNDROMES, RuleSet, default_rules_dir, load_ruleset, shipped_systems
 
 SCHEMA_VERSION = "1"
 GRADES = range(6)
@@ -109,6 +110,31 @@ def _split_settings(rulesets: Mapping[str, RuleSet], settings: Mapping[str, Any]
     return {s: {k: v for k, v in settings.items() if k in declared[s]} for s in systems}
 
 
+def graders_for(systems: Sequence[str] | None, settings: Mapping[str, Any] | None, engine: str) -> list[Grader]:
+    """One grader per system (all shipped systems by default, ASTCT 2019 first), each given the
+    settings it declares."""
+    systems = list(dict.fromkeys(systems or shipped_systems()))
+    rulesets = {system: load_ruleset(default_rules_dir(system)) for system in systems}
+    shares = _split_settings(rulesets, settings or {})
+    return [Grader(ruleset, shares[system], engine) for system, ruleset in rulesets.items()]
+
+
+def compared_frames(observations: ObservationsInput, graders: Sequence[Grader], accounting: Accounting, *,
+                    infusion_date: datetime.date | None = None, skip_invalid: bool = False,
+                    reasons: bool = True) -> Iterator[list[pl.DataFrame]]:
+    """The input read once, and each batch graded under every system: a frame per system, their
+    rows the same patient-days in the same order."""
+    source = open_input(observations)
+    accounting.warnings += source.warnings
+    for batch in readings(source, infusion_date, skip_invalid, accounting):
+        graded = []
+        for number, grader in enumerate(graders):
+            # the accounting and warnings are the input's: counted once, by the first system
+            count = accounting if number == 0 else Accounting()
+            graded.append(grader.grade_readings(batch, count, source.locate, reasons=reasons))
+        yield graded
+
+
 def compare(
     observations: ObservationsInput,
     systems: Sequence[str] | None = None,
@@ -120,19 +146,41 @@ def compare(
 ) -> Comparison:
     """Grades the observations under each system (all shipped systems by default, ASTCT 2019
     first) and compares them. `settings` are applied to every system that declares them."""
-    systems = list(dict.fromkeys(systems or shipped_systems()))
-    if isinstance(observations, str | Path):
-        source: ObservationsInput = observations
-    else:
-        source = list(observations)  # an iterator can be read only once
-    rulesets = {system: load_ruleset(default_rules_dir(system)) for system in systems}
-    shares = _split_settings(rulesets, settings or {})
-    results = {
-        system: Grader(ruleset, shares[system], engine).grade(
-            source, infusion_date=infusion_date, skip_invalid=skip_invalid)
-        for system, ruleset in rulesets.items()
-    }
+    graders = graders_for(systems, settings, engine)
+    accounting = Accounting()
+    batches = list(compared_frames(observations, graders, accounting, infusion_date=infusion_date,
+                                   skip_invalid=skip_invalid))
+    results = {grader.ruleset.manifest.system: grader.result([b[n] for b in batches], accounting)
+               for n, grader in enumerate(graders)}
     return _compared(results)
+
+
+def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFrame]], handle: Any) -> None:
+    """One row per patient-day: each system's grade, the columns that could raise it and its
+    rules; and whether the systems differ, per syndrome. Written batch by batch."""
+    systems = [g.ruleset.manifest.system for g in graders]
+    graded_by = {syndrome: [n for n, g in enumerate(graders) if syndrome in g.ruleset.syndromes]
+                 for syndrome in SYNDROMES}
+    first = True
+    for frames in batches:
+        columns = [frames[0]["patient_id"], frames[0]["day"]]
+        for syndrome in SYNDROMES:
+            for n in graded_by[syndrome]:
+                frame, system = frames[n], systems[n]
+                columns += [frame[f"{syndrome}_grade"].alias(f"{system}_{syndrome}_grade"),
+                            frame[f"{syndrome}_not_recorded"].alias(f"{system}_{syndrome}_not_recorded"),
+                            frame[f"{syndrome}_rules"].alias(f"{system}_{syndrome}_rules")]
+        out = pl.DataFrame(columns)
+        flags = []
+        for syndrome in SYNDROMES:
+            numbers = graded_by[syndrome]
+            if not numbers:
+                continue
+            grades = [pl.col(f"{systems[n]}_{syndrome}_grade") for n in numbers]
+            known = pl.concat_list(grades).list.drop_nulls().list.n_unique()
+            flags.append(pl.when(known > 1).then(pl.lit("true")).otherwise(pl.lit("false")).alias(f"{syndrome}_differ"))
+        out.with_columns(flags).write_csv(handle, include_header=first, line_terminator="\n", null_value="")
+        first = False
 
 
 def _compared(results: Mapping[str, GradingResult]) -> Comparison:

@@ -229,8 +229,9 @@ class Grader:
     # -- the stages ------------------------------------------------------------------------
 
     def grade_readings(self, readings: pl.DataFrame, accounting: Accounting,
-                       locate: Callable[[int], str]) -> pl.DataFrame:
-        """Validated readings of whole patients to graded days (one row per patient-day)."""
+                       locate: Callable[[int], str], reasons: bool = True) -> pl.DataFrame:
+        """Validated readings of whole patients to graded days (one row per patient-day);
+        without `reasons`, the reasons are left out (for a comparison's CSV)."""
         definitions = self.ruleset.definitions
         days = combine(readings, lambda col: o2_rank(definitions, self.settings, col), locate)
         accounting.patient_days += days.height
@@ -244,7 +245,7 @@ class Grader:
         days = self._waive(days)
         days = days.with_columns(pl.when(pl.col("f.fever_waived")).then(pl.col("_o_w"))
                                  .otherwise(pl.col("_o_nw")).alias("_o"))
-        days = self.renderer.columns(days)
+        days = self.renderer.columns(days, reasons=reasons)
         accounting.warnings += self._patient_warnings(days)
         return days
 

@@ -106,8 +106,9 @@ class Renderer:
         lookup = distinct.with_columns(pl.Series("_said", said, dtype=pl.String))
         return masked.join(lookup, on=masked.columns, how="left", nulls_equal=True, maintain_order="left")["_said"]
 
-    def columns(self, days: pl.DataFrame) -> pl.DataFrame:
-        """The grade columns of `crsgrade grade --format csv`, for days carrying `_o`."""
+    def columns(self, days: pl.DataFrame, reasons: bool = True) -> pl.DataFrame:
+        """The grade columns of `crsgrade grade --format csv`, for days carrying `_o` (the
+        reasons only when asked)."""
         outcomes = self.evaluation.outcomes
         number = days["_o"]
         late = pl.col("_after_death")
@@ -117,7 +118,7 @@ class Renderer:
             columns += [
                 pl.when(~late).then(outcomes.series("grade", syndrome).gather(number)).alias(f"{syndrome}_grade"),
                 pl.when(~late).then(outcomes.series("top", syndrome).gather(number)).alias(f"{syndrome}_rules"),
-                pl.when(~late).then(self._reasons(days, syndrome)).otherwise(
+                pl.when(~late).then(self._reasons(days, syndrome) if reasons else None).otherwise(
                     pl.format(AFTER_DEATH, died)).alias(f"{syndrome}_reason"),
                 pl.when(~late).then(outcomes.series("missing", syndrome).gather(number))
                 .alias(f"{syndrome}_not_recorded"),

@@ -337,26 +337,3 @@ def _agreement_tables(comparison: Comparison) -> list[Any]:
             crosstabs.append(table)
     return [summary, Text("Kappa: Cohen's, linear weights over grades 0-5, on each patient's highest grade.",
                           style="dim"), *crosstabs]
-
-
-def comparison_csv(comparison: Comparison) -> str:
-    """One row per patient-day: each system's grade, whether it could be higher, and its rules."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
-    header = ["patient_id", "day"]
-    for syndrome, system in columns:
-        header += [f"{system}_{syndrome}_grade", f"{system}_{syndrome}_not_recorded", f"{system}_{syndrome}_rules"]
-    header += [f"{syndrome}_differ" for syndrome in ("crs", "icans") if comparison.graders_of(syndrome)]
-    writer.writerow(header)
-    rows: dict[tuple[str, int], dict] = {}
-    for day in comparison.days:
-        rows.setdefault((day.patient_id, day.day), {})[day.syndrome] = day
-    for (patient_id, number), of_day in rows.items():
-        cells: list[Any] = [patient_id, number]
-        for syndrome, system in columns:
-            grade = of_day[syndrome].grades[system]
-            cells += ["" if grade.grade is None else grade.grade, " ".join(grade.not_recorded), " ".join(grade.rules)]
-        cells += [str(of_day[s].differ).lower() for s in ("crs", "icans") if s in of_day]
-        writer.writerow(cells)
-    return buffer.getvalue()
