@@ -349,11 +349,20 @@ def summary(
     """Summarise a cohort: per patient, the registry fields of each syndrome (onset,
     resolution, highest grade, therapies); for the cohort, incidence and median onset and
     duration; and concordance with investigator-reported grades when the file has them."""
-    from .episodes import summarise
+    from .episodes import days_of, summarise_days
     from .views import summary_csv, summary_tables
 
-    _, _, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
-    cohort = summarise(result)
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    accounting = Accounting()
+    days = []
+    with _progress(file, quiet, "grading") as progress:
+        for frame in grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                   skip_invalid=skip_invalid, accounting=accounting, progress=progress):
+            days += days_of(frame)
+    summary_ = accounting.summary()
+    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
+    manifest = grader.ruleset.manifest
+    cohort = summarise_days(manifest.system, dict(manifest.syndromes), manifest.version, grader.settings, days)
     _emit_as(format, output, cohort, summary_tables, summary_csv)
 
 

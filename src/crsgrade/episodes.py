@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import statistics
 
+from dataclasses import dataclass
+from typing import Any, Iterable, Protocol, Sequence
+
 from .observations import THERAPIES
-from .results import GradedDay, GradedPatient, GradingResult, Syndrome, _Result
+from .results import GradedPatient, GradingResult, Syndrome, _Result
 
 SCHEMA_VERSION = "1"
 OTHER_THERAPIES = ("siltuximab", "anakinra", "antipyretic")
@@ -101,32 +104,72 @@ class CohortSummary(_Result):
     concordance: dict[str, Concordance]
 
 
-def episodes(days: tuple[GradedDay, ...], syndrome: Syndrome) -> list[Episode]:
+class Graded(Protocol):
+    """A graded day as the summaries read it: a GradedDay, or a `Day` read from a frame."""
+
+    patient_id: str
+    day: int
+    therapies: tuple[str, ...]
+
+    def grade(self, name: Syndrome) -> int | None: ...
+
+    def reported(self, name: Syndrome) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """The parts of a graded day the summaries need, read from a graded frame."""
+
+    patient_id: str
+    day: int
+    grades: tuple[int | None, int | None]  # CRS, ICANS
+    therapies: tuple[str, ...]
+    reports: tuple[int | None, int | None]
+
+    def grade(self, name: Syndrome) -> int | None:
+        return self.grades[name == "icans"]
+
+    def reported(self, name: Syndrome) -> int | None:
+        return self.reports[name == "icans"]
+
+
+def days_of(frame: Any) -> list[Day]:
+    """A graded frame's days."""
+    from .grading import therapies_of
+
+    columns = ["patient_id", "day", "crs_grade", "icans_grade", "reported_crs_grade", "reported_icans_grade",
+               *THERAPIES, "other_treatment"]
+    rows = frame.select([c for c in columns if c in frame.columns]).iter_rows(named=True)
+    return [Day(r["patient_id"], r["day"], (r["crs_grade"], r["icans_grade"]), therapies_of(r),
+                (r.get("reported_crs_grade"), r.get("reported_icans_grade"))) for r in rows]
+
+
+def episodes(days: Sequence[Graded], syndrome: Syndrome) -> list[Episode]:
     """The episodes of a syndrome in a patient's graded days (in day order)."""
     found: list[Episode] = []
-    current: list[GradedDay] = []
+    current: list[Graded] = []
     ungraded = 0
 
     def close(resolution: int | None) -> None:
-        graded = [d for d in current if (d.syndrome(syndrome).grade or 0) >= 1]
-        peak = max(d.syndrome(syndrome).grade for d in graded)
+        grades = [d.grade(syndrome) or 0 for d in current]
+        peak = max(grades)
         counts: dict[int, int] = {}
-        for d in graded:
-            counts[d.syndrome(syndrome).grade] = counts.get(d.syndrome(syndrome).grade, 0) + 1
+        for grade in grades:
+            counts[grade] = counts.get(grade, 0) + 1
         found.append(Episode(
-            onset_day=graded[0].day,
+            onset_day=current[0].day,
             peak_grade=peak,
-            peak_day=next(d.day for d in graded if d.syndrome(syndrome).grade == peak),
-            last_day=graded[-1].day,
+            peak_day=current[grades.index(peak)].day,
+            last_day=current[-1].day,
             resolution_day=resolution,
-            duration_days=graded[-1].day - graded[0].day + 1,
+            duration_days=current[-1].day - current[0].day + 1,
             days_at_grade=dict(sorted(counts.items())),
             ungraded_days=ungraded,
         ))
 
     pending_ungraded = 0
     for day in days:
-        grade = day.syndrome(syndrome).grade
+        grade = day.grade(syndrome)
         if grade is None:
             pending_ungraded += 1 if current else 0
         elif grade >= 1:
@@ -146,25 +189,37 @@ def first_day_at_least(patient: GradedPatient, syndrome: Syndrome, grade: int) -
     return next((d.day for d in patient.days if (d.syndrome(syndrome).grade or 0) >= grade), None)
 
 
-def _therapies_during(days: tuple[GradedDay, ...], found: list[Episode]) -> set[str]:
+def _therapies_during(days: Sequence[Graded], found: list[Episode]) -> set[str]:
+    """The therapies given on the days of the episodes (from onset to resolution, or to the last
+    day), in one pass over the days."""
     given: set[str] = set()
-    for episode in found:
-        end = episode.resolution_day if episode.resolution_day is not None else days[-1].day
-        for day in days:
-            if episode.onset_day <= day.day <= end:
-                given |= set(day.therapies)
+    spans = [(e.onset_day, e.resolution_day if e.resolution_day is not None else days[-1].day) for e in found]
+    current = 0
+    for day in days:
+        while current < len(spans) and day.day > spans[current][1]:
+            current += 1
+        if current < len(spans) and spans[current][0] <= day.day:
+            given |= set(day.therapies)
     return given
 
 
-def summarise_syndrome(patient: GradedPatient, syndrome: Syndrome) -> SyndromeSummary:
-    found = episodes(patient.days, syndrome)
-    gradable = any(d.syndrome(syndrome).grade is not None for d in patient.days)
-    peak = patient.peak(syndrome)
-    given = _therapies_during(patient.days, found)
+def _peak(days: Sequence[Graded], syndrome: Syndrome) -> tuple[int, int] | None:
+    graded = [(d.grade(syndrome), d.day) for d in days if d.grade(syndrome) is not None]
+    if not graded:
+        return None
+    top = max(grade for grade, _ in graded)
+    return top, next(day for grade, day in graded if grade == top)
+
+
+def summarise_syndrome(days: Sequence[Graded], syndrome: Syndrome) -> SyndromeSummary:
+    found = episodes(days, syndrome)
+    gradable = any(d.grade(syndrome) is not None for d in days)
+    peak = _peak(days, syndrome)
+    given = _therapies_during(days, found)
     return SyndromeSummary(
         occurred=bool(found) if gradable else None,
-        highest_grade=peak.grade if peak else None,
-        highest_grade_day=peak.day if peak else None,
+        highest_grade=peak[0] if peak else None,
+        highest_grade_day=peak[1] if peak else None,
         onset_day=found[0].onset_day if found else None,
         resolution_day=found[-1].resolution_day if found else None,
         duration_days=sum(e.duration_days for e in found),
@@ -198,9 +253,8 @@ def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
     )
 
 
-def _concordance(result: GradingResult, syndrome: Syndrome) -> Concordance | None:
-    pairs = [(d, d.syndrome(syndrome).grade, d.reported(syndrome)) for d in result.days()
-             if d.reported(syndrome) is not None]
+def _concordance(days: Iterable[Graded], syndrome: Syndrome) -> Concordance | None:
+    pairs = [(d, d.grade(syndrome), d.reported(syndrome)) for d in days if d.reported(syndrome) is not None]
     if not pairs:
         return None
     table: dict[str, dict[str, int]] = {}
@@ -223,18 +277,25 @@ def _concordance(result: GradingResult, syndrome: Syndrome) -> Concordance | Non
 def summarise(result: GradingResult) -> CohortSummary:
     """Per-patient registry fields, cohort figures and, where the input has investigator
     grades, their concordance with the computed ones."""
+    return summarise_days(result.ruleset, dict(result.labels), result.ruleset_version, result.settings,
+                          [d for p in result.patients for d in p.days])
+
+
+def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict,
+                   days: Sequence[Graded]) -> CohortSummary:
+    """The summary of graded days (patients' days together, in day order)."""
+    by_patient: dict[str, list[Graded]] = {}
+    for day in days:
+        by_patient.setdefault(day.patient_id, []).append(day)
     patients = tuple(
-        PatientSummary(
-            patient_id=p.patient_id, first_day=p.days[0].day, last_day=p.days[-1].day,
-            crs=summarise_syndrome(p, "crs"), icans=summarise_syndrome(p, "icans"),
-        )
-        for p in result.patients
+        PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
+                       crs=summarise_syndrome(mine, "crs"), icans=summarise_syndrome(mine, "icans"))
+        for pid, mine in by_patient.items()
     )
-    graded = list(result.labels)
-    concordance = {s: c for s in graded if (c := _concordance(result, s)) is not None}
+    graded = list(labels)
+    concordance = {s: c for s in graded if (c := _concordance(days, s)) is not None}
     return CohortSummary(
-        ruleset=result.ruleset, labels=dict(result.labels), ruleset_version=result.ruleset_version,
-        settings=result.settings, patients=patients,
+        ruleset=ruleset, labels=labels, ruleset_version=version, settings=settings, patients=patients,
         cohort={s: _figures([getattr(p, s) for p in patients]) for s in graded},
         concordance=concordance,
     )

@@ -140,6 +140,9 @@ class GradedDay(_Result):
     def syndrome(self, name: Syndrome) -> SyndromeGrade:
         return self.crs if name == "crs" else self.icans
 
+    def grade(self, name: Syndrome) -> int | None:
+        return self.syndrome(name).grade
+
     def reported(self, name: Syndrome) -> int | None:
         """The investigator's grade, when the input has one."""
         return self.reported_crs_grade if name == "crs" else self.reported_icans_grade
