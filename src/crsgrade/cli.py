@@ -303,18 +303,53 @@ def explain(
 ) -> None:
     """Explain each grade: the rules met and the values that met them, the rules of higher
     grade not met and what kept them from firing, and the \\[open] settings involved."""
-    from .views import explanation_panel
-
-    _, _, result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
-    days = _select(result, patient, day)
-    if format is PanelFormat.json:
-        data = {"schema_version": result.schema_version, "ruleset": result.ruleset,
-                "settings": result.settings, "days": [d.model_dump(mode="json") for d in days]}
-        _emit(text=json.dumps(data, indent=2, ensure_ascii=False) + "\n", output=output)
-    else:
+    if format is PanelFormat.table:
         from rich.console import Group
 
-        _emit(Group(*(explanation_panel(d, result.labels) for d in days)), output=output)
+        from .views import explanation_panel
+
+        _, _, result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
+        _emit(Group(*(explanation_panel(d, result.labels) for d in _select(result, patient, day))), output=output)
+        return
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    accounting = Accounting()
+    with _progress(file, quiet, "grading") as progress:
+        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                    accounting=accounting, progress=progress))
+    summary_ = accounting.summary()
+    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
+    _check_selection(frames, patient, day)
+
+    def chosen(row) -> bool:
+        return (patient is None or row["patient_id"] == patient) and (day is None or row["day"] == day)
+
+    head = json.dumps({"schema_version": GradingResult.model_fields["schema_version"].default,
+                       "ruleset": grader.ruleset.manifest.system, "settings": grader.settings, "days": []},
+                      indent=2, ensure_ascii=False)
+    with _writing(output) as handle:
+        handle.write(head.removesuffix("[]\n}").encode("utf-8"))
+        first = True
+        for frame in frames:
+            for item in grader.renderer.explained_json(frame, chosen):
+                handle.write(("[\n" if first else ",\n").encode("utf-8") + item.encode("utf-8"))
+                first = False
+        handle.write(b"[]\n}\n" if first else b"\n  ]\n}\n")
+
+
+def _check_selection(frames, patient: str | None, day: int | None) -> None:
+    """A --patient or --day that the file does not have is an error naming what it has."""
+    if patient is None and day is None:
+        return
+    import polars as pl
+
+    rows = pl.concat([f.select("patient_id", "day") for f in frames])
+    if patient is not None:
+        known = rows["patient_id"].unique(maintain_order=True).to_list()
+        if patient not in known:
+            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {', '.join(known)}")
+        rows = rows.filter(pl.col("patient_id") == patient)
+    if day is not None and day not in rows["day"].to_list():
+        raise CrsgradeError(f"no day {day} recorded; days: {', '.join(str(d) for d in rows['day'].to_list())}")
 
 
 def _select(result: GradingResult, patient: str | None, day: int | None) -> list[GradedDay]:

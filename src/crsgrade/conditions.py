@@ -325,7 +325,21 @@ def compile_node(node: Node) -> Compiled:
     return some
 
 
-def fields_of(node: Node) -> set[str]:
+_FIELDS: dict[int, tuple[Node, frozenset[str]]] = {}
+
+
+def fields_of(node: Node) -> frozenset[str]:
+    """The facts a resolved condition tests (remembered per node: rules are tested often)."""
+    found = _FIELDS.get(id(node))
+    if found is not None and found[0] is node:
+        return found[1]
+    fields = frozenset(_fields_of(node))
+    if isinstance(node, All | Any):
+        _FIELDS[id(node)] = (node, fields)
+    return fields
+
+
+def _fields_of(node: Node) -> set[str]:
     """The facts a resolved condition tests."""
     if isinstance(node, Test):
         return {node.field}

@@ -145,6 +145,11 @@ class Evaluation:
                       ((self.rules[i], n) for i, n in resolved.items())}
         self.compiled = {rule_id: cond.compile_node(node) for rule_id, node in resolved.items()}
         tested = sorted(set().union(*self.tests.values()) - {"fever_waived"}) if self.tests else []
+        self.tested = (*tested, "fever_waived")
+        # the facts each syndrome's rules test, for what its explanations depend on
+        self.tested_by = {syndrome: tuple(sorted(set().union(*(
+            fields for rule_id, fields in self.tests.items() if self.rules[rule_id].syndrome == syndrome))))
+            for syndrome in SYNDROMES}
         self.waiver = ruleset.definitions.fever_waiver is not None
         thresholds = _thresholds(list(resolved.values()))
         facts = ruleset.facts

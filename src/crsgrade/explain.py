@@ -169,10 +169,15 @@ def explain(
     return Explanation(
         fired=firing,
         not_met=tuple(not_met),
-        settings=tuple(SettingEffect(name=n, value=settings[n], effect=e) for n, e in sorted(effects)),
+        settings=setting_effects(effects, settings),
         conditions_not_met=tuple(shared.values()),
         domains=_domains(ruleset, resolved, syndrome, fired, fact, absent_anyway),
     )
+
+
+def setting_effects(effects: Iterable[tuple[str, str]], settings: Mapping[str, Any]) -> tuple[SettingEffect, ...]:
+    """(setting, what it did) pairs as an explanation lists them: by name, then effect."""
+    return tuple(SettingEffect(name=n, value=settings[n], effect=e) for n, e in sorted(set(effects)))
 
 
 def _value_words(value: Any) -> str:

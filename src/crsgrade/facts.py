@@ -258,6 +258,8 @@ def _fio2(col: Callable[[str], pl.Expr], estimates: Any) -> pl.Expr:
 
 
 CHILD = "child"  # the code in s.ice_total of an ICE set aside because the patient is a child
+# The facts a day can set aside (each has an `s.` column where some system sets it aside).
+ASIDE_FACTS = ("ice_total", "capd_total", "cartox_total", "consciousness")
 
 
 def derive(frame: pl.DataFrame, definitions: Any, settings: Mapping[str, Any]) -> pl.DataFrame:

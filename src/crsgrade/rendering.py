@@ -8,15 +8,19 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import polars as pl
 
-from .explain import explain
-from .facts import NOT_ASSESSABLE, aside_reason, fact_of, format_value, message_facts
-from .results import FiredRule, GradedDay, GradedPatient, SyndromeGrade
+from pydantic import TypeAdapter
+
+from .explain import explain, setting_effects
+from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
+from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, SYNDROMES, Rule
 
 if TYPE_CHECKING:
     from .grading import Grader
 
 AFTER_DEATH = "not graded: recorded after death on day {}"
+_SETTINGS = "@@crsgrade:settings@@"  # where a day's settings go in its cached explanation JSON
+_SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 
 
 def render(template: str, fact: Mapping[str, Any]) -> str:
@@ -47,6 +51,11 @@ def join_messages(messages: list[str]) -> str:
     return "; ".join(unique)
 
 
+def _indented(model: Any, level: int) -> str:
+    """JSON of a result model, indented by two as it would be `level` levels deep."""
+    return model.model_dump_json(indent=2, warnings=False).replace("\n", "\n" + "  " * level)
+
+
 def _placeholders(rules: list[Rule]) -> tuple[str, ...]:
     return tuple(sorted({name for rule in rules for name in PLACEHOLDER.findall(rule.message)}))
 
@@ -60,6 +69,7 @@ class Renderer:
         self.written = message_facts(grader.ruleset.definitions, grader.settings)
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
+        self._json: dict[tuple[int, int], str] = {}
 
     def _top(self, number: int, syndrome: str) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -165,15 +175,9 @@ class Renderer:
                 grades = {s: self._syndrome_grade(row["_o"], s, row) for s in SYNDROMES}
                 if notes is not None:
                     consulted = notes.consulted(row)
-                    grades = {s: g.model_copy(update={"explanation": self._explanation(row, s, g.grade, consulted)})
+                    grades = {s: g.model_copy(update={"explanation": self.explanation(row, s, g.grade, consulted)})
                               for s, g in grades.items()}
-            day_notes = []
-            aside = row.get("s.ice_total")
-            if aside is not None and definitions.encephalopathy and _ice_recorded(row):
-                day_notes.append("ICE not used: " + aside_reason(aside, row["f.age_years"], definitions,
-                                                                  self.grader.settings))
-            if row.get("fio2") is None and row.get("f.fio2") is not None and self.grader.tests_fio2:
-                day_notes.append(self.values(("fio2_basis",), row)["fio2_basis"])
+            day_notes = self._notes(row)
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], crs=grades["crs"], icans=grades["icans"],
                 fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
@@ -183,17 +187,94 @@ class Renderer:
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
 
-    def _explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
-                     consulted: tuple[tuple[str, str, str], ...]) -> Any:
-        fact = fact_of(row, self.grader.ruleset.definitions, self.grader.settings)
-        key = (row["_o"], syndrome, consulted, tuple(sorted((k, repr(v)) for k, v in fact.items())))
-        found = self._explanations.get(key)
+    def explained_json(self, frame: pl.DataFrame, chosen: Any = None) -> Iterator[str]:
+        """Each day of a graded frame, with its explanations, as the JSON of `crsgrade explain
+        --format json` lists it (indented as an item of its `days`): each syndrome's part is
+        written once per distinct outcome, values and explanation, the days put together
+        around those parts."""
+        from .grading import day_rows, therapies_of
+
+        patient: str | None = None
+        notes = _NoWaiver(self.grader)
+        for row in day_rows(frame):
+            if row["patient_id"] != patient:
+                patient, notes = row["patient_id"], _NoWaiver(self.grader)
+            if chosen is not None and not chosen(row):
+                if not row["_after_death"]:
+                    notes.consulted(row)  # a patient's earlier days decide what a later day says
+                continue
+            if row["_after_death"]:
+                none = SyndromeGrade(grade=None, reason=row["crs_reason"])
+                parts = {s: _indented(none, 3) for s in SYNDROMES}
+            else:
+                consulted = notes.consulted(row)
+                parts = {s: self._syndrome_json(row, s, consulted) for s in SYNDROMES}
+            day = GradedDay.model_construct(
+                patient_id=row["patient_id"], day=row["day"], crs=None, icans=None,
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
+                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+                note=row.get("note"), readings=row["readings"], notes=self._notes(row),
+                set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
+            text = _indented(day, 2).replace('"crs": null', '"crs": ' + parts["crs"], 1).replace(
+                '"icans": null', '"icans": ' + parts["icans"], 1)
+            yield "    " + text
+
+    def _syndrome_json(self, row: Mapping[str, Any], syndrome: str, consulted: tuple[Any, ...]) -> str:
+        grade = self._syndrome_grade(row["_o"], syndrome, row)
+        core, derived = self._explanation(row, syndrome, grade.grade, consulted)
+        key = (id(grade), id(core))
+        found = self._json.get(key)
         if found is None:
-            grader = self.grader
-            found = explain(grader.ruleset, grader.resolved, grader.settings, syndrome, grade, fact,
-                            self.evaluation.rules_of(row["_o"]), consulted)
-            self._explanations[key] = found
-        return found
+            spliced = core.model_construct(**{**dict(core), "settings": _SETTINGS})
+            found = _indented(grade.model_copy(update={"explanation": spliced}), 3)
+            self._json[key] = found
+        effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
+                                  self.grader.settings)
+        return found.replace(f'"{_SETTINGS}"', _SETTING_EFFECTS.dump_json(effects, indent=2).decode().replace(
+            "\n", "\n" + "  " * 5), 1)
+
+    def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
+        """The day's notes: an ICE set aside, an FiO2 estimated."""
+        definitions = self.grader.ruleset.definitions
+        notes = []
+        aside = row.get("s.ice_total")
+        if aside is not None and definitions.encephalopathy and _ice_recorded(row):
+            notes.append("ICE not used: " + aside_reason(aside, row["f.age_years"], definitions, self.grader.settings))
+        if row.get("fio2") is None and row.get("f.fio2") is not None and self.grader.tests_fio2:
+            notes.append(self.values(("fio2_basis",), row)["fio2_basis"])
+        return tuple(notes)
+
+    def _explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
+                     consulted: tuple[tuple[str, str, str], ...]) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
+        """A day's explanation of a syndrome without the settings its derived facts consulted
+        (written once per distinct outcome and facts), and those settings."""
+        tested = self.evaluation.tested_by[syndrome]
+        values = tuple(row.get(f"f.{name}") for name in tested)
+        aside = tuple((name, row.get(f"s.{name}")) for name in ASIDE_FACTS if row.get(f"s.{name}") is not None)
+        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
+        key = (row["_o"], syndrome, values, aside, row["f.age_years"] if aside else None)
+        found = self._explanations.get(key)
+        if found is not None:
+            return found, derived
+        fact = {name: value for name, value in zip(tested, values) if value is not None}
+        if aside:
+            definitions = self.grader.ruleset.definitions
+            fact[SET_ASIDE] = {name: aside_reason(code, row["f.age_years"], definitions, self.grader.settings)
+                               for name, code in aside}
+        grader = self.grader
+        found = explain(grader.ruleset, grader.resolved, grader.settings, syndrome, grade, fact,
+                        self.evaluation.rules_of(row["_o"]), ())
+        self._explanations[key] = found
+        return found, derived
+
+    def explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
+                    consulted: tuple[tuple[str, str, str], ...]) -> Any:
+        """A day's explanation of a syndrome, with every setting it rests on."""
+        core, derived = self._explanation(row, syndrome, grade, consulted)
+        if not derived:
+            return core
+        effects = [(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived]
+        return core.model_copy(update={"settings": setting_effects(effects, self.grader.settings)})
 
 
 def _ice_recorded(row: Mapping[str, Any]) -> bool:
