@@ -44,10 +44,6 @@ CSV_COLUMNS = (
 )
 
 
-class _Ungrouped(Exception):
-    """A patient's rows are not together in a file read in batches."""
-
-
 @dataclass
 class Accounting:
     """Where every row went, and what was said about them."""
@@ -81,39 +77,56 @@ def _patients(frame: pl.DataFrame) -> pl.Series:
     return frame["patient_id"].str.strip_chars()
 
 
+def _together(patients: Iterator[pl.Series]) -> bool:
+    """Whether each patient's rows are together (rows without a patient aside)."""
+    finished: set[str] = set()
+    current: str | None = None
+    for chunk in patients:
+        cells = chunk.str.strip_chars()
+        cells = cells.filter(cells.is_not_null() & (cells != ""))
+        runs = cells.filter(cells.ne_missing(cells.shift(1))).to_list()
+        if not runs:
+            continue
+        if runs[0] == current:
+            runs = runs[1:]
+        elif current is not None:
+            finished.add(current)
+        if not runs:
+            continue
+        *ended, current = runs
+        if len(set(ended)) < len(ended) or current in ended or finished.intersection(ended) or current in finished:
+            return False
+        finished.update(ended)
+    return True
+
+
 def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
     """Batches cut so that no patient's rows are split: the rows of the last patient of a batch
-    go on to the next. A patient met again after their rows were passed on is _Ungrouped."""
-    passed: set[str | None] = set()
+    go on to the next."""
     pending = next(batches, None)
     carried: RawBatch | None = None
     while pending is not None:
         following = next(batches, None)
         batch = pending if carried is None else _joined(carried, pending)
-        patients = _patients(batch.frame)
-        blank = batch.frame["_blank"]
         split = batch.frame.height
+        blank = batch.frame["_blank"]
         if following is not None and not blank.all():
+            patients = _patients(batch.frame)
             last = patients.filter(~blank)[-1]
             same = patients.eq_missing(last) | blank
             split -= int(same.reverse().cum_min().sum())  # the trailing rows of the last patient
         head, carried = _cut(batch, split)
-        if following is not None or passed:  # more than one batch: no patient in two of them
-            here = set(patients.head(split).unique().to_list())
-            if passed & here:
-                raise _Ungrouped
-            passed |= here
         if head.frame.height:
             yield head
         pending = following
 
 
-def _joined(first: RawBatch, second: RawBatch) -> RawBatch:
+def _joined(*batches: RawBatch) -> RawBatch:
     pieces = None
-    if first.pieces is not None or second.pieces is not None:
-        pieces = [p for b in (first, second) for p in (b.pieces or [(lambda f=b.frame: f, 0, b.frame.height)])]
-    return RawBatch(pl.concat([first.frame, second.frame], how="vertical_relaxed"),
-                    first.problems + second.problems, pieces)
+    if any(b.pieces is not None for b in batches):
+        pieces = [p for b in batches for p in (b.pieces or [(lambda f=b.frame: f, 0, b.frame.height)])]
+    return RawBatch(pl.concat([b.frame for b in batches], how="vertical_relaxed"),
+                    [p for b in batches for p in b.problems], pieces)
 
 
 def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
@@ -138,17 +151,17 @@ def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
 
 
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
-             accounting: Accounting, whole: bool = False, days: bool = True) -> Iterator[pl.DataFrame]:
+             accounting: Accounting, days: bool = True) -> Iterator[pl.DataFrame]:
     """Validated readings of whole patients, batch by batch (with `days`, the days whose
     readings cannot be combined are problems too). Without `skip_invalid`, the first problem stops the grading but
     every batch is still read, so that every problem of the input is reported at once."""
     batches = source.batches()
-    if whole:
-        listed = list(batches)
-        whole_batch = listed[0]
-        for more in listed[1:]:
-            whole_batch = _joined(whole_batch, more)
-        batches = iter([whole_batch])
+    if source.patients is not None and not _together(source.patients()):
+        # checked before the first batch, since graded days already given out cannot be taken back
+        accounting.warnings.append(f"{source.name}: the rows of some patients are not together; the whole"
+                                   " file was read at once (put each patient's rows together to read it"
+                                   " in batches)")
+        batches = iter([_joined(*batches)])
     problems: list[str] = []
     for batch in _whole_patients(batches):
         split = [rec for rec, _ in batch.problems]  # rows that could not be split into cells
@@ -313,20 +326,10 @@ class Grader:
         accounting = accounting if accounting is not None else Accounting()
         source = open_input(observations)
         accounting.warnings += source.warnings
-        start = len(accounting.warnings)
-        try:
-            for batch in readings(source, infusion_date, skip_invalid, accounting):
-                yield self.grade_readings(batch, accounting, source.locate)
-                if progress is not None:
-                    progress(accounting.rows_read, 0)
-        except _Ungrouped:
-            del accounting.warnings[start:]
-            accounting.__init__(warnings=accounting.warnings)  # type: ignore[misc]
-            accounting.warnings.append(f"{source.name}: the rows of some patients are not together; the whole"
-                                       " file was read at once (put each patient's rows together to read it"
-                                       " in batches)")
-            for batch in readings(source, infusion_date, skip_invalid, accounting, whole=True):
-                yield self.grade_readings(batch, accounting, source.locate)
+        for batch in readings(source, infusion_date, skip_invalid, accounting):
+            yield self.grade_readings(batch, accounting, source.locate)
+            if progress is not None:
+                progress(accounting.rows_read, 0)
 
     def grade_frame(self, observations: ObservationsInput, *, infusion_date: datetime.date | None = None,
                     skip_invalid: bool = False, accounting: Accounting | None = None) -> pl.DataFrame:

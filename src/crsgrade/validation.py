@@ -475,11 +475,8 @@ def _comparable(raw: pl.DataFrame) -> pl.DataFrame:
             continue
         what = kind(name)
         fits = (what in ("int", "float") and current.is_numeric()) or (what == "bool" and current == pl.Boolean)
-        if not fits:
-            casts.append(pl.col(name).cast(pl.String))
-        elif current.is_float():
-            casts.append(pl.when(pl.col(name).is_finite()).then(pl.col(name)).otherwise(
-                pl.when(pl.col(name).is_not_null()).then(pl.lit(float("nan")))).alias(name))
+        if not fits or (current.is_float() and not raw[name].is_finite().fill_null(True).all()):
+            casts.append(pl.col(name).cast(pl.String))  # inf and NaN too: quoted as they are
     return raw.with_columns(casts)
 
 

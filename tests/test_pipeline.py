@@ -1,0 +1,163 @@
+"""The one pipeline: batches of whole patients, every input form, distinct fact combinations."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import crsgrade
+from crsgrade import conditions as cond
+from crsgrade import sources
+from crsgrade.evaluation import _Part
+from crsgrade.output import to_csv
+from crsgrade.synthetic import write_cohort
+
+from .conftest import ROOT, grader_for
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pipeline") / "cohort.csv"
+    write_cohort(path, 1200, seed=5, older_systems=True)
+    return path
+
+
+def graded_csv(path, system="astct2019", **options) -> str:
+    return to_csv(grader_for("python", system).grade(path, **options))
+
+
+@pytest.mark.parametrize("system", ["astct2019", "lee2014", "cartox"])
+def test_batches_grade_like_one_batch(cohort, monkeypatch, system):
+    whole = graded_csv(cohort, system)
+    monkeypatch.setattr(sources, "BATCH_BYTES", 3000)  # dozens of batches, patients cut across them
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    assert graded_csv(cohort, system) == whole
+
+
+def _always_in_batches(open_path):
+    """open_path, reading every file a batch at a time however small it is."""
+    def opened(path):
+        source = str(path)
+        return sources._open(sources._Text(source, path=sources.Path(path)), source, [])
+    return opened
+
+
+def test_quoted_cells_across_batches(tmp_path, monkeypatch):
+    rows = ["patient_id,day,temp_c,note"]
+    for patient in range(30):
+        for day in range(6):
+            rows.append(f'p{patient},{day},{37 + (day % 3) * 0.8:.1f},"first line, with a comma\nsecond ""line"""')
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(rows) + "\n")
+    whole = graded_csv(path)
+    monkeypatch.setattr(sources, "BATCH_BYTES", 500)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    assert graded_csv(path) == whole
+    result = grader_for("python").grade(path)
+    assert result.input.rows_read == 180 and result.days()[1].note == 'first line, with a comma\nsecond "line"'
+
+
+def test_patients_not_together_are_read_whole_with_a_warning(tmp_path, monkeypatch):
+    rows = ["patient_id,day,temp_c,hypotension,tocilizumab"]
+    for day in range(40):
+        for patient in ("a", "b"):
+            rows.append(f"{patient},{day},{38.5 if day < 5 else 37.0},{'yes' if day < 8 else 'no'},"
+                        f"{'yes' if day == 1 else ''}")
+    path = tmp_path / "interleaved.csv"
+    path.write_text("\n".join(rows) + "\n")
+    whole = graded_csv(path)
+    monkeypatch.setattr(sources, "BATCH_BYTES", 400)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    result = grader_for("python").grade(path)
+    assert to_csv(result) == whole
+    assert any("the rows of some patients are not together" in w for w in result.warnings)
+    assert result.input.rows_read == 80
+
+
+def test_every_problem_of_every_batch_is_reported(tmp_path, monkeypatch):
+    rows = ["patient_id,day,ice_score"] + [f"p{n},{d},{10 if (n, d) not in ((1, 2), (40, 3)) else 11}"
+                                          for n in range(60) for d in range(5)]
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join(rows) + "\n")
+    monkeypatch.setattr(sources, "BATCH_BYTES", 300)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    with pytest.raises(crsgrade.ObservationError) as info:
+        grader_for("python").grade(path)
+    assert [p.split(":")[1] for p in info.value.problems] == ["9", "205"]
+
+
+def test_every_input_form_grades_alike(cohort, tmp_path):
+    frame = pl.read_csv(cohort, infer_schema=False)
+    expected = graded_csv(cohort)
+    dated = frame.with_columns(
+        (pl.date(2024, 3, 14) + pl.duration(days=pl.col("day").cast(pl.Int64))).cast(pl.String).alias("date"),
+        pl.lit("2024-03-14").alias("infusion_date")).drop("day")
+    dated_path = tmp_path / "dated.csv"
+    dated.write_csv(dated_path)
+    records = [{k: v for k, v in row.items() if v not in (None, "")} for row in frame.to_dicts()]
+    lines = tmp_path / "cohort.jsonl"
+    lines.write_text("".join(json.dumps(r) + "\n" for r in records))
+    array = tmp_path / "cohort.json"
+    array.write_text(json.dumps(records))
+    semicolons = tmp_path / "european.csv"
+    semicolons.write_text(cohort.read_text().replace(",", ";").replace(".", ","))
+    for source in (dated_path, lines, array, semicolons, records, frame, frame.to_arrow(), frame.to_pandas()):
+        assert to_csv(grader_for("python").grade(source)) == expected, type(source)
+
+
+def test_a_day_grades_alone_as_it_does_in_its_course(cohort):
+    result = grader_for("python").grade(cohort)
+    rows = pl.read_csv(cohort, infer_schema=False).to_dicts()
+    checked = 0
+    for day in result.days()[::37]:
+        if day.fever_waived or day.readings > 1:
+            continue  # a waived day depends on the days before it
+        mine = [{k: v for k, v in r.items() if v not in (None, "")} for r in rows
+                if r["patient_id"] == day.patient_id and int(r["day"]) == day.day]
+        patient_age = next(r["age_years"] for r in rows if r["patient_id"] == day.patient_id and r["age_years"])
+        alone = grader_for("python").grade([{**mine[0], "age_years": patient_age}]).days()[0]
+        assert (alone.crs, alone.icans) == (day.crs, day.icans), (day.patient_id, day.day)
+        checked += 1
+    assert checked > 10
+
+
+def test_grade_table_takes_a_polars_frame_with_typed_columns():
+    frame = pl.DataFrame({"patient_id": ["a", "a", "b"], "day": [0, 1, 0], "temp_c": [38.4, 37.0, 39.1],
+                          "hypotension": [True, True, None], "vasopressors": [0, 1, None],
+                          "tocilizumab": [True, None, None]})
+    graded = crsgrade.grade_table(frame)
+    assert graded.select("patient_id", "day", "crs_grade").rows() == [("a", 0, 2), ("a", 1, 3), ("b", 0, 1)]
+    assert graded["fever_waived"].to_list() == [False, True, False]
+
+
+def test_a_typed_table_is_judged_like_cells():
+    with pytest.raises(crsgrade.ObservationError) as info:
+        crsgrade.grade_table(pl.DataFrame({"day": [True, False], "temp_c": [38.0, float("inf")]}))
+    assert info.value.problems == ["table:1:day: value 'true' — expected a whole number",
+                                   "table:2:day: value 'false' — expected a whole number",
+                                   "table:2:temp_c: value 'inf' — expected a number from 25 to 45"]
+
+
+# --- distinct fact combinations ------------------------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(thresholds=st.lists(st.integers(-5, 40), min_size=1, max_size=6, unique=True),
+       value=st.one_of(st.none(), st.integers(-10, 50), st.floats(-10, 50).map(lambda x: round(x, 2))))
+def test_a_number_tests_as_its_representative_does(thresholds, value):
+    part = _Part("ice_total", "number", tuple(sorted(thresholds)))
+    code = pl.DataFrame({"f.ice_total": [value]}, schema={"f.ice_total": pl.Float64}).select(part.code()).item()
+    representative = part.value(code)
+    for threshold in thresholds:
+        for op in ("eq", "ne", "lt", "lte", "gt", "gte"):
+            test = cond.Test("ice_total", op, threshold)
+            assert cond.evaluate(test, {"ice_total": representative}) == cond.evaluate(test, {"ice_total": value})
+
+
+def test_a_cohort_has_few_distinct_combinations(cohort):
+    grader = crsgrade.Grader(engine="python")
+    frame = grader.grade_frame(cohort)
+    assert len(grader.evaluation.outcomes.items) < frame.height / 4
