@@ -1,21 +1,24 @@
-"""Throughput, memory and cold start of `crsgrade grade`, measured in one run.
+"""Throughput, memory and cold start of the crsgrade pipeline, measured in one run.
 
-    python benchmarks/run.py [--sizes 1000 10000 100000 1000000] [--reference-limit 100000]
+    python benchmarks/run.py [--large 1000000 5000000] [--medium 100000] [--repeat 5]
 
-For each cohort size (patient-days of a seeded synthetic cohort, crsgrade.synthetic) and each
-evaluation path, times `crsgrade grade FILE --format csv -o OUT --engine E` end to end (read,
-validate, grade, write) in a fresh process, with that process's peak memory, and gives each
-path's speed as a ratio to the durable-rules path measured in the same run. The reference paths
-(durable-rules, python) are run up to --reference-limit patient-days; above it the row says so.
-Then regrading: one cohort of --compare-size patient-days carrying every system's inputs, graded
-under each system and compared under all of them, each as a ratio to ASTCT 2019 on the same file
-and reference engine. Then the CLI's cold start on the shipped example against `python -c "import
-pydantic, typer, rich"`, the floor its dependencies set. Prints figures; asserts nothing.
+Every figure is a fresh `crsgrade` process timed from start to exit, with its peak memory.
+
+1. Large cohorts (--large patient-days, seeded synthetic ASTCT cohorts): `grade --format csv -o
+   OUT` with each evaluator (durable-rules where it can be imported, the plain Python one), as
+   patient-days per second and peak MB.
+2. A medium cohort (--medium patient-days carrying every system's inputs): every command and
+   input form, as a ratio to `grade --format csv` on the same rows in the same run.
+3. Cold start of `grade` on the shipped example, as a ratio to `python -c "import pydantic,
+   typer, rich"`, the floor its dependencies set.
+
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -27,7 +30,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINES = ("vector", "python", "durable")
 MEASURE = (
     "import resource, subprocess, sys, time\n"
     "start = time.perf_counter()\n"
@@ -42,15 +44,16 @@ def crsgrade_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "crsgrade"]
 
 
-def measure(command: list[str]) -> tuple[int, float, float]:
-    """Exit code, wall seconds and peak memory (MB) of a command run in a fresh process."""
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of a command run in a fresh process."""
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True)
     code, seconds, kilobytes = out.stdout.split()
-    return int(code), float(seconds), int(kilobytes) / 1024
+    if int(code) != 0:
+        raise SystemExit(f"failed (exit {code}): {' '.join(command)}")
+    return float(seconds), int(kilobytes) / 1024
 
 
 def machine() -> str:
-    cpu = ""
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
@@ -59,84 +62,100 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
 
 
+def large(command: list[str], folder: Path, sizes: list[int], engines: list[str]) -> None:
+    from crsgrade.synthetic import write_cohort
+
+    print(f"\n`grade FILE --format csv -o OUT`, start to exit:\n"
+          f"{'patient-days':>12} {'rows':>10} {'MB':>6} {'engine':>8} {'seconds':>8} {'patient-days/s':>15}"
+          f" {'peak MB':>8}")
+    for size in sizes:
+        path = folder / f"cohort-{size}.csv"
+        rows = write_cohort(path, size, seed=size)
+        megabytes = path.stat().st_size / 1e6
+        for engine in engines:
+            seconds, peak = measure([*command, "grade", str(path), "--format", "csv", "-o", str(folder / "out.csv"),
+                                     "--engine", engine, "--quiet"])
+            print(f"{size:>12,} {rows:>10,} {megabytes:>6.0f} {engine:>8} {seconds:>8.2f} {size / seconds:>15,.0f}"
+                  f" {peak:>8.0f}")
+        path.unlink()
+
+
+def forms(path: Path, folder: Path) -> dict[str, Path]:
+    """The same rows given with dates and an infusion date, and as JSON Lines."""
+    import polars as pl
+
+    frame = pl.read_csv(path, infer_schema=False)
+    dated = frame.with_columns(
+        (pl.date(2024, 3, 14) + pl.duration(days=pl.col("day").cast(pl.Int64))).cast(pl.String).alias("date"),
+        pl.lit("2024-03-14").alias("infusion_date")).drop("day")
+    dates = folder / "dated.csv"
+    dated.write_csv(dates)
+    lines = folder / "cohort.jsonl"
+    with lines.open("w") as handle:
+        for row in frame.iter_rows(named=True):
+            handle.write(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n")
+    return {"dates": dates, "jsonl": lines}
+
+
+def medium(command: list[str], folder: Path, size: int, engine: str) -> None:
+    from crsgrade.synthetic import write_cohort
+
+    path = folder / "medium.csv"
+    write_cohort(path, size, seed=size, older_systems=True)
+    other = forms(path, folder)
+    out = str(folder / "out")
+    runs = [
+        ("grade --format csv", ["grade", str(path), "--format", "csv"]),
+        ("summary --format csv", ["summary", str(path), "--format", "csv"]),
+        ("compare --format csv (every system)", ["compare", str(path), "--format", "csv"]),
+        ("grade --system lee2014 --format csv", ["grade", str(path), "--system", "lee2014", "--format", "csv"]),
+        ("grade --system cartox --format csv", ["grade", str(path), "--system", "cartox", "--format", "csv"]),
+        ("the rows with date + infusion_date", ["grade", str(other["dates"]), "--format", "csv"]),
+        ("the rows as JSON Lines", ["grade", str(other["jsonl"]), "--format", "csv"]),
+        ("explain --format json (every day)", ["explain", str(path), "--format", "json"]),
+    ]
+    print(f"\n{size:,} patient-days with every system's columns (engine: {engine}), start to exit:\n"
+          f"  {'command':<38} {'seconds':>8} {'peak MB':>8} {'vs grade --format csv':>22}")
+    baseline = None
+    for label, arguments in runs:
+        seconds, peak = measure([*command, *arguments, "-o", out, "--engine", engine, "--quiet"])
+        baseline = baseline or seconds
+        print(f"  {label:<38} {seconds:>8.2f} {peak:>8.0f} {seconds / baseline:>21.2f}x")
+
+
+def cold_start(command: list[str], repeat: int) -> None:
+    example = ROOT / "examples" / "dasatinib_case.csv"
+    floor = statistics.median(measure([sys.executable, "-c", "import pydantic, typer, rich"])[0]
+                              for _ in range(repeat))
+    print(f"\ncold start, median of {repeat} (seconds):")
+    label = "python -c 'import pydantic, typer, rich'"
+    print(f"  {label:<52} {floor:.3f}   1.00x (floor)")
+    for extra in (["--format", "csv"], []):
+        seconds = statistics.median(measure([*command, "grade", str(example), *extra])[0] for _ in range(repeat))
+        label = " ".join(["crsgrade grade examples/dasatinib_case.csv", *extra])
+        print(f"  {label:<52} {seconds:.3f}   {seconds / floor:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000])
-    parser.add_argument("--reference-limit", type=int, default=100_000)
+    parser.add_argument("--large", type=int, nargs="*", default=[1_000_000, 5_000_000])
+    parser.add_argument("--medium", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5, help="cold start runs (median)")
-    parser.add_argument("--compare-size", type=int, default=10_000, help="patient-days of the regrading cohort")
     args = parser.parse_args()
 
     from crsgrade import __version__
     from crsgrade.evaluators import durable_available
-    from crsgrade.synthetic import write_cohort
 
-    engines = [e for e in ENGINES if e != "durable" or durable_available()]
+    engines = ["durable", "python"] if durable_available() else ["python"]
     print(f"crsgrade {__version__} on {machine()}")
     folder = Path(tempfile.mkdtemp(prefix="crsgrade-bench-"))
     command = crsgrade_command()
-    print(f"\n{'patient-days':>12} {'rows':>9} {'engine':>8} {'seconds':>9} {'patient-days/s':>15} "
-          f"{'peak MB':>8} {'vs durable':>10}")
-    for size in args.sizes:
-        path = folder / f"cohort-{size}.csv"
-        rows = write_cohort(path, size, seed=size)
-        baseline = None
-        results = {}
-        for engine in reversed(engines):  # durable first: the baseline
-            if engine != "vector" and size > args.reference_limit:
-                results[engine] = None
-                continue
-            code, seconds, peak = measure([*command, "grade", str(path), "--format", "csv",
-                                           "-o", str(folder / "out.csv"), "--engine", engine, "--quiet"])
-            if code != 0:
-                raise SystemExit(f"{engine} failed on {path} (exit {code})")
-            results[engine] = (seconds, peak)
-            if engine == "durable":
-                baseline = seconds
-        for engine in engines:
-            if results[engine] is None:
-                print(f"{size:>12,} {rows:>9,} {engine:>8} {'not run (above --reference-limit)':>45}")
-                continue
-            seconds, peak = results[engine]
-            ratio = f"{baseline / seconds:.1f}x" if baseline else "–"
-            print(f"{size:>12,} {rows:>9,} {engine:>8} {seconds:>9.2f} {size / seconds:>15,.0f} {peak:>8.0f} {ratio:>10}")
-        path.unlink()
-
-    regrading(command, folder, args.compare_size, "durable" if "durable" in engines else "python")
-
-    example = ROOT / "examples" / "dasatinib_case.csv"
-    floor = statistics.median(measure([sys.executable, "-c", "import pydantic, typer, rich"])[1]
-                              for _ in range(args.repeat))
-    print(f"\ncold start, median of {args.repeat} (seconds):")
-    print(f"  python -c 'import pydantic, typer, rich'   {floor:.3f}   1.00x (floor)")
-    for extra in ([], ["--format", "csv"]):
-        seconds = statistics.median(measure([*command, "grade", str(example), *extra, "--quiet"])[1]
-                                    for _ in range(args.repeat))
-        label = " ".join(["crsgrade grade example", *extra])
-        print(f"  {label:<42} {seconds:.3f}   {seconds / floor:.2f}x")
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def regrading(command: list[str], folder: Path, size: int, engine: str) -> None:
-    """Each system, and `compare` under all of them, against ASTCT 2019 on the same file and
-    the same reference engine (the vectorized path runs ASTCT only)."""
-    from crsgrade import shipped_systems
-    from crsgrade.synthetic import write_cohort
-
-    path = folder / "regrading.csv"
-    write_cohort(path, size, seed=size, older_systems=True)
-    print(f"\nregrading {size:,} patient-days with every system's columns (engine: {engine}):")
-    print(f"  {'command':<34} {'seconds':>8} {'peak MB':>8} {'vs astct2019':>13}")
-    baseline = None
-    runs = [(f"grade --system {s}", ["grade", str(path), "--system", s, "--format", "csv"]) for s in shipped_systems()]
-    runs.append(("compare (all systems)", ["compare", str(path), "--format", "csv"]))
-    for label, arguments in runs:
-        code, seconds, peak = measure([*command, *arguments, "-o", str(folder / "out.csv"), "--engine", engine, "--quiet"])
-        if code != 0:
-            raise SystemExit(f"{label} failed (exit {code})")
-        baseline = baseline or seconds
-        print(f"  {label:<34} {seconds:>8.2f} {peak:>8.0f} {seconds / baseline:>12.2f}x")
-    path.unlink()
+    try:
+        large(command, folder, args.large, engines)
+        medium(command, folder, args.medium, engines[0])
+        cold_start(command, args.repeat)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -167,6 +167,8 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
         split = [rec for rec, _ in batch.problems]  # rows that could not be split into cells
 
         def cells(frame: pl.DataFrame) -> pl.DataFrame:
+            if not split and not frame["_blank"].any():
+                return frame.drop("_blank")
             return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
 
         frame = cells(batch.frame)

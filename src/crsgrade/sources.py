@@ -347,11 +347,10 @@ def _cell(value: Any) -> str | None:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in record:
-            raise _DuplicateKey(key)
-        record[key] = value
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))  # type: ignore[func-returns-value]
     return record
 
 
@@ -363,37 +362,37 @@ def _records_batch(records: list[tuple[int, Any]], source: str,
                    problems: list[str]) -> tuple[RawBatch, dict[str, int]]:
     """Records as a raw batch, and the unknown keys with the first record that has each;
     `records` holds (rec, record, or the problem that kept it from being read)."""
-    columns: dict[str, list[str | None]] = {}
-    recs: list[int] = []
+    rows: list[dict[str, str | None]] = []
     found: list[tuple[int, str]] = []
     unknown: dict[str, int] = {}
-    for index, (rec, record) in enumerate(records):
-        recs.append(rec)
-        for values in columns.values():
-            values.append(None)
+    known: dict[Any, str | None] = {}  # each key's column, worked out once
+    for rec, record in records:
+        row: dict[str, str | None] = {}
+        rows.append(row)
         if isinstance(record, _Problem):
             found.append((rec, record.text))
             continue
         if not isinstance(record, Mapping):
             found.append((rec, ": expected a record (an object of column: value)"))
             continue
-        taken: dict[str, str] = {}
         for key, value in record.items():
-            column = column_for(str(key))
+            if key not in known:
+                known[key] = column_for(str(key))
+            column = known[key]
             if column is None:
                 unknown.setdefault(str(key), rec)
-            elif column in taken:
+            elif column in row:
                 found.append((rec, f":{column}: given more than once (as '{key}' too)"))
             elif isinstance(value, dict | list):
                 found.append((rec, f":{column}: expected a single value, not a list or object"))
-                taken[column] = str(key)
+                row[column] = None
             else:
-                taken[column] = str(key)
-                columns.setdefault(column, [None] * (index + 1))[index] = _cell(value)
+                row[column] = value if type(value) is str else _cell(value)
+    columns = [c for c in dict.fromkeys(known.values()) if c is not None]
     if records:
         _require_day(columns, source, problems)
-    frame = pl.DataFrame({**{c: v for c, v in columns.items()}, REC: recs},
-                         schema={**{c: pl.String for c in columns}, REC: pl.Int64})
+    frame = pl.from_dicts(rows, schema={c: pl.String for c in columns}) if columns else pl.DataFrame(height=len(rows))
+    frame = frame.with_columns(pl.Series(REC, [rec for rec, _ in records], dtype=pl.Int64))
     return RawBatch(with_blank(frame), found), unknown
 
 

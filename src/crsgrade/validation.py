@@ -363,7 +363,7 @@ def _days(frame: pl.DataFrame, raw: pl.DataFrame, infusion_date: datetime.date |
                 "_raw_day", "date", "_computed", "_day0").iter_rows()])
         frame = frame.with_columns(pl.coalesce(pl.col("day"), pl.col("_computed")).alias("day")).drop(
             "_computed", "_day0")
-    dated = raw["date"].is_not_null() if "date" in raw.columns else pl.Series([False] * raw.height)
+    dated = raw["date"].is_not_null() if "date" in raw.columns else pl.Series([False] * raw.height, dtype=pl.Boolean)
     empty_day = frame.filter(pl.col("day").is_null() & ~dated & ~pl.col(REC).is_in(_recs_with(found, _COLUMN["day"])))
     found.problem(empty_day[REC].to_list(), _COLUMN["day"], [":day: required, but empty"] * empty_day.height)
     return frame.drop(*[c for c in _DATE_COLUMNS if c in frame.columns])
