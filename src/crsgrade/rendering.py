@@ -69,7 +69,7 @@ class Renderer:
         self.written = message_facts(grader.ruleset.definitions, grader.settings)
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
-        self._json: dict[tuple[int, int], str] = {}
+        self._json: dict[tuple[Any, ...], str] = {}
 
     def _top(self, number: int, syndrome: str) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -215,23 +215,24 @@ class Renderer:
                 reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
                 note=row.get("note"), readings=row["readings"], notes=self._notes(row),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
-            text = _indented(day, 2).replace('"crs": null', '"crs": ' + parts["crs"], 1).replace(
-                '"icans": null', '"icans": ' + parts["icans"], 1)
-            yield "    " + text
+            before, between = _indented(day, 2).split('"crs": null', 1)
+            between, after = between.split('"icans": null', 1)
+            yield "".join(("    ", before, '"crs": ', parts["crs"], between, '"icans": ', parts["icans"], after))
 
     def _syndrome_json(self, row: Mapping[str, Any], syndrome: str, consulted: tuple[Any, ...]) -> str:
         grade = self._syndrome_grade(row["_o"], syndrome, row)
         core, derived = self._explanation(row, syndrome, grade.grade, consulted)
-        key = (id(grade), id(core))
+        key = (id(grade), id(core), derived)
         found = self._json.get(key)
         if found is None:
             spliced = core.model_construct(**{**dict(core), "settings": _SETTINGS})
-            found = _indented(grade.model_copy(update={"explanation": spliced}), 3)
+            effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
+                                      self.grader.settings)
+            found = _indented(grade.model_copy(update={"explanation": spliced}), 3).replace(
+                f'"{_SETTINGS}"', _SETTING_EFFECTS.dump_json(effects, indent=2).decode().replace(
+                    "\n", "\n" + "  " * 5), 1)
             self._json[key] = found
-        effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
-                                  self.grader.settings)
-        return found.replace(f'"{_SETTINGS}"', _SETTING_EFFECTS.dump_json(effects, indent=2).decode().replace(
-            "\n", "\n" + "  " * 5), 1)
+        return found
 
     def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
         """The day's notes: an ICE set aside, an FiO2 estimated."""
