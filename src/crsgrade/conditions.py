@@ -303,26 +303,17 @@ def compile_node(node: Node) -> Compiled:
             return None if value is None else compare(value)
         return test
     items = [compile_node(item) for item in node.items]
-    if isinstance(node, All):
-        def every(fact: Mapping[str, AnyValue]) -> bool | None:
-            unknown = False
-            for item in items:
-                result = item(fact)
-                if result is False:
-                    return False
-                unknown = unknown or result is None
-            return None if unknown else True
-        return every
+    decisive = not isinstance(node, All)  # one false item decides `all`, one true item `any`
 
-    def some(fact: Mapping[str, AnyValue]) -> bool | None:
+    def combined(fact: Mapping[str, AnyValue]) -> bool | None:
         unknown = False
         for item in items:
             result = item(fact)
-            if result is True:
-                return True
+            if result is decisive:
+                return decisive
             unknown = unknown or result is None
-        return None if unknown else False
-    return some
+        return None if unknown else not decisive
+    return combined
 
 
 _FIELDS: dict[int, tuple[Node, frozenset[str]]] = {}
