@@ -137,8 +137,8 @@ def test_grade_table_takes_a_polars_frame_with_typed_columns():
 def test_a_typed_table_is_judged_like_cells():
     with pytest.raises(crsgrade.ObservationError) as info:
         crsgrade.grade_table(pl.DataFrame({"day": [True, False], "temp_c": [38.0, float("inf")]}))
-    assert info.value.problems == ["table:1:day: value 'true' — expected a whole number",
-                                   "table:2:day: value 'false' — expected a whole number",
+    assert info.value.problems == ["table:1:day: value 'true' — expected a whole number from -365 to 3650",
+                                   "table:2:day: value 'false' — expected a whole number from -365 to 3650",
                                    "table:2:temp_c: value 'inf' — expected a number from 25 to 45"]
 
 

@@ -223,7 +223,8 @@ BAD = [
     ("enum with suggestion", "day,o2_device\n0,nasal\n",
      "obs.csv:2:o2_device: value 'nasal' — allowed: room_air, blow_by, nasal_cannula, high_flow_nasal_cannula,"
      " face_mask, non_rebreather, venturi, cpap, bipap, mechanical_ventilation (did you mean 'nasal_cannula'?)"),
-    ("day not an integer", "day,temp_c\n1.5,38\n", "obs.csv:2:day: value '1.5' — expected a whole number"),
+    ("day not an integer", "day,temp_c\n1.5,38\n",
+     "obs.csv:2:day: value '1.5' — expected a whole number from -365 to 3650"),
     ("day empty", "day,temp_c\n,38\n", "obs.csv:2:day: required, but empty"),
     ("no day column", "temp_c\n38\n",
      "obs.csv:1: no 'day' column; give the day relative to infusion, or 'date' with 'infusion_date'"

@@ -18,10 +18,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.padding import Padding
+from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import __version__
-from .errors import CrsgradeError, SettingsError
+from .errors import CrsgradeError, SettingsError, capped, printable
 from .evaluators import durable_available
 from .grading import Accounting, Grader
 from .results import GradedDay, GradingResult
@@ -77,7 +78,7 @@ def _user_errors(command):
             return command(*args, **kwargs)
         except CrsgradeError as exc:
             for line in str(exc).splitlines():
-                _err.print(f"[red]error:[/red] {line}", markup=True, highlight=False, soft_wrap=True)
+                _say("error", "red", printable(line))
             raise typer.Exit(1) from None
 
     return wrapper
@@ -114,19 +115,19 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
 
 FileArgument = Annotated[
     Path,
-    typer.Argument(help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
+    typer.Argument(metavar="FILE", help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
 ]
 RulesOption = Annotated[
     Optional[Path],
-    typer.Option("--rules", help="Rule set directory (instead of a shipped --system)."),
+    typer.Option("--rules", metavar="DIR", help="Rule set directory (instead of a shipped --system)."),
 ]
 SystemOption = Annotated[str, typer.Option(
-    "--system", "-s",
+    "--system", "-s", metavar="SYSTEM",
     help="Grading system: astct2019 (default), lee2014, ctcae5, penn, mskcc or cartox (see `crsgrade systems`).",
 )]
 SetOption = Annotated[
     list[str],
-    typer.Option("--set", help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
+    typer.Option("--set", metavar="NAME=VALUE", help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
 ]
 EngineOption = Annotated[Engine, typer.Option(
     "--engine",
@@ -136,7 +137,7 @@ EngineOption = Annotated[Engine, typer.Option(
 InfusionDateOption = Annotated[
     Optional[datetime.datetime],
     typer.Option(
-        "--infusion-date", formats=["%Y-%m-%d"],
+        "--infusion-date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="Day 0 for a file with a date column and no infusion_date column (YYYY-MM-DD).",
     ),
 ]
@@ -144,17 +145,57 @@ SkipInvalidOption = Annotated[
     bool, typer.Option("--skip-invalid", help="Grade the valid rows of a file with errors; list the rows left out."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or summary on stderr.")]
-OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file.")]
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to this file.")]
+RawCellsOption = Annotated[bool, typer.Option(
+    "--raw-cells", help="CSV: write text cells as they are, even one a spreadsheet would run as a formula"
+                        " (by default a cell starting with = + - @ gets a leading ').")]
+FormatOption = Annotated[Optional[Format], typer.Option(
+    "--format", "-f", help="Output format (default: from the --output name: .csv, .json; else table).")]
+PanelFormatOption = Annotated[Optional[PanelFormat], typer.Option(
+    "--format", "-f", help="Output format (default: json for an --output ending in .json; else table).")]
+_BY_SUFFIX = {".csv": "csv", ".json": "json"}
+
+
+def _format_for(format, output: Path | None, formats: type[StrEnum]):
+    """The output format: as asked, or from the output's name; a name that says another
+    format than the one asked (a table into out.csv) is refused rather than written."""
+    named = _BY_SUFFIX.get(output.suffix.lower()) if output is not None else None
+    if format is None:
+        if named is not None and named not in formats.__members__:
+            raise typer.BadParameter(f"{output.name}: this command writes {' or '.join(formats.__members__)};"
+                                     " choose another name", param_hint="'--output'")
+        return formats(named) if named is not None else formats("table")
+    if named is not None and named != format.value:
+        raise typer.BadParameter(f"--format {format.value} into {output.name}: name the file for its format"
+                                 f" or choose --format {named}", param_hint="'--output'")
+    return format
+
+
+def _not_the_input(file: Path, output: Path | None) -> None:
+    """Writing over the observations (directly or through a link) would lose them."""
+    try:
+        same = output is not None and str(file) != "-" and output.exists() and os.path.samefile(file, output)
+    except OSError:
+        same = False
+    if same:
+        raise typer.BadParameter(f"{output} is the input file; write the output to another file",
+                                 param_hint="'--output'")
 
 
 def _report(summary_line: str, warnings: tuple[str, ...], skipped: tuple[str, ...], quiet: bool) -> None:
     if quiet:
         return
     for warning in warnings:
-        _err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+        _say("warning", "yellow", printable(warning))
     for problem in skipped:
-        _err.print(f"[yellow]skipped:[/yellow] {problem}", highlight=False, soft_wrap=True)
-    _err.print(summary_line, style="dim", highlight=False, soft_wrap=True)
+        _say("skipped", "yellow", problem)
+    _err.print(Text(summary_line, style="dim"), highlight=False, soft_wrap=True)
+
+
+def _say(label: str, colour: str, line: str) -> None:
+    """A line on stderr, its label coloured; the line itself (which may quote the user's
+    cells) printed as text, never read as markup."""
+    _err.print(Text.assemble((f"{label}:", colour), " ", line), highlight=False, soft_wrap=True)
 
 
 # A file this large takes about a second or more: show progress.
@@ -204,9 +245,9 @@ def _writing(output: Path | None):
             shutil.copyfileobj(spool, sys.stdout.buffer)
             sys.stdout.buffer.flush()
         return
+    target = output.resolve()  # through a link, the file it names
     try:
-        handle = tempfile.NamedTemporaryFile("wb", dir=output.resolve().parent, prefix=f".{output.name}.",
-                                             delete=False)
+        handle = tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
     except OSError as exc:
         raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
     try:
@@ -215,7 +256,7 @@ def _writing(output: Path | None):
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(handle.name, 0o666 & ~umask)  # as a file written in place would be
-        os.replace(handle.name, output)
+        os.replace(handle.name, target)
     except OSError as exc:
         Path(handle.name).unlink(missing_ok=True)
         raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
@@ -251,7 +292,7 @@ def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> Non
 @_user_errors
 def grade(
     file: FileArgument,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
@@ -259,10 +300,13 @@ def grade(
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
     skip_invalid: SkipInvalidOption = False,
+    raw_cells: RawCellsOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
+    _not_the_input(file, output)
+    format = _format_for(format, output, Format)
     if format is not Format.csv:
         from .output import timeline, to_json
 
@@ -280,7 +324,7 @@ def grade(
         first = True
         for frame in grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress):
-            write_csv(frame, handle, header=first)
+            write_csv(frame, handle, header=first, raw=raw_cells)
             first = False
     summary = accounting.summary()
     _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
@@ -290,9 +334,9 @@ def grade(
 @_user_errors
 def explain(
     file: FileArgument,
-    patient: Annotated[Optional[str], typer.Option("--patient", "-p", help="Only this patient.")] = None,
-    day: Annotated[Optional[int], typer.Option("--day", "-d", help="Only this day.")] = None,
-    format: Annotated[PanelFormat, typer.Option("--format", "-f", help="Output format.")] = PanelFormat.table,
+    patient: Annotated[Optional[str], typer.Option("--patient", "-p", metavar="ID", help="Only this patient.")] = None,
+    day: Annotated[Optional[int], typer.Option("--day", "-d", metavar="DAY", help="Only this day.")] = None,
+    format: PanelFormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
@@ -303,6 +347,8 @@ def explain(
 ) -> None:
     """Explain each grade: the rules met and the values that met them, the rules of higher
     grade not met and what kept them from firing, and the \\[open] settings involved."""
+    _not_the_input(file, output)
+    format = _format_for(format, output, PanelFormat)
     if format is PanelFormat.table:
         from rich.console import Group
 
@@ -346,10 +392,10 @@ def _check_selection(frames, patient: str | None, day: int | None) -> None:
     if patient is not None:
         known = rows["patient_id"].unique(maintain_order=True).to_list()
         if patient not in known:
-            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {', '.join(known)}")
+            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {capped(known)}")
         rows = rows.filter(pl.col("patient_id") == patient)
     if day is not None and day not in rows["day"].to_list():
-        raise CrsgradeError(f"no day {day} recorded; days: {', '.join(str(d) for d in rows['day'].to_list())}")
+        raise CrsgradeError(f"no day {day} recorded; days: {capped([str(d) for d in rows['day'].to_list()])}")
 
 
 def _select(result: GradingResult, patient: str | None, day: int | None) -> list[GradedDay]:
@@ -357,12 +403,12 @@ def _select(result: GradingResult, patient: str | None, day: int | None) -> list
     if patient is not None:
         known = [p.patient_id for p in result.patients]
         if patient not in known:
-            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {', '.join(known)}")
+            raise CrsgradeError(f"no patient '{patient}' in the file; patients: {capped(known)}")
         days = [d for d in days if d.patient_id == patient]
     if day is not None:
         found = [d for d in days if d.day == day]
         if not found:
-            raise CrsgradeError(f"no day {day} recorded; days: {', '.join(str(d.day) for d in days)}")
+            raise CrsgradeError(f"no day {day} recorded; days: {capped([str(d.day) for d in days])}")
         days = found
     return days
 
@@ -371,7 +417,7 @@ def _select(result: GradingResult, patient: str | None, day: int | None) -> list
 @_user_errors
 def summary(
     file: FileArgument,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
@@ -379,11 +425,14 @@ def summary(
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
     skip_invalid: SkipInvalidOption = False,
+    raw_cells: RawCellsOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Summarise a cohort: per patient, the registry fields of each syndrome (onset,
     resolution, highest grade, therapies); for the cohort, incidence and median onset and
     duration; and concordance with investigator-reported grades when the file has them."""
+    _not_the_input(file, output)
+    format = _format_for(format, output, Format)
     from .episodes import days_of, summarise_days
     from .views import summary_csv, summary_tables
 
@@ -398,7 +447,7 @@ def summary(
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
     manifest = grader.ruleset.manifest
     cohort = summarise_days(manifest.system, dict(manifest.syndromes), manifest.version, grader.settings, days)
-    _emit_as(format, output, cohort, summary_tables, summary_csv)
+    _emit_as(format, output, cohort, summary_tables, lambda model: summary_csv(model, raw=raw_cells))
 
 
 @app.command()
@@ -406,19 +455,22 @@ def summary(
 def compare(
     file: FileArgument,
     systems: Annotated[list[str], typer.Option(
-        "--systems", help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
+        "--systems", metavar="S1,S2", help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
     )] = [],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    format: FormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
     engine: EngineOption = Engine.auto,
     infusion_date: InfusionDateOption = None,
     skip_invalid: SkipInvalidOption = False,
+    raw_cells: RawCellsOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Grade FILE under several grading systems side by side: per patient-day and per patient,
     where and why they differ, and how far each pair agrees (presence, identical grade,
     cross-tabulation, weighted kappa). A --set goes to every system that has the setting."""
+    _not_the_input(file, output)
+    format = _format_for(format, output, Format)
     from .compare import comparison_csv, compared_frames, graders_for
 
     when = infusion_date.date() if infusion_date else None
@@ -429,7 +481,7 @@ def compare(
     with _progress(file, quiet, "grading under each system"):
         if format is Format.csv:
             with _writing(output) as handle:
-                comparison_csv(graders, batches, handle)
+                comparison_csv(graders, batches, handle, raw=raw_cells)
             summary = accounting.summary()
             _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
             return
@@ -458,11 +510,11 @@ def _systems(values: list[str]) -> list[str]:
 @_user_errors
 def plot(
     file: FileArgument,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The figure: a .png, .svg or .pdf file.")],
-    patient: Annotated[Optional[str], typer.Option("--patient", "-p", help="The patient to draw.")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The figure: a .png, .svg or .pdf file.")],
+    patient: Annotated[Optional[str], typer.Option("--patient", "-p", metavar="ID", help="The patient to draw.")] = None,
     cohort: Annotated[bool, typer.Option("--cohort", help="Draw the whole cohort instead of one patient.")] = False,
     systems: Annotated[list[str], typer.Option(
-        "--systems", help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
+        "--systems", metavar="S1,S2", help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
@@ -474,10 +526,12 @@ def plot(
     """Draw a patient's clinical course (temperature, blood pressure, oxygen, vasopressors,
     treatments, laboratory values, daily grades), or with --cohort the cohort's grades per
     patient, the distribution of highest grades and the cumulative incidence."""
+    _not_the_input(file, output)
     from .drawing import FORMATS, draw_cohort, draw_course, save
     from .figures import cohort_figure, course_figures
 
-    if output.suffix.lower().lstrip(".") not in FORMATS:
+    kind = output.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
     others = [name for name in _systems(systems) if name != system]
     grader, frames, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
@@ -485,24 +539,28 @@ def plot(
         when = infusion_date.date() if infusion_date else None
         compared = [Grader(engine=engine.value, system=name).grade(file, infusion_date=when, skip_invalid=skip_invalid)
                     for name in others]
-        save(draw_cohort(cohort_figure(result, compared)), output)
+        figure = draw_cohort(cohort_figure(result, compared))
+        with _writing(output) as handle:
+            save(figure, handle, kind)
         return
     known = [p.patient_id for p in result.patients]
     if patient is None and len(known) > 1:
         raise CrsgradeError(f"{file} has {len(known)} patients; choose one with --patient"
-                            f" ({', '.join(known[:10])}{', ...' if len(known) > 10 else ''}) or draw them all with --cohort")
+                            f" ({capped(known)}) or draw them all with --cohort")
     chosen = patient if patient is not None else known[0]
     if chosen not in known:
-        raise CrsgradeError(f"no patient '{chosen}' in the file; patients: {', '.join(known)}")
+        raise CrsgradeError(f"no patient '{chosen}' in the file; patients: {capped(known)}")
     figure = course_figures(grader, result, frames, only=chosen)[chosen]
-    save(draw_course(figure), output)
+    drawn = draw_course(figure)
+    with _writing(output) as handle:
+        save(drawn, handle, kind)
 
 
 @app.command()
 @_user_errors
 def report(
     file: FileArgument,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The report: an .html file.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The report: an .html file.")],
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
@@ -514,6 +572,7 @@ def report(
     """Write one self-contained HTML report (no network needed, prints well): what produced it,
     where every input row went, the cohort with its figure and registry fields, discrepancies
     with reported grades, and each patient's course, daily grades with reasons, and episodes."""
+    _not_the_input(file, output)
     from .figures import cohort_figure, course_figures
     from .report import file_digest, render
 
@@ -530,7 +589,8 @@ def report(
 @_user_errors
 def check(
     file: FileArgument,
-    rules: RulesOption = None,
+    rules: Annotated[Optional[Path], typer.Option(
+        "--rules", metavar="DIR", help="Also check that this rule set directory loads.")] = None,
     infusion_date: InfusionDateOption = None,
 ) -> None:
     """Validate FILE without grading it: report every problem and warning; exit 1 if any
@@ -590,14 +650,16 @@ def settings(system: SystemOption = DEFAULT_SYSTEM, rules: RulesOption = None) -
     """List the \\[open] settings of the rule set, with their defaults and what they mean."""
     ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
     console = Console()
-    console.print(f"[bold]Settings of {ruleset.manifest.system}[/bold] (change with --set NAME=VALUE)\n")
+    console.print(Text.assemble((f"Settings of {ruleset.manifest.system}", "bold"),
+                                " (change with --set NAME=VALUE)\n"))
     if not ruleset.manifest.settings:
-        console.print(f"{ruleset.manifest.name} has no settings: its rule files leave nothing open.")
+        console.print(Text(f"{ruleset.manifest.name} has no settings: its rule files leave nothing open."))
     for name, spec in ruleset.manifest.settings.items():
-        allowed = " | ".join(spec.choices) if spec.type == "choice" else spec.type
-        console.print(f"[bold cyan]{name}[/bold cyan] = {spec.text(spec.default)}  [dim]({allowed})[/dim]",
+        allowed = " | ".join(spec.choices) if spec.type == "choice" else (
+            f"number, {spec.range}" if spec.type == "number" else spec.type)
+        console.print(Text.assemble((name, "bold cyan"), f" = {spec.text(spec.default)}  ", (f"({allowed})", "dim")),
                       highlight=False)
-        console.print(Padding(spec.statement.strip(), (0, 0, 1, 4)), highlight=False)
+        console.print(Padding(Text(spec.statement.strip()), (0, 0, 1, 4)), highlight=False)
 
 
 @app.command()

@@ -17,6 +17,7 @@ from typing import Callable
 
 import polars as pl
 
+from .errors import capped
 from .observations import (
     CARTOX_ITEMS,
     ICE_ITEMS,
@@ -150,12 +151,13 @@ def disagreements(frame: pl.DataFrame, found: Found) -> set[int]:
         given = frame.filter(pl.col(name).is_not_null()).select(*KEYS, name)
         if given.height < 2:
             continue
-        days = given.group_by(KEYS, maintain_order=True).agg(pl.col(name).unique().alias("_values")).filter(
+        values = given.group_by(KEYS).agg(pl.col(name).unique().alias("_values")).filter(
             pl.col("_values").list.len() > 1)
-        for patient, day, values in days.iter_rows():
-            recs = frame.filter((pl.col("patient_id") == patient) & (pl.col("day") == day))[REC].to_list()
-            shown = ", ".join(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in values))
-            found.problem_as_is(recs[0], 2, f"{', '.join(found.locate(r) for r in recs)}: {name}: readings of"
+        days = frame.join(values, on=KEYS, how="semi").group_by(KEYS, maintain_order=True).agg(pl.col(REC)).join(
+            values, on=KEYS, how="left", maintain_order="left")
+        for patient, day, recs, differing in days.iter_rows():
+            shown = capped(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in differing))
+            found.problem_as_is(recs[0], 2, f"{capped([found.locate(r) for r in recs])}: {name}: readings of"
                                             f" patient {patient} day {day} disagree ({shown})")
             bad.update(recs)
     return bad

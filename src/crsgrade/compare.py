@@ -20,6 +20,7 @@ import polars as pl
 
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
+from .output import spreadsheet_safe
 from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
 from .ruleset import SYNDROMES, RuleSet, default_rules_dir, load_ruleset, shipped_systems
 
@@ -100,9 +101,11 @@ class Comparison(_Result):
 
 def _split_settings(rulesets: Mapping[str, RuleSet], settings: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Each system's share of the settings: a setting goes to every system that declares it."""
+    if not isinstance(settings, Mapping):
+        raise SettingsError(f"settings: expected a mapping of setting name to value, not {type(settings).__name__}")
     systems = list(rulesets)
     declared = {s: set(ruleset.manifest.settings) for s, ruleset in rulesets.items()}
-    unknown = sorted(set(settings) - set().union(*declared.values()))
+    unknown = sorted(map(str, set(settings) - set().union(*declared.values())))
     if unknown:
         known = sorted(set().union(*declared.values()))
         raise SettingsError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}"
@@ -155,7 +158,8 @@ def compare(
     return _compared(results)
 
 
-def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFrame]], handle: Any) -> None:
+def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFrame]], handle: Any,
+                   raw: bool = False) -> None:
     """One row per patient-day: each system's grade, the columns that could raise it and its
     rules; and whether the systems differ, per syndrome. Written batch by batch."""
     systems = [g.ruleset.manifest.system for g in graders]
@@ -179,7 +183,8 @@ def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFram
             grades = [pl.col(f"{systems[n]}_{syndrome}_grade") for n in numbers]
             known = pl.concat_list(grades).list.drop_nulls().list.n_unique()
             flags.append(pl.when(known > 1).then(pl.lit("true")).otherwise(pl.lit("false")).alias(f"{syndrome}_differ"))
-        out.with_columns(flags).write_csv(handle, include_header=first, line_terminator="\n", null_value="")
+        spreadsheet_safe(out.with_columns(flags), raw).write_csv(handle, include_header=first, line_terminator="\n",
+                                                                 null_value="")
         first = False
 
 

@@ -13,6 +13,10 @@ condition is known to be true. `not` is pushed down to the tests at load time (n
 lt, and both need the fact recorded), and settings are folded into constants, so what reaches an
 evaluator is only all/any over field tests. `to_durable` turns that into durable-rules' JSON
 conditions; `evaluate` is the same logic in Python for where durable-rules cannot run.
+
+Conditions are bounded so that no rule file can make loading or grading run away: a condition
+nests at most MAX_DEPTH levels (all, any, not and ref each count one, named conditions
+expanded) and holds at most MAX_TESTS tests once its named conditions are expanded.
 """
 
 from __future__ import annotations
@@ -27,10 +31,20 @@ OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in")
 _ORDERING = ("lt", "lte", "gt", "gte")
 _NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
 _DURABLE = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
+MAX_DEPTH = 100
+# The shipped rules hold fewer than 10; durable-rules hangs building an `any` of more than 512.
+MAX_TESTS = 500
+TOO_DEEP = f"conditions nest more than {MAX_DEPTH} levels deep (all, any, not and ref each count one)"
+TOO_MANY = (f"more than {MAX_TESTS} tests once named conditions are expanded"
+            " (a ref counts the tests of its condition every time)")
 
 
 class ConditionError(ValueError):
     """A condition is malformed; the message says where and what is allowed."""
+
+
+class _TooDeep(Exception):
+    """Raised deep inside a condition and reported at its top, so the message stays short."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,14 @@ class Parser:
         self.refs = refs
 
     def parse(self, raw: AnyValue, where: str = "when") -> Node:
+        try:
+            return self._node(raw, where, 1)
+        except _TooDeep:
+            raise ConditionError(f"{where}: {TOO_DEEP}") from None
+
+    def _node(self, raw: AnyValue, where: str, depth: int) -> Node:
+        if depth > MAX_DEPTH:
+            raise _TooDeep
         if not isinstance(raw, dict) or not raw:
             raise ConditionError(f"{where}: a condition must be a mapping, got {raw!r}")
         keys = set(raw)
@@ -115,18 +137,18 @@ class Parser:
         if len(raw) != 1:
             raise ConditionError(
                 f"{where}: a condition has exactly one key (all, any, not, ref, setting or a fact),"
-                f" got {sorted(raw)}; combine tests with all:"
+                f" got {sorted(map(str, raw))}; combine tests with all:"
             )
         key, value = next(iter(raw.items()))
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"{where}.{key}: expected a non-empty list of conditions")
-            items = tuple(self.parse(item, f"{where}.{key}[{i}]") for i, item in enumerate(value))
+            items = tuple(self._node(item, f"{where}.{key}[{i}]", depth + 1) for i, item in enumerate(value))
             return All(items) if key == "all" else Any(items)
         if key == "not":
-            return Not(self.parse(value, f"{where}.not"))
+            return Not(self._node(value, f"{where}.not", depth + 1))
         if key == "ref":
-            if value not in self.refs:
+            if not isinstance(value, str) or value not in self.refs:
                 raise ConditionError(
                     f"{where}: unknown named condition '{value}'{_closest(str(value), self.refs)}"
                 )
@@ -135,7 +157,7 @@ class Parser:
 
     def _setting(self, raw: dict, where: str) -> Node:
         name = raw["setting"]
-        spec = self.settings.get(name)
+        spec = self.settings.get(name) if isinstance(name, str) else None
         if spec is None:
             raise ConditionError(
                 f"{where}: unknown setting '{name}'{_closest(str(name), self.settings)}"
@@ -156,7 +178,7 @@ class Parser:
         spec = self.facts.get(name)
         if spec is None:
             raise ConditionError(
-                f"{where}: unknown fact '{name}'{_closest(name, self.facts)}"
+                f"{where}: unknown fact '{name}'{_closest(str(name), self.facts)}"
                 f"; known facts: {', '.join(sorted(self.facts))}"
             )
         if not isinstance(value, dict):
@@ -197,17 +219,52 @@ class Parser:
         return value
 
 
+def extent(node: Node, named: Mapping[str, tuple[int, int]]) -> tuple[int, int]:
+    """How deep a condition nests and how many tests it holds with its refs expanded, given
+    those of the named conditions it refers to: what MAX_DEPTH and MAX_TESTS bound."""
+    if isinstance(node, Ref):
+        depth, tests = named[node.name]
+        return depth + 1, tests
+    if isinstance(node, Not):
+        depth, tests = extent(node.item, named)
+        return depth + 1, tests
+    if isinstance(node, All | Any):
+        parts = [extent(item, named) for item in node.items]
+        return 1 + max(depth for depth, _ in parts), sum(tests for _, tests in parts)
+    if isinstance(node, Test):
+        return 1, len(node.value) if node.op == "in" else 1
+    return 1, 1  # a setting test, folded away by resolution but walked before it
+
+
+def refs_of(node: Node) -> list[str]:
+    """The named conditions a condition refers to directly."""
+    if isinstance(node, Ref):
+        return [node.name]
+    if isinstance(node, Not):
+        return refs_of(node.item)
+    if isinstance(node, All | Any):
+        return [name for item in node.items for name in refs_of(item)]
+    return []
+
+
 def resolve(
     node: Node,
     named: Mapping[str, Node],
     settings: Mapping[str, AnyValue],
     negate: bool = False,
+    memo: dict[tuple[str, bool], Node] | None = None,
 ) -> Node:
-    """Expands refs, folds settings into constants and pushes `not` down to the tests."""
+    """Expands refs, folds settings into constants and pushes `not` down to the tests. Each
+    named condition is resolved once per polarity (`memo`): conditions that refer to others
+    several times would otherwise cost time exponential in the length of the chain."""
+    memo = {} if memo is None else memo
     if isinstance(node, Ref):
-        return resolve(named[node.name], named, settings, negate)
+        key = (node.name, negate)
+        if key not in memo:
+            memo[key] = resolve(named[node.name], named, settings, negate, memo)
+        return memo[key]
     if isinstance(node, Not):
-        return resolve(node.item, named, settings, not negate)
+        return resolve(node.item, named, settings, not negate, memo)
     if isinstance(node, SettingTest):
         return Const((settings[node.name] == node.value) != negate)
     if isinstance(node, Const):
@@ -219,7 +276,7 @@ def resolve(
             return All(tuple(Test(node.field, "ne", v) for v in node.value))
         return Test(node.field, _NEGATED[node.op], node.value)
     conjunctive = isinstance(node, All) != negate
-    items = [resolve(item, named, settings, negate) for item in node.items]
+    items = [resolve(item, named, settings, negate, memo) for item in node.items]
     return _simplify(conjunctive, items)
 
 

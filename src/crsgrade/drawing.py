@@ -7,9 +7,11 @@ Every artist that stands for data carries a gid, so the SVG can be checked by it
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
-from pathlib import Path
+import warnings
+from typing import BinaryIO
 
 import matplotlib
 
@@ -18,7 +20,6 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from .errors import CrsgradeError  # noqa: E402
 from .figures import CohortFigure, CourseFigure, GradeStrip, Panel, grade_legend  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
@@ -28,7 +29,19 @@ _RC = {
     "font.size": 8,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    "text.parse_math": False,  # a $ in a patient id or a treatment is a dollar sign, not TeX
 }
+
+
+@contextlib.contextmanager
+def _style():
+    """matplotlib with the house style; its warnings (a glyph missing from the font, say) are
+    not the user's to act on and stay off stderr."""
+    with plt.rc_context(_RC), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
 _HEIGHTS = {"temperature": 1.6, "blood_pressure": 1.3, "oxygen": 0.9, "vasopressors": 0.8, "labs": 1.6}
 
 
@@ -93,7 +106,7 @@ def draw_course(figure: CourseFigure):
     """The matplotlib Figure of a patient's course."""
     heights = [_HEIGHTS.get(p.key, 0.3 * len(p.event_lanes) + 0.4) if not p.strips else _strip_height(p)
                for p in figure.panels]
-    with plt.rc_context(_RC):
+    with _style():
         fig, axes = plt.subplots(len(heights), 1, sharex=True, figsize=(9, sum(heights) + 1.2),
                                  gridspec_kw={"height_ratios": heights}, squeeze=False)
         for ax, panel in zip(axes[:, 0], figure.panels):
@@ -118,7 +131,7 @@ def draw_cohort(figure: CohortFigure):
     per_row = len(figure.rows[0].strips) if figure.rows else 1  # strips per patient: CRS, ICANS
     row_height = 0.08 if figure.heatmap else 0.3
     swim_height = min(9.0, max(2.0, rows * row_height * per_row))
-    with plt.rc_context(_RC):
+    with _style():
         fig = plt.figure(figsize=(10, swim_height + 3.2))
         grid = fig.add_gridspec(2, 2, height_ratios=[swim_height, 2.6], hspace=0.9 / (swim_height + 3.2) * 3,
                                 wspace=0.25)
@@ -195,16 +208,11 @@ def draw_cohort(figure: CohortFigure):
     return fig
 
 
-def save(fig, path: Path) -> None:
-    """Writes a figure as PNG, SVG or PDF, by the file's suffix."""
-    kind = path.suffix.lower().lstrip(".")
-    if kind not in FORMATS:
-        raise CrsgradeError(f"{path}: cannot tell the format; use a name ending in .png, .svg or .pdf")
+def save(fig, handle: BinaryIO, kind: str) -> None:
+    """Writes a figure as PNG, SVG or PDF."""
     try:
-        with plt.rc_context(_RC):
-            fig.savefig(path, format=kind, dpi=150, metadata=_metadata(kind))
-    except OSError as exc:
-        raise CrsgradeError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        with _style():
+            fig.savefig(handle, format=kind, dpi=150, metadata=_metadata(kind))
     finally:
         plt.close(fig)
 
@@ -213,7 +221,7 @@ def svg_text(fig, prefix: str) -> str:
     """A figure as SVG markup to inline in HTML (no XML prologue), every id of matplotlib's own
     given `prefix` too, so that several figures in one page never share an id."""
     buffer = io.StringIO()
-    with plt.rc_context(_RC):
+    with _style():
         fig.savefig(buffer, format="svg", metadata=_metadata("svg"))
     plt.close(fig)
     text = buffer.getvalue()

@@ -24,7 +24,7 @@ import polars as pl
 from . import conditions as cond
 from . import waiver as waivers
 from .combining import combine, disagreements
-from .errors import ObservationError
+from .errors import ObservationError, capped
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
 from .facts import CHILD, derive, o2_rank
@@ -33,7 +33,7 @@ from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
-from .sources import REC, Input, RawBatch, open_path, open_records, open_table
+from .sources import REC, Input, RawBatch, open_bytes, open_path, open_records, open_table
 from .validation import Found, validate
 
 ObservationsInput = str | Path | Iterable[Any]
@@ -65,8 +65,14 @@ def open_input(observations: Any) -> Input:
     """Any accepted form of observations, opened."""
     if isinstance(observations, str | Path):
         return open_path(observations)
+    if isinstance(observations, bytes | bytearray):
+        return open_bytes(bytes(observations), "<bytes>")
     if hasattr(observations, "columns") and (hasattr(observations, "iloc") or hasattr(observations, "schema")):
         return open_table(observations)
+    if isinstance(observations, Mapping) or not isinstance(observations, Iterable):
+        what = "one dict" if isinstance(observations, Mapping) else f"a {type(observations).__name__}"
+        raise ObservationError([f"expected observations: a file path, the file's bytes, a list of records (dicts)"
+                                f" or a table; got {what} (for one record, pass [record])"])
     return open_records(observations)
 
 
@@ -369,10 +375,8 @@ class Grader:
 
 
 def say_days(days: list[int]) -> str:
-    """Days in a message, the list capped: "days 8, 9", "days 8, 9, ... (40 days)"."""
-    shown = ", ".join(str(d) for d in days[:10])
-    more = f", ... ({len(days)} days)" if len(days) > 10 else ""
-    return f"day {days[0]}" if len(days) == 1 else f"days {shown}{more}"
+    """Days in a message, the list capped: "days 8, 9", "days 8, 9, ... (40 in all)"."""
+    return f"day {days[0]}" if len(days) == 1 else f"days {capped([str(d) for d in days])}"
 
 
 def day_rows(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
@@ -389,24 +393,18 @@ def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(t for t in THERAPIES if row.get(t)) + others
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, list | tuple | set):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    return value
-
-
 @lru_cache(maxsize=16)
-def _cached_grader(rules: str | None, settings: tuple, engine: str, system: str | None = None) -> Grader:
-    return Grader(rules, dict(settings), engine, system=system)
+def _cached_grader(ruleset: RuleSet, settings: tuple, engine: str) -> Grader:
+    return Grader(ruleset, dict(settings), engine)
 
 
 def cached_grader(rules: str | Path | None, settings: Mapping[str, Any] | None, engine: str,
                   system: str | None) -> Grader:
-    """A grader for these options, built once per process."""
-    key = tuple(sorted((name, _freeze(value)) for name, value in (settings or {}).items()))
-    return _cached_grader(str(rules) if rules is not None else None, key, engine, system)
+    """A grader for these options, built once per process. Keyed by the rule set as loaded,
+    which is remembered by its files' content (an edited rule file gives a new grader), and by
+    the settings' parsed values (an odd value is a SettingsError here, never a TypeError)."""
+    ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system or DEFAULT_SYSTEM))
+    return _cached_grader(ruleset, tuple(ruleset.settings(settings).items()), engine)
 
 
 def grade(

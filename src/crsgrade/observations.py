@@ -114,13 +114,20 @@ PLAUSIBLE_MAX_FLOW = {
 
 
 
+DAY_RANGE = (-365, 3650)
+# days outside this range are allowed but unusual enough to be warned about
+USUAL_DAYS = (-30, 365)
+
+
 class Observation(BaseModel):
     """One patient-day. Only `day` is required; every other field may be left unrecorded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     patient_id: str = DEFAULT_PATIENT_ID
-    day: int
+    # a year before infusion to ten years after: a day outside is a typing error (a date typed
+    # as a day, 20240302), and no figure or scan should span it
+    day: int = Field(ge=DAY_RANGE[0], le=DAY_RANGE[1])
     time: datetime.time | None = None
     temp_c: float | None = Field(None, gt=25, lt=45)
     temp_f: float | None = Field(None, gt=77, lt=113)

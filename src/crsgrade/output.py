@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import TYPE_CHECKING, BinaryIO
+import re
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
@@ -21,20 +22,39 @@ if TYPE_CHECKING:
 GRADE_STYLE = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red", 4: "bold red", 5: "bold white on red"}
 
 
-def write_csv(frame: pl.DataFrame, handle: BinaryIO, header: bool) -> None:
+# A cell starting so is run as a formula by spreadsheets (CSV injection); a leading ' makes it text.
+_FORMULA = re.compile(r"^[=+\-@\t\r]")
+
+
+def spreadsheet_safe(frame: pl.DataFrame, raw: bool = False) -> pl.DataFrame:
+    """The frame's text cells as a spreadsheet will show them rather than run them (unless
+    `raw`): a cell starting with = + - @ (or a tab or carriage return) gets a leading '."""
+    if raw:
+        return frame
+    return frame.with_columns([
+        pl.when(pl.col(c).str.contains(_FORMULA.pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c, kind in frame.schema.items() if kind == pl.String])
+
+
+def safe_cell(value: Any, raw: bool = False) -> Any:
+    """One cell, as `spreadsheet_safe` writes it."""
+    return "'" + value if not raw and isinstance(value, str) and _FORMULA.match(value) else value
+
+
+def write_csv(frame: pl.DataFrame, handle: BinaryIO, header: bool, raw: bool = False) -> None:
     """Graded days as `crsgrade grade --format csv` rows (the header when asked)."""
-    frame.select(CSV_COLUMNS).with_columns(
+    spreadsheet_safe(frame.select(CSV_COLUMNS), raw).with_columns(
         pl.when(pl.col("fever_waived")).then(pl.lit("true")).otherwise(pl.lit("false")).alias("fever_waived")
     ).write_csv(handle, include_header=header, line_terminator="\n", null_value="")
 
 
-def to_csv(result: GradingResult) -> str:
+def to_csv(result: GradingResult, raw: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for day in result.days():
         writer.writerow([
-            day.patient_id, day.day,
+            safe_cell(day.patient_id, raw), day.day,
             "" if day.crs.grade is None else day.crs.grade,
             "" if day.icans.grade is None else day.icans.grade,
             " ".join(day.crs.rule_ids), " ".join(day.icans.rule_ids),

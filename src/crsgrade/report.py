@@ -189,9 +189,13 @@ def _anchors(patient_ids: Sequence[str]) -> dict[str, str]:
     """An HTML id for each patient: `patient-` and the id with anything but letters, digits,
     `-` and `_` made `-`, numbered where two would come out alike."""
     anchors: dict[str, str] = {}
+    taken: set[str] = set()
     for number, pid in enumerate(patient_ids):
-        anchor = "patient-" + re.sub(r"[^A-Za-z0-9_-]", "-", pid)
-        anchors[pid] = anchor if anchor not in anchors.values() else f"{anchor}-{number}"
+        anchor = base = "patient-" + re.sub(r"[^A-Za-z0-9_-]", "-", pid)
+        while anchor in taken:
+            anchor, number = f"{base}-{number}", number + 1
+        anchors[pid] = anchor
+        taken.add(anchor)
     return anchors
 
 

@@ -2,14 +2,25 @@
 
 A rule set is a directory: `ruleset.yaml` (references, settings, definitions) and one YAML file
 per syndrome holding its rules. Any problem is reported as `FILE:LINE: rule ID: what is wrong`.
+
+Rule files may come from anyone, so loading stays bounded: only regular files of at most
+MAX_FILE_BYTES are read (a symlink could lead anywhere, and an error message would show what it
+found there), YAML aliases are refused (a few lines of them expand to gigabytes), YAML nests at
+most MAX_NESTING levels, numbers are finite and ones both evaluators read, and conditions are
+bounded in depth and size (see conditions.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 import re
+import reprlib
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union
@@ -36,12 +47,25 @@ WAIVER_ENDS = ("episode_resolved", "never")
 # libyaml's safe loader where PyYAML was built with it (ten times faster), else the Python one:
 # both construct plain data only, never objects.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_FILE_BYTES = 1_000_000
+# A level of a condition is a mapping and a list; the rest of a rule file nests a few levels.
+MAX_NESTING = 2 * cond.MAX_DEPTH + 10
+# What both evaluators read: durable-rules cannot parse the exponent notation Python writes
+# below 1e-4 and from 1e16, nor inf or nan.
+NUMBERS = "numbers in rule files are finite: 0, or from 0.0001 up to 1e16 in size"
 # A fact shown in a rule's message: a name in braces, nothing more (no format expressions).
 PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(problem: str) -> str:
+    """A problem as one line: control characters from a rule file's names written as escapes,
+    so each line of an error is one problem that names its file."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], problem)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Citation(_Strict):
@@ -95,6 +119,10 @@ class SettingDef(_Strict):
     type: Literal["bool", "choice", "number", "names"]
     default: bool | float | str | tuple[str, ...]
     choices: tuple[str, ...] = ()
+    # The range a number setting allows, both ends included: without one, `--set
+    # capd_below_age=inf` would make every adult a child.
+    min: float | None = None
+    max: float | None = None
     statement: str
     rationale: str
     citation: Citation
@@ -109,12 +137,23 @@ class SettingDef(_Strict):
             raise ValueError("a bool setting needs a default of true or false")
         if self.type == "number" and isinstance(self.default, bool | str | tuple):
             raise ValueError("a number setting needs a number default")
+        if self.type == "number" and (self.min is None or self.max is None):
+            raise ValueError("a number setting needs its allowed range: min and max")
+        if self.type == "number" and not self.min <= self.default <= self.max:
+            raise ValueError(f"default {self.default:g} is outside the allowed range, {self.range}")
+        if self.type != "number" and (self.min is not None or self.max is not None):
+            raise ValueError("only a number setting has min and max")
         if self.type == "names" and (not isinstance(self.default, tuple)
                                      or not all(_NAME.match(name) for name in self.default)):
             raise ValueError("a names setting needs a list of lower-case names as its default")
         if self.type != "names" and isinstance(self.default, tuple):
             raise ValueError("only a names setting has a list as its default")
         return self
+
+    @property
+    def range(self) -> str:
+        """A number setting's allowed range in words: "0 to 18"."""
+        return f"{self.min:g} to {self.max:g}"
 
     def text(self, value: Any) -> str:
         """A value of this setting as the CLI takes it and the outputs show it: true, 12, high_flow."""
@@ -125,7 +164,8 @@ class SettingDef(_Strict):
         return f"{value:g}" if self.type == "number" else str(value)
 
     def parse(self, name: str, raw: Any) -> Any:
-        """A setting value from the library (typed) or the CLI (text)."""
+        """A setting value from the library (typed) or the CLI (text). A value of any other type
+        is a SettingsError quoting it briefly, never a TypeError."""
         text = str(raw).strip().lower()
         if self.type == "bool":
             if isinstance(raw, bool):
@@ -134,22 +174,26 @@ class SettingDef(_Strict):
                 return True
             if text in ("false", "no", "0", "off"):
                 return False
-            raise SettingsError(f"setting {name}: {raw!r} is not true or false")
+            raise SettingsError(f"setting {name}: {reprlib.repr(raw)} is not true or false")
         if self.type == "number":
             try:
-                return float(raw)
-            except (TypeError, ValueError):
-                raise SettingsError(f"setting {name}: {raw!r} is not a number") from None
+                number = float(raw) if not isinstance(raw, bool) else math.nan
+            except (TypeError, ValueError, OverflowError):
+                number = math.nan
+            if not self.min <= number <= self.max:  # nan fails every comparison
+                raise SettingsError(
+                    f"setting {name}: {reprlib.repr(raw)} is not a number in the allowed range, {self.range}")
+            return number
         if self.type == "names":
             names = () if text in ("", "none") else _names(raw)
             bad = [n for n in names if not _NAME.match(n)]
             if bad:
-                raise SettingsError(f"setting {name}: {bad[0]!r} is not a name (letters, digits, spaces, . _ + -);"
-                                    " separate names with ';'")
+                raise SettingsError(f"setting {name}: {reprlib.repr(bad[0])} is not a name"
+                                    " (letters, digits, spaces, . _ + -); separate names with ';'")
             return names
         if text not in self.choices:
             raise SettingsError(
-                f"setting {name}: {raw!r} is not allowed; choose one of {', '.join(self.choices)}"
+                f"setting {name}: {reprlib.repr(raw)} is not allowed; choose one of {', '.join(self.choices)}"
             )
         return text
 
@@ -352,13 +396,17 @@ class Rule:
         return frozenset(cond.settings_of(self.condition, self.named))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RuleSet:
-    """A loaded, validated rule set: its manifest and its rules in file order."""
+    """A loaded, validated rule set: its manifest and its rules in file order. Loading returns
+    the same object while the files are unchanged, so it can key a cache."""
 
     manifest: Manifest
     rules: tuple[Rule, ...]
     directory: Path
+    # SHA-256 over the names and contents of the YAML files it was loaded from, so a report
+    # names exactly the rules that graded it.
+    digest: str
 
     @property
     def definitions(self) -> Definitions:
@@ -384,15 +432,6 @@ class RuleSet:
         return [name for name in ("vasopressor_dose", "fio2_estimate")
                 if getattr(defs, name) is not None and getattr(defs, name).evidence == "verify"]
 
-    @cached_property
-    def digest(self) -> str:
-        """SHA-256 over the rule set's YAML files (names and contents), so a report names exactly
-        the rules that graded it."""
-        digest = hashlib.sha256()
-        for path in sorted(self.directory.glob("*.yaml")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        return digest.hexdigest()
-
     def rule(self, rule_id: str) -> Rule:
         return next(rule for rule in self.rules if rule.id == rule_id)
 
@@ -403,8 +442,11 @@ class RuleSet:
     def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every setting's value: its default unless overridden. Unknown names are errors."""
         declared = self.manifest.settings
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise SettingsError(
+                f"settings are a mapping of setting names to values, not a {type(overrides).__name__}")
         overrides = dict(overrides or {})
-        unknown = sorted(set(overrides) - set(declared))
+        unknown = sorted(map(str, set(overrides) - set(declared)))
         if unknown:
             raise SettingsError(
                 f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)};"
@@ -444,11 +486,11 @@ def shipped(*parts: str) -> Path:
 
 
 def default_rules_dir(system: str = DEFAULT_SYSTEM) -> Path:
-    """The shipped rule set of a grading system (ASTCT 2019 by default)."""
-    directory = shipped("rules", system)
-    if not (directory / MANIFEST).is_file():
+    """The shipped rule set of a grading system (ASTCT 2019 by default). Only a shipped name is
+    taken: a name is never a path."""
+    if system not in shipped_systems():
         raise RuleFileError(f"no grading system '{system}'; shipped: {', '.join(shipped_systems())}")
-    return directory
+    return shipped("rules", system)
 
 
 def shipped_systems() -> tuple[str, ...]:
@@ -457,12 +499,18 @@ def shipped_systems() -> tuple[str, ...]:
     return tuple(sorted(found, key=lambda name: name != DEFAULT_SYSTEM))
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """The line in a YAML text of the node at a pydantic error location."""
+@lru_cache(maxsize=4)
+def _compose(text: str) -> yaml.Node | None:
+    """A rule file's YAML nodes, composed once however many problems it has."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError:
         return None
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """The line in a YAML text of the node at a pydantic error location."""
+    node = _compose(text)
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
@@ -477,18 +525,72 @@ def _line_of(text: str, loc: tuple) -> int | None:
     return line
 
 
-def _read_yaml(path: Path) -> tuple[Any, str]:
+def _read_bytes(path: Path) -> bytes:
+    """A rule file's bytes, read only from a regular file (never through a symlink) of at most
+    MAX_FILE_BYTES."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleFileError(f"{path}: cannot read rule file: {exc}") from None
+        if not stat.S_ISREG(path.lstat().st_mode):
+            raise RuleFileError(f"{path}: not a regular file; a rule set directory holds only regular"
+                                " *.yaml files (no symlinks, directories or devices)")
+        # O_NOFOLLOW: the file cannot be swapped for a symlink after the check
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with open(descriptor, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise RuleFileError(f"{path}: cannot read rule file: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise RuleFileError(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, the most a rule file may hold")
+    return data
+
+
+def _check_events(text: str, path: Path) -> None:
+    """Refuses aliases and deep nesting before anything is built from a rule file: an alias
+    can make a few lines expand to gigabytes, and deep nesting exhausts the stack of the code
+    that walks the result. Parser events are cheap: no objects are built."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            raise RuleFileError(f"{path}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor})"
+                                " are not allowed in rule files; write the value out")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise RuleFileError(f"{path}:{event.start_mark.line + 1}: YAML nests more than"
+                                    f" {MAX_NESTING} levels deep, the most a rule file may")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _read_yaml(path: Path, raw: bytes) -> tuple[Any, str]:
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleFileError(f"{path}: not UTF-8 text (byte {exc.start}); rule files are UTF-8") from None
+    try:
+        _check_events(text, path)
         return yaml.load(text, Loader=_SAFE_LOADER), text
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise RuleFileError(f"{where}: YAML syntax error: {problem}") from None
+    except (ValueError, KeyError, OverflowError) as exc:  # PyYAML's constructors': !!int x, 2024-13-45
+        raise RuleFileError(f"{path}: YAML value that cannot be read: {exc}") from None
+
+
+def _bad_number(data: Any) -> tuple[tuple, Any] | None:
+    """The location and value of the first number that is not one of NUMBERS."""
+    stack: list[tuple[tuple, Any]] = [((), data)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(reversed([(loc + (key,), item) for key, item in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(loc + (index,), item) for index, item in enumerate(value)]))
+        elif isinstance(value, int | float) and not isinstance(value, bool) \
+                and not (value == 0 or 1e-4 <= abs(value) < 1e16):  # nan fails both
+            return loc, value
+    return None
 
 
 def _validation_problems(path: Path, text: str, data: Any, exc: ValidationError) -> list[str]:
@@ -510,12 +612,19 @@ def _validation_problems(path: Path, text: str, data: Any, exc: ValidationError)
             message = "unknown field"
         elif error["type"] == "missing":
             message = "required field missing"
-        problems.append(f"{where}:{rule} {field_path}: {message}")
+        problems.append(_one_line(f"{where}:{rule} {field_path}: {message}"))
     return problems
 
 
-def _parse(model: type[BaseModel], path: Path) -> tuple[Any, str, Any]:
-    data, text = _read_yaml(path)
+def _parse(model: type[BaseModel], path: Path, raw: bytes) -> tuple[Any, str, Any]:
+    data, text = _read_yaml(path, raw)
+    bad = _bad_number(data)
+    if bad:
+        loc, value = bad
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        shown = repr(value) if isinstance(value, float) or abs(value) < 10**24 else "an integer of over 24 digits"
+        raise RuleFileError(_one_line(f"{where}: {'.'.join(map(str, loc))}: {shown} is not allowed; {NUMBERS}"))
     try:
         return model.model_validate(data), text, data
     except ValidationError as exc:
@@ -578,8 +687,10 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
         settings.get(age.setting) is None or settings[age.setting].type != "number"
     ):
         problems.append(f"encephalopathy: '{age.setting}' is not a number setting")
+    elif isinstance(age, Constant) and (isinstance(age.fixed, bool) or not isinstance(age.fixed, int | float)):
+        problems.append("encephalopathy.capd_below_age: a number of years, or {setting: NAME}")
     if problems:
-        raise RuleFileError("\n".join(f"{path}: {problem}" for problem in problems))
+        raise RuleFileError("\n".join(_one_line(f"{path}: {problem}") for problem in problems))
 
 
 def _waiver_problems(waiver: WaiverDef, settings: Mapping[str, SettingDef]) -> list[str]:
@@ -610,39 +721,40 @@ def _waiver_problems(waiver: WaiverDef, settings: Mapping[str, SettingDef]) -> l
         possible = settings[ends.setting].choices if ends.setting in settings else ()
     else:
         possible = (ends.fixed,)
-    if not set(possible) <= set(WAIVER_ENDS):
+    if not all(value in WAIVER_ENDS for value in possible):
         problems.append(f"fever_waiver.ends: values must be among {', '.join(WAIVER_ENDS)}")
     return problems
 
 
-def _find_cycle(named: Mapping[str, cond.Node]) -> list[str] | None:
-    def refs(node: cond.Node) -> list[str]:
-        if isinstance(node, cond.Ref):
-            return [node.name]
-        if isinstance(node, cond.Not):
-            return refs(node.item)
-        if isinstance(node, cond.All | cond.Any):
-            return [name for item in node.items for name in refs(item)]
-        return []
+def _dependency_order(named: Mapping[str, cond.Node]) -> tuple[list[str], list[str] | None]:
+    """The named conditions, each after those it refers to, and the first cycle of references
+    found (or None). Iterative and visiting each condition once: chains of references may be
+    as long as a rule file allows."""
+    order: list[str] = []
+    done: set[str] = set()
+    for root in named:
+        if root in done:
+            continue
+        trail, on_trail, stack = [root], {root}, [iter(cond.refs_of(named[root]))]
+        while stack:
+            target = next(stack[-1], None)
+            if target is None:
+                stack.pop()
+                done.add(trail[-1])
+                on_trail.discard(trail[-1])
+                order.append(trail.pop())
+            elif target in on_trail:
+                return order, trail[trail.index(target):] + [target]
+            elif target not in done:
+                trail.append(target)
+                on_trail.add(target)
+                stack.append(iter(cond.refs_of(named[target])))
+    return order, None
 
-    def visit(name: str, trail: list[str]) -> list[str] | None:
-        if name in trail:
-            return trail[trail.index(name):] + [name]
-        for target in refs(named[name]):
-            found = visit(target, trail + [name])
-            if found:
-                return found
-        return None
 
-    for name in named:
-        found = visit(name, [])
-        if found:
-            return found
-    return None
-
-
-def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.FactSpec]) -> list[Rule]:
-    spec, text, data = _parse(RuleFileDef, path)
+def _load_rule_file(path: Path, raw: bytes, manifest: Manifest,
+                    facts: Mapping[str, cond.FactSpec]) -> list[Rule]:
+    spec, text, data = _parse(RuleFileDef, path, raw)
     settings = {
         name: cond.SettingSpec(s.type, tuple(s.choices)) for name, s in manifest.settings.items()
     }
@@ -652,7 +764,7 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
     def fail(loc: tuple, rule_id: str | None, message: str) -> None:
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
-        problems.append(f"{where}:{f' rule {rule_id}:' if rule_id else ''} {message}")
+        problems.append(_one_line(f"{where}:{f' rule {rule_id}:' if rule_id else ''} {message}"))
 
     named: dict[str, cond.Node] = {}
     for name, named_def in spec.conditions.items():
@@ -660,9 +772,21 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
             named[name] = parser.parse(named_def.when, f"conditions.{name}")
         except cond.ConditionError as exc:
             fail(("conditions", name), None, str(exc))
-    cycle = _find_cycle(named) if not problems else None
-    if cycle:
-        fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
+    # The depth and tests of each named condition with its refs expanded, while all are in bounds.
+    extents: dict[str, tuple[int, int]] | None = None
+    if not problems:
+        order, cycle = _dependency_order(named)
+        if cycle:
+            fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
+        else:
+            extents = {}
+            for name in order:
+                extents[name] = cond.extent(named[name], extents)
+                problem = _bounds_problem(*extents[name])
+                if problem:
+                    fail(("conditions", name), None, f"conditions.{name}: {problem}")
+                    extents = None
+                    break
 
     unmet_texts = {name: c.unmet for name, c in spec.conditions.items() if c.unmet}
     domains = manifest.domains.get(spec.syndrome, {})
@@ -690,6 +814,9 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
         except cond.ConditionError as exc:
             fail(loc + ("when",), rule.id, str(exc))
             continue
+        problem = _bounds_problem(*cond.extent(node, extents)) if extents is not None else None
+        if problem:
+            fail(loc + ("when",), rule.id, f"when: {problem}")
         for kind in ("matches", "does_not_match"):
             for number, example in enumerate(getattr(rule.examples, kind)):
                 problem = _example_problem(example, facts)
@@ -705,6 +832,12 @@ def _load_rule_file(path: Path, manifest: Manifest, facts: Mapping[str, cond.Fac
     if problems:
         raise RuleFileError("\n".join(problems))
     return rules
+
+
+def _bounds_problem(depth: int, tests: int) -> str | None:
+    if depth > cond.MAX_DEPTH:
+        return cond.TOO_DEEP
+    return cond.TOO_MANY if tests > cond.MAX_TESTS else None
 
 
 def _example_problem(example: Mapping[str, Any], facts: Mapping[str, cond.FactSpec]) -> str | None:
@@ -724,19 +857,30 @@ def _example_problem(example: Mapping[str, Any], facts: Mapping[str, cond.FactSp
 
 
 def load_ruleset(directory: Path | str | None = None) -> RuleSet:
-    """Loads and validates a rule set directory (the shipped ASTCT 2019 set by default)."""
+    """Loads and validates a rule set directory (the shipped ASTCT 2019 set by default).
+
+    The files are read first and the rule set is remembered by their names and contents: the
+    same files give the same RuleSet without parsing them again, and an edited file is read anew.
+    """
     directory = Path(directory) if directory is not None else default_rules_dir()
-    manifest_path = directory / MANIFEST
-    if not manifest_path.is_file():
+    files = tuple((path.name, _read_bytes(path)) for path in sorted(directory.glob("*.yaml")))
+    if MANIFEST not in dict(files):
         raise RuleFileError(f"{directory}: not a rule set directory (no {MANIFEST})")
-    manifest, _, _ = _parse(Manifest, manifest_path)
+    return _load(directory, files)
+
+
+@lru_cache(maxsize=16)
+def _load(directory: Path, files: tuple[tuple[str, bytes], ...]) -> RuleSet:
+    manifest_path = directory / MANIFEST
+    manifest, _, _ = _parse(Manifest, manifest_path, dict(files)[MANIFEST])
     _check_manifest(manifest, manifest_path)
     facts = fact_vocabulary(manifest.definitions.oxygen.classes)
     rules: list[Rule] = []
-    for path in sorted(directory.glob("*.yaml")):
-        if path.name != MANIFEST:
-            rules.extend(_load_rule_file(path, manifest, facts))
-    duplicates = sorted({r.id for r in rules if sum(o.id == r.id for o in rules) > 1})
+    for name, raw in files:
+        if name != MANIFEST:
+            rules.extend(_load_rule_file(directory / name, raw, manifest, facts))
+    counts = Counter(rule.id for rule in rules)
+    duplicates = sorted(rule_id for rule_id, count in counts.items() if count > 1)
     if duplicates:
         raise RuleFileError(f"{directory}: duplicate rule ids across files: {', '.join(duplicates)}")
     declared = manifest.syndromes
@@ -747,4 +891,7 @@ def load_ruleset(directory: Path | str | None = None) -> RuleSet:
     if undeclared:
         raise RuleFileError(
             f"{directory}: rules for {', '.join(undeclared)}, which {MANIFEST} does not list under syndromes")
-    return RuleSet(manifest=manifest, rules=tuple(rules), directory=directory)
+    digest = hashlib.sha256()
+    for name, raw in files:
+        digest.update(os.fsencode(name) + b"\0" + raw + b"\0")
+    return RuleSet(manifest=manifest, rules=tuple(rules), directory=directory, digest=digest.hexdigest())

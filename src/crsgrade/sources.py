@@ -29,7 +29,7 @@ import polars as pl
 
 from .columns import KNOWN_COLUMNS, column_for
 from .observations import Observation, field_kinds
-from .errors import ObservationError
+from .errors import ObservationError, printable, shortened
 from .suggestions import did_you_mean
 
 BATCH_BYTES = 8 << 20
@@ -84,19 +84,28 @@ def map_headers(headers: Iterable[str], source: str, problems: list[str], warnin
     given twice is a problem."""
     mapped: list[str | None] = []
     seen: dict[str, str] = {}
+    unknown = 0
     for header in headers:
         column = column_for(header)
         if column is None:
             if header.strip():
-                hint = did_you_mean(header.strip().lower(), KNOWN_COLUMNS)
-                warnings.append(f"{source}:1:{header.strip()}: unknown column, ignored{hint}")
+                unknown += 1
+                if unknown <= _UNKNOWN_NAMED:
+                    hint = did_you_mean(header.strip().lower(), KNOWN_COLUMNS)
+                    warnings.append(printable(f"{source}:1:{shortened(header.strip())}: unknown column, ignored{hint}"))
         elif column in seen:
             problems.append(f"{source}:1:{column}: column appears more than once"
                             f" (as '{seen[column]}' and '{header.strip()}')")
         else:
             seen[column] = header.strip()
         mapped.append(column)
+    if unknown > _UNKNOWN_NAMED:
+        warnings.append(f"{source}:1: {unknown - _UNKNOWN_NAMED:,} more unknown columns, ignored")
     return mapped
+
+
+# unknown columns named one by one in warnings; the rest are counted
+_UNKNOWN_NAMED = 20
 
 
 def _require_day(columns: Iterable[str | None], source: str, problems: list[str]) -> None:
@@ -197,6 +206,8 @@ class _Csv:
         self._lines: list[int] | None = None
 
     def _reader(self, data: bytes) -> Iterator[list[str]]:
+        # polars reads a cell of any length: so must the csv module (its default stops at 128 KB)
+        csv.field_size_limit(max(csv.field_size_limit(), len(data)))
         return csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=self.delimiter)
 
     def locate(self, rec: int) -> str:
@@ -389,7 +400,7 @@ def _records_batch(records: list[tuple[int, Any]], source: str,
             else:
                 row[column] = value if type(value) is str else _cell(value)
     columns = [c for c in dict.fromkeys(known.values()) if c is not None]
-    if records:
+    if any(rows):  # (when no record could be read, their problems say why)
         _require_day(columns, source, problems)
     frame = pl.from_dicts(rows, schema={c: pl.String for c in columns}) if columns else pl.DataFrame(height=len(rows))
     frame = frame.with_columns(pl.Series(REC, [rec for rec, _ in records], dtype=pl.Int64))

@@ -22,12 +22,15 @@ from typing import Any, Callable
 import polars as pl
 
 from .columns import CONTRACT_COLUMNS
+from .errors import printable, shortened
 from .observations import (
     CARTOX_ITEMS,
+    DAY_RANGE,
     DEFAULT_PATIENT_ID,
     ENUM_ALIASES,
     ICE_ITEMS,
     PLAUSIBLE_MAX_FLOW,
+    USUAL_DAYS,
     VASOPRESSOR_DOSES,
     WEIGHT_BASED_DOSES,
     Observation,
@@ -46,6 +49,9 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 FAHRENHEIT = (77.0, 113.0)
 _DATE_COLUMNS = ("date", "infusion_date")
 _TEXT_COLUMNS = ("patient_id", "other_treatment", "note")
+# control characters a text cell may not hold (a note may hold tabs and line breaks)
+_CONTROL = {"note": r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"}
+_ANY_CONTROL = r"[\x00-\x1f\x7f-\x9f]"
 
 
 def kind(name: str) -> str:
@@ -109,6 +115,8 @@ def parse_cell(name: str, text: str) -> tuple[bool, Any]:
             return True, datetime.time.fromisoformat(text if len(text) != 4 else "0" + text).isoformat()
         except ValueError:
             return False, None
+    if re.search(_CONTROL.get(name, _ANY_CONTROL), text):
+        return False, None
     if name == "other_treatment":
         names = [n.strip().lower() for n in text.replace(",", ";").split(";") if n.strip()]
         return True, "; ".join(dict.fromkeys(" ".join(n.split()) for n in names)) or None
@@ -123,6 +131,8 @@ def allowed(name: str, value: Any) -> str:
         aliases = list(ENUM_ALIASES.get(name, {}))
         return f"allowed: {', '.join(options)}{did_you_mean(str(value), options + aliases)}"
     what = kind(name)
+    if what == "text":
+        return f"control characters (such as ESC{'' if name == 'note' else ' or a line break'}) are not allowed"
     if what == "bool":
         return f"expected {BOOL_TEXT}"
     if what == "time":
@@ -158,7 +168,7 @@ def _fast(name: str, column: pl.Expr) -> pl.Expr:
         return column.replace_strict(spellings, default=None, return_dtype=pl.String)
     if what == "text" and name != "other_treatment":
         stripped = column.str.strip_chars()
-        return pl.when(stripped != "").then(stripped)
+        return pl.when((stripped != "") & ~stripped.str.contains(_CONTROL.get(name, _ANY_CONTROL))).then(stripped)
     return pl.lit(None, dtype=pl.String)
 
 
@@ -172,14 +182,14 @@ class Found:
     warnings: list[tuple[int, int, str]] = field(default_factory=list)
 
     def problem(self, recs: list[int], order: int, messages: list[str]) -> None:
-        self.problems += [(rec, order, self.locate(rec) + message) for rec, message in zip(recs, messages)]
+        self.problems += [(rec, order, printable(self.locate(rec) + message)) for rec, message in zip(recs, messages)]
 
     def problem_as_is(self, rec: int, order: int, message: str) -> None:
         """A problem whose message names its own locations (several readings of a day)."""
-        self.problems.append((rec, order, message))
+        self.problems.append((rec, order, printable(message)))
 
     def warning(self, recs: list[int], order: int, messages: list[str]) -> None:
-        self.warnings += [(rec, order, self.locate(rec) + message) for rec, message in zip(recs, messages)]
+        self.warnings += [(rec, order, printable(self.locate(rec) + message)) for rec, message in zip(recs, messages)]
 
 
 # Where each kind of problem comes in a row's list: cells as split, the unitless temperature,
@@ -213,7 +223,7 @@ def _convert(frame: pl.DataFrame, found: Found) -> pl.DataFrame:
         if bad:
             rows = frame.filter(column.is_in(bad)).select(REC, name)
             found.problem(rows[REC].to_list(), _order(name),
-                          [f":{name}: value '{cell}' — {allowed(name, cell)}" for cell in rows[name].to_list()])
+                          [f":{name}: value '{shortened(cell)}' — {allowed(name, cell)}" for cell in rows[name].to_list()])
     return typed
 
 
@@ -254,8 +264,9 @@ def _out_of_bounds(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.D
                           [f":{name}: value '{_shown(cell)}' — {allowed(name, _shown(cell))}"
                            for cell in rows[name].to_list()])
             frame = frame.with_columns(pl.when(flags[name]).then(None).otherwise(pl.col(name)).alias(name))
-    return frame.with_columns([pl.col(c).cast(pl.Int64) for c in frame.columns
-                               if c not in (REC, "_blank") and kind(c) == "int"])
+    numbers = [c for c in frame.columns if c not in (REC, "_blank") and kind(c) in ("int", "float")]
+    return frame.with_columns([pl.col(c).cast(pl.Int64) if kind(c) == "int" else pl.col(c) + 0.0  # -0.0 is 0
+                               for c in numbers])
 
 
 def _shown(cell: Any) -> str:
@@ -301,9 +312,17 @@ def _temperature(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Dat
         found.warning(rows[REC].to_list(), _TEMPERATURE, [
             f":temperature: value '{_shown(v)}' read as °F ({(v - 32) * 5 / 9:.1f} °C)" for v in rows["temperature"]])
     frame = _ensure(frame, ("temp_c", "temp_f"))
+    as_celsius = pl.when(celsius).then(value).otherwise((value - 32) * 5 / 9)
+    given = pl.coalesce(pl.col("temp_c"), (pl.col("temp_f") - 32) * 5 / 9)
+    disagrees = ((as_celsius - given).abs() > 0.3).fill_null(False)
+    wrong = frame.filter(disagrees & ~bad)
+    found.problem(wrong[REC].to_list(), _TEMPERATURE, [
+        f":temperature: value '{_shown(t)}' disagrees with "
+        + (f"temp_c {c:g}" if c is not None else f"temp_f {f:g}") for t, c, f in
+        wrong.select("temperature", "temp_c", "temp_f").iter_rows()])
     return frame.with_columns(
-        pl.coalesce(pl.col("temp_c"), pl.when(celsius).then(value)).alias("temp_c"),
-        pl.coalesce(pl.col("temp_f"), pl.when(fahrenheit).then(value)).alias("temp_f"),
+        pl.coalesce(pl.col("temp_c"), pl.when(celsius & ~disagrees).then(value)).alias("temp_c"),
+        pl.coalesce(pl.col("temp_f"), pl.when(fahrenheit & ~disagrees).then(value)).alias("temp_f"),
     ).drop("temperature")
 
 
@@ -324,7 +343,8 @@ def _patients(frame: pl.DataFrame, found: Found) -> pl.DataFrame:
     """patient_id: one patient when the column is absent; every cell needed when it is there."""
     if "patient_id" not in frame.columns:
         return frame.with_columns(pl.lit(DEFAULT_PATIENT_ID).alias("patient_id"))
-    missing = frame.filter(pl.col("patient_id").is_null())
+    missing = frame.filter(pl.col("patient_id").is_null()
+                           & ~pl.col(REC).is_in(_recs_with(found, _COLUMN["patient_id"])))
     if missing.height:
         found.problem(missing[REC].to_list(), _COLUMN["patient_id"],
                       [":patient_id: required, but empty"] * missing.height)
@@ -361,12 +381,28 @@ def _days(frame: pl.DataFrame, raw: pl.DataFrame, infusion_date: datetime.date |
                 raw.select(REC, pl.col("day").alias("_raw_day")) if "day" in raw.columns else
                 disagree.select(REC, pl.lit(None).alias("_raw_day")), on=REC, how="left").select(
                 "_raw_day", "date", "_computed", "_day0").iter_rows()])
-        frame = frame.with_columns(pl.coalesce(pl.col("day"), pl.col("_computed")).alias("day")).drop(
-            "_computed", "_day0")
+        low, high = DAY_RANGE
+        far = frame.filter(pl.col("day").is_null() & ~pl.col("_computed").is_between(low, high).fill_null(True))
+        found.problem(far[REC].to_list(), _DATE, [
+            f":date: {date} is day {computed:,} after infusion on {day0}; days from {low} to {high} are allowed"
+            for date, computed, day0 in far.select("date", "_computed", "_day0").iter_rows()])
+        frame = frame.with_columns(pl.coalesce(pl.col("day"), pl.when(pl.col("_computed").is_between(low, high))
+                                               .then(pl.col("_computed"))).alias("day")).drop("_computed", "_day0")
     dated = raw["date"].is_not_null() if "date" in raw.columns else pl.Series([False] * raw.height, dtype=pl.Boolean)
     empty_day = frame.filter(pl.col("day").is_null() & ~dated & ~pl.col(REC).is_in(_recs_with(found, _COLUMN["day"])))
     found.problem(empty_day[REC].to_list(), _COLUMN["day"], [":day: required, but empty"] * empty_day.height)
+    _unusual_days(frame, found)
     return frame.drop(*[c for c in _DATE_COLUMNS if c in frame.columns])
+
+
+def _unusual_days(frame: pl.DataFrame, found: Found) -> None:
+    """One warning per patient with days far from infusion (allowed, but rarely meant)."""
+    low, high = USUAL_DAYS
+    unusual = frame.filter(~pl.col("day").is_between(low, high).fill_null(True)).group_by(
+        "patient_id", maintain_order=True).agg(pl.col(REC).first(), pl.col("day").first(), pl.len())
+    found.warning(unusual[REC].to_list(), _COLUMN["day"], [
+        f":day: value '{day}': patient {pid} has {count} day{'s' if count > 1 else ''} outside {low} to {high};"
+        " check they count days from infusion" for pid, _, day, count in unusual.iter_rows()])
 
 
 def _recs_with(found: Found, order: int) -> list[int]:

@@ -15,7 +15,7 @@ from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
-from .output import GRADE_STYLE
+from .output import GRADE_STYLE, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
 
@@ -119,7 +119,7 @@ def summary_tables(summary: CohortSummary) -> Group:
         graded = [getattr(p, syndrome) for syndrome in labels]
         given = [name for name in ("tocilizumab", "steroids") if any(getattr(s, name) for s in graded)]
         given += sorted(set().union(*(s.other_therapies for s in graded)))
-        patients.add_row(Text(p.patient_id), *(_syndrome_cell(s) for s in graded), ", ".join(given))
+        patients.add_row(Text(p.patient_id), *(_syndrome_cell(s) for s in graded), Text(", ".join(given)))
     cohort = Table(title="Cohort", title_justify="left")
     for column in ("", "patients", "any grade", "grade ≥ 3", "median onset (day)", "median duration (days)",
                    "not gradable"):
@@ -156,7 +156,7 @@ SUMMARY_CSV_COLUMNS = (
 )
 
 
-def summary_csv(summary: CohortSummary) -> str:
+def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SUMMARY_CSV_COLUMNS)
@@ -166,10 +166,10 @@ def summary_csv(summary: CohortSummary) -> str:
             return "" if v is None else str(v).lower() if isinstance(v, bool) else v
         return [show(s.occurred), show(s.highest_grade), show(s.highest_grade_day), show(s.onset_day),
                 show(s.resolution_day), s.duration_days, len(s.episodes), show(s.tocilizumab),
-                show(s.steroids), " ".join(s.other_therapies)]
+                show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
 
     for p in summary.patients:
-        writer.writerow([p.patient_id, p.first_day, p.last_day, *cells(p.crs), *cells(p.icans)])
+        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day, *cells(p.crs), *cells(p.icans)])
     return buffer.getvalue()
 
 
@@ -245,8 +245,8 @@ def systems_table(rulesets: list[RuleSet]) -> Table:
         parts = [f"{len(unverified)} of {len(ruleset.rules)} rules"] if unverified else []
         parts += [f"{name.replace('_', ' ')} table" for name in ruleset.unverified_tables]
         first = next(iter(manifest.references.values()))
-        table.add_row(f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
-                      first.short, ", ".join(tested), "; ".join(parts) or "none")
+        table.add_row(*(Text(cell) for cell in (f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
+                                                first.short, ", ".join(tested), "; ".join(parts) or "none")))
     return table
 
 
@@ -262,7 +262,7 @@ def comparison_tables(comparison: Comparison) -> Group:
     for day in comparison.days:
         by_patient.setdefault(day.patient_id, []).append(day)
     for patient_id, days in by_patient.items():
-        table = Table(title=f"Patient {patient_id}", title_justify="left")
+        table = Table(title=Text(f"Patient {patient_id}"), title_justify="left")
         table.add_column("Day", justify="right")
         columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
         for syndrome, system in columns:
@@ -307,7 +307,7 @@ def _highest_table(comparison: Comparison) -> Table:
     for patient in comparison.patients:
         rows.setdefault(patient.patient_id, {})[patient.syndrome] = patient
     for patient_id, of_patient in rows.items():
-        table.add_row(patient_id, *(_compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
+        table.add_row(Text(patient_id), *(_compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
                                     for syndrome, system in columns))
     return table
 
