@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -197,6 +196,16 @@ def test_yaml_aliases_are_refused_before_they_expand(rules):
     assert f"crs.yaml:{line}: YAML aliases (*lol0) are not allowed in rule files" in message
 
 
+def test_a_key_given_twice_is_refused(rules):
+    text = (rules / "crs.yaml").read_text()
+    grade_line = next(line for line in text.splitlines() if line.strip().startswith("grade:"))
+    indent = grade_line[:len(grade_line) - len(grade_line.lstrip())]
+    edit(rules / "crs.yaml", grade_line + "\n", grade_line + "\n" + indent + "grade: 4\n")
+    message = load_error(rules)
+    line = text.splitlines().index(grade_line) + 2
+    assert f"crs.yaml:{line}: key 'grade' given twice in one mapping; YAML would keep only the last" in message
+
+
 def chained_conditions(path: Path, count: int, when: str) -> None:
     """Named conditions c1..c{count}, each `when` (a template of the previous one's name)."""
     chain = "".join(f"  c{n}:\n    statement: c{n}\n    when: {when.format(previous=f'c{n - 1}')}\n"
@@ -208,9 +217,7 @@ def test_conditions_referring_twice_to_the_previous_are_bounded(rules):
     # 22 conditions each referring twice to the previous took 15 s to load, doubling with each.
     chained_conditions(rules / "crs.yaml", 22, "{{any: [{{ref: {previous}}}, {{ref: {previous}}}]}}")
     edit(rules / "crs.yaml", "- ref: fever_criterion", "- ref: c22")
-    started = time.perf_counter()
-    message = load_error(rules)
-    assert time.perf_counter() - started < 2
+    message = load_error(rules)  # (before the bound, this took 15 s, doubling with each condition)
     assert f"crs.yaml:{line_of(rules / 'crs.yaml', 'statement: c9')}: conditions.c9: more than 500 tests" in message
 
 
@@ -229,10 +236,8 @@ def test_resolving_shared_references_is_linear_and_unchanged():
         previous = cond.Ref(f"c{n - 1}")
         either = (previous, cond.Not(previous), cond.Test("fever", "eq", True))
         named[f"c{n}"] = cond.Any(either) if n % 2 else cond.All(either)
-    started = time.perf_counter()
-    for value in (True, False):
+    for value in (True, False):  # 2^59 tests if walked as a tree: it would never return
         cond.resolve(cond.Ref("c59"), named, {"counts": value})
-    assert time.perf_counter() - started < 1  # 2^59 tests if walked as a tree
     for n in range(6):
         for value in (True, False):
             expected = cond.resolve(inline(cond.Ref(f"c{n}")), {}, {"counts": value})

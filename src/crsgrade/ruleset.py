@@ -544,21 +544,33 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _check_events(text: str, path: Path) -> None:
-    """Refuses aliases and deep nesting before anything is built from a rule file: an alias
-    can make a few lines expand to gigabytes, and deep nesting exhausts the stack of the code
-    that walks the result. Parser events are cheap: no objects are built."""
-    depth = 0
+    """Refuses aliases, deep nesting and keys given twice before anything is built from a
+    rule file: an alias can make a few lines expand to gigabytes, deep nesting exhausts the
+    stack of the code that walks the result, and YAML keeps only the last of two equal keys
+    (a criterion's second `grade:` would silently replace the first). Parser events are cheap:
+    no objects are built."""
+    # per open collection: whether it is a mapping, its keys so far, whether a key comes next
+    open_: list[tuple[bool, set[str], list[bool]]] = []
     for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
-            raise RuleFileError(f"{path}:{event.start_mark.line + 1}: YAML aliases (*{event.anchor})"
+            raise RuleFileError(f"{path}:{line}: YAML aliases (*{event.anchor})"
                                 " are not allowed in rule files; write the value out")
+        if open_ and open_[-1][0] and isinstance(event, yaml.ScalarEvent | yaml.CollectionStartEvent):
+            _, keys, key_next = open_[-1]
+            if key_next[0] and isinstance(event, yaml.ScalarEvent):
+                if event.value in keys:
+                    raise RuleFileError(f"{path}:{line}: key '{event.value}' given twice in one mapping;"
+                                        " YAML would keep only the last")
+                keys.add(event.value)
+            key_next[0] = not key_next[0]
         if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_NESTING:
-                raise RuleFileError(f"{path}:{event.start_mark.line + 1}: YAML nests more than"
+            open_.append((isinstance(event, yaml.MappingStartEvent), set(), [True]))
+            if len(open_) > MAX_NESTING:
+                raise RuleFileError(f"{path}:{line}: YAML nests more than"
                                     f" {MAX_NESTING} levels deep, the most a rule file may")
         elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+            open_.pop()
 
 
 def _read_yaml(path: Path, raw: bytes) -> tuple[Any, str]:

@@ -188,6 +188,8 @@ class _Csv:
             if b"\n" not in head[offset:]:
                 raise ObservationError([f"{source}: empty file; expected a header row with at least 'day'"])
             offset, blank_lines = head.index(b"\n", offset) + 1, blank_lines + 1
+        while b"\n" not in head[offset:] and len(head) < text.size:  # a header longer than what was read
+            head = text.read(0, 2 * len(head))
         decoded = head[offset:].decode("utf-8", errors="replace")
         self.delimiter = _sniff(decoded.split("\n", 1)[0].rstrip("\r"))
         reader = csv.reader(io.StringIO(decoded, newline=""), delimiter=self.delimiter)
