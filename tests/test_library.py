@@ -76,3 +76,9 @@ def test_engine_python_is_always_available():
 def test_unknown_engine():
     with pytest.raises(crsgrade.EngineError, match="unknown engine"):
         crsgrade.grade(EXAMPLE, engine="rete")
+
+
+def test_an_unknown_patient_is_a_key_error_naming_the_patients():
+    result = crsgrade.grade(EXAMPLE)
+    with pytest.raises(KeyError, match="no patient 'x'; patients: case1"):
+        result.patient("x")

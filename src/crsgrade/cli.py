@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import io
 import json
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
@@ -31,7 +31,21 @@ from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset,
 # explain, summary, rules, demo and the rich views import what they need when run, so that
 # `crsgrade grade` starts without them.
 
+class _Commands(typer.core.TyperGroup):
+    """Every command: a user error (a CrsgradeError) is shown once here, as red lines on
+    stderr with exit code 1, instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CrsgradeError as exc:
+            for line in str(exc).splitlines():
+                _say("error", "red", printable(line))
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="crsgrade",
     help="Grade CRS and ICANS after immune effector cell therapy by the ASTCT 2019 consensus.",
     rich_markup_mode="rich",
@@ -67,21 +81,6 @@ class Syndrome(StrEnum):
 class Schema(StrEnum):
     grade = "grade"
     summary = "summary"
-
-
-def _user_errors(command):
-    """Shows a user error as red lines on stderr and exits 1, instead of a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except CrsgradeError as exc:
-            for line in str(exc).splitlines():
-                _say("error", "red", printable(line))
-            raise typer.Exit(1) from None
-
-    return wrapper
 
 
 def _engine_in_use() -> str:
@@ -289,7 +288,6 @@ def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> Non
 
 
 @app.command()
-@_user_errors
 def grade(
     file: FileArgument,
     format: FormatOption = None,
@@ -331,7 +329,6 @@ def grade(
 
 
 @app.command()
-@_user_errors
 def explain(
     file: FileArgument,
     patient: Annotated[Optional[str], typer.Option("--patient", "-p", metavar="ID", help="Only this patient.")] = None,
@@ -414,7 +411,6 @@ def _select(result: GradingResult, patient: str | None, day: int | None) -> list
 
 
 @app.command()
-@_user_errors
 def summary(
     file: FileArgument,
     format: FormatOption = None,
@@ -451,7 +447,6 @@ def summary(
 
 
 @app.command()
-@_user_errors
 def compare(
     file: FileArgument,
     systems: Annotated[list[str], typer.Option(
@@ -507,7 +502,6 @@ def _systems(values: list[str]) -> list[str]:
 
 
 @app.command()
-@_user_errors
 def plot(
     file: FileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The figure: a .png, .svg or .pdf file.")],
@@ -557,7 +551,6 @@ def plot(
 
 
 @app.command()
-@_user_errors
 def report(
     file: FileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The report: an .html file.")],
@@ -586,7 +579,6 @@ def report(
 
 
 @app.command()
-@_user_errors
 def check(
     file: FileArgument,
     rules: Annotated[Optional[Path], typer.Option(
@@ -610,7 +602,6 @@ def check(
 
 
 @app.command(name="rules")
-@_user_errors
 def rules_command(
     system: SystemOption = DEFAULT_SYSTEM,
     syndrome: Annotated[Optional[Syndrome], typer.Option("--syndrome", help="Only this syndrome.")] = None,
@@ -625,7 +616,6 @@ def rules_command(
 
 
 @app.command()
-@_user_errors
 def systems(output: OutputOption = None) -> None:
     """List the shipped grading systems: what each grades, what it needs, and how many of its
     criteria rest on an unverified reading."""
@@ -635,7 +625,6 @@ def systems(output: OutputOption = None) -> None:
 
 
 @app.command()
-@_user_errors
 def demo() -> None:
     """Walk through a published case (grade 3 CRS, grade 4 ICANS after tisagenlecleucel) day by
     day: what was observed, the grade, and why."""
@@ -645,7 +634,6 @@ def demo() -> None:
 
 
 @app.command()
-@_user_errors
 def settings(system: SystemOption = DEFAULT_SYSTEM, rules: RulesOption = None) -> None:
     """List the \\[open] settings of the rule set, with their defaults and what they mean."""
     ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .errors import capped
+
 Syndrome = Literal["crs", "icans"]
 
 
@@ -216,4 +218,9 @@ class GradingResult(_Result):
         return [day for patient in self.patients for day in patient.days]
 
     def patient(self, patient_id: str) -> GradedPatient:
-        return next(p for p in self.patients if p.patient_id == patient_id)
+        """A patient's graded days; a KeyError naming the patients when there is no such one."""
+        for patient in self.patients:
+            if patient.patient_id == patient_id:
+                return patient
+        known = [p.patient_id for p in self.patients]
+        raise KeyError(f"no patient {patient_id!r}; patients: {capped(known)}")
