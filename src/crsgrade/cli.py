@@ -122,7 +122,7 @@ RulesOption = Annotated[
 ]
 SystemOption = Annotated[str, typer.Option(
     "--system", "-s", metavar="SYSTEM",
-    help="Grading system: astct2019 (default), lee2014, ctcae5, penn, mskcc or cartox (see `crsgrade systems`).",
+    help=f"Grading system: {', '.join(shipped_systems())} (default {DEFAULT_SYSTEM}; see `crsgrade systems`).",
 )]
 SetOption = Annotated[
     list[str],

@@ -9,57 +9,25 @@ from __future__ import annotations
 
 import re
 
-from .observations import Observation
+from .observations import COLUMNS, Observation
 
 # Columns that are read but are not fields of an observation: they are turned into fields.
-#   date, infusion_date   ISO dates; day = date - infusion_date
-#   temperature           a temperature of unstated unit: °C if 25-45, °F if 77-113
-EXTRA_COLUMNS = ("date", "infusion_date", "temperature")
+# Each: what it means, and its other spellings.
+EXTRA_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "date": ("instead of `day`: the ISO date of the reading; day = date − infusion date",
+             ("visit_date", "assessment_date", "obs_date", "observation_date")),
+    "infusion_date": ("the ISO date of infusion (day 0), on any one row of a patient, or for the whole file"
+                      " with `--infusion-date`", ("car_t_date", "cart_date", "infusion", "date_of_infusion", "day0_date")),
+    "temperature": ("a temperature of unstated unit: °C if 25-45, °F (with a warning) if 77-113",
+                    ("temp", "tmax", "max_temp", "t_max", "highest_temperature", "body_temperature")),
+}
 CONTRACT_COLUMNS = tuple(Observation.model_fields)
-KNOWN_COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
+KNOWN_COLUMNS = CONTRACT_COLUMNS + tuple(EXTRA_COLUMNS)
 
+# Every column's other spellings, as declared with it (the docs' table of spellings).
 ALIASES: dict[str, tuple[str, ...]] = {
-    "patient_id": ("patient", "patientid", "patient_no", "subject", "subject_id", "pid", "id", "mrn"),
-    "day": ("study_day", "day_post_infusion", "days_post_infusion", "day_from_infusion", "d"),
-    "time": ("hour", "clock_time", "time_of_day"),
-    "date": ("visit_date", "assessment_date", "obs_date", "observation_date"),
-    "infusion_date": ("car_t_date", "cart_date", "infusion", "date_of_infusion", "day0_date"),
-    "temp_c": ("temperature_c", "temp_celsius", "temperature_celsius", "tmax_c", "max_temp_c",
-               "t_c", "temp_deg_c"),
-    "temp_f": ("temperature_f", "temp_fahrenheit", "temperature_fahrenheit", "tmax_f",
-               "max_temp_f", "t_f", "temp_deg_f"),
-    "temperature": ("temp", "tmax", "max_temp", "t_max", "highest_temperature", "body_temperature"),
-    "hypotension": ("hypotensive", "low_bp"),
-    "vasopressors": ("vasopressor", "pressors", "n_vasopressors", "vasopressor_count", "num_vasopressors"),
-    "o2_device": ("oxygen_device", "o2_support", "oxygen_support", "oxygen", "o2", "device"),
-    "o2_flow_lpm": ("o2_flow", "oxygen_flow", "flow", "flow_lpm", "o2_lpm", "o2_flow_l_min",
-                    "oxygen_flow_l_min", "flow_l_min"),
-    "tocilizumab": ("toci", "tcz"),
-    "steroids": ("steroid", "corticosteroids", "corticosteroid"),
-    "antipyretic": ("antipyretics",),
-    "ice_score": ("ice", "ice_total", "ice_10"),
-    "capd_score": ("capd", "capd_total"),
-    "consciousness": ("loc", "level_of_consciousness", "consciousness_level"),
-    "seizure": ("seizures",),
-    "motor_weakness": ("motor", "weakness"),
-    "cerebral_edema": ("edema", "cerebral_oedema", "oedema"),
-    "age_years": ("age", "age_y", "age_yrs"),
-    "fio2": ("fio2_percent", "fio2_pct", "fio2_fraction", "fi_o2", "inspired_o2"),
-    "norepinephrine_ug_min": ("norepinephrine", "noradrenaline", "noradrenaline_ug_min", "norepinephrine_mcg_min"),
-    "dopamine_ug_kg_min": ("dopamine", "dopamine_mcg_kg_min"),
-    "epinephrine_ug_min": ("epinephrine", "adrenaline", "adrenaline_ug_min", "epinephrine_mcg_min"),
-    "phenylephrine_ug_min": ("phenylephrine", "phenylephrine_mcg_min"),
-    "vasopressor_hours": ("hours_on_vasopressors", "vasopressor_duration_h", "pressor_hours"),
-    "cartox_score": ("cartox", "cartox_10", "cartox10"),
-    "sbp_min": ("sbp", "systolic_bp", "min_sbp", "systolic_min"),
-    "dbp_min": ("dbp", "diastolic_bp", "min_dbp", "diastolic_min"),
-    "other_treatment": ("other_treatments", "other_therapy", "treatment"),
-    "il6": ("il_6", "interleukin_6"),
-    "car_t_per_ul": ("car_t", "car_t_cells", "car_t_cells_ul", "car_t_ul"),
-    "papilledema_stage": ("papilledema", "papilloedema_stage", "papilloedema"),
-    # no unitless spellings for the CSF opening pressure: it is often given in cmH2O
-
-    "death_cause": ("cause_of_death", "death"),
+    **{name: spec.aliases for name, spec in COLUMNS.items() if spec.aliases},
+    **{name: aliases for name, (_, aliases) in EXTRA_COLUMNS.items()},
 }
 _ALIAS_OF = {alias: column for column, aliases in ALIASES.items() for alias in aliases}
 

@@ -1,8 +1,8 @@
 """Several readings of one patient-day combined into the day's worst finding, on whole columns.
 
 Exports often hold a row per reading (vitals every 4 hours, an ICE score per nursing shift).
-ASTCT grades a day by its worst finding, so each field is combined by the rule in `HOW` below —
-the one place these rules are written down (the README repeats this table).
+ASTCT grades a day by its worst finding, so each column is combined as its declaration says
+(`combine` in observations.py; `how_readings_combine` puts it in words for the docs).
 
 Findings come with attribution flags (`fever_other_cause`, ...). A finding attributed to another
 cause must not hide one that counts, so each group of fields is combined over the readings that
@@ -18,53 +18,11 @@ from typing import Callable
 import polars as pl
 
 from .errors import capped
-from .observations import (
-    CARTOX_ITEMS,
-    ICE_ITEMS,
-    LABS,
-    NEURO_ATTRIBUTION,
-    THERAPIES,
-    VASOPRESSOR_DOSES,
-    WEIGHT_BASED_DOSES,
-)
+from .observations import CARTOX_ITEMS, COLUMNS, ICE_ITEMS, NEURO_ATTRIBUTION
 from .sources import REC
 from .validation import Found, columns_of, enum_rank
 
 Column = Callable[[str], pl.Expr]
-
-HOW: dict[str, str] = {
-    "temp_c": "highest (temp_f converted to °C first)",
-    "hypotension, vasopressin, vasopressor_high_dose": "any reading yes",
-    "vasopressors, vasopressor doses, vasopressor_hours, fluid_boluses": "highest (weight-based doses"
-    " converted to µg/min first)",
-    "o2_device": "most support: highest oxygen class, then highest flow (device and flow of one reading)",
-    "fio2": "highest",
-    "ice_score, cartox_score": "lowest (its items taken from the same reading)",
-    "capd_score": "highest",
-    "papilledema_stage, csf_opening_pressure_mmhg": "highest, over every reading",
-    "raised_icp_suspected": "any reading yes",
-    "consciousness": "worst (alert < awakens_spontaneously < awakens_to_voice < awakens_to_touch < unarousable)",
-    "seizure": "worst over every reading (none < resolved < prolonged)",
-    "seizure_kind": "worst over every reading (none < eeg_only < focal < generalized < status_epilepticus)",
-    "motor_weakness": "worst over every reading (none < deep_focal)",
-    "cerebral_edema": "worst over every reading (none < focal < diffuse)",
-    "tocilizumab, siltuximab, anakinra, steroids, antipyretic": "any reading yes",
-    "organ_toxicity_grade, transaminitis_grade, creatinine_grade": "highest",
-    "sbp_min, dbp_min": "lowest",
-    "ferritin, il6, crp, car_t_per_ul": "highest",
-    "other_treatment": "every name given in any reading",
-    "coagulopathy_replacement, hospitalized, iv_therapies, crs_symptoms, life_threatening": "any reading yes",
-    "fever_other_cause, hypotension_other_cause, hypoxia_other_cause, score_other_cause,"
-    " consciousness_other_cause": "yes only if every reading with that finding says yes"
-    " (neuro_other_cause stands for the last two)",
-    "neuro_not_assessable": "yes only if no reading with a score or a level of consciousness is"
-    " assessable; otherwise the readings not assessable are set aside",
-    "weight_kg": "highest",
-    "age_years, death_cause": "must agree across readings",
-    "reported_crs_grade, reported_icans_grade": "highest",
-    "note": "the notes of the readings, joined with '; '",
-    "time": "not kept (the day is graded as a whole)",
-}
 
 KEYS = ["patient_id", "day"]
 _DAY = "_g"  # one number per patient-day
@@ -78,23 +36,56 @@ class _Group:
     neuro: bool = False
 
 
-_VASOPRESSOR_HIGHEST = ("vasopressors", *VASOPRESSOR_DOSES, "vasopressor_hours", "fluid_boluses")
-_SCORES = ("ice_score", *ICE_ITEMS, "cartox_score", *CARTOX_ITEMS, "capd_score")
-GROUPS = (
-    _Group("fever_other_cause", ("temp_c", "temp_f"), "temperature"),
-    _Group("hypotension_other_cause", ("hypotension", "vasopressin", "vasopressor_high_dose", *_VASOPRESSOR_HIGHEST),
-           "blood pressure and vasopressors"),
-    _Group("hypoxia_other_cause", ("o2_device", "o2_flow_lpm", "fio2"), "oxygen"),
-    _Group("score_other_cause", _SCORES, "ICE, CAPD or CARTOX-10 score", neuro=True),
-    _Group("consciousness_other_cause", ("consciousness",), "level of consciousness", neuro=True),
-)
-_MUST_AGREE = ("age_years", "death_cause")
-_HIGHEST = ("organ_toxicity_grade", "transaminitis_grade", "creatinine_grade", "reported_crs_grade",
-            "reported_icans_grade", "weight_kg", *WEIGHT_BASED_DOSES, *LABS, "papilledema_stage",
-            "csf_opening_pressure_mmhg")
-_ANY_YES = (*THERAPIES, "coagulopathy_replacement", "hospitalized", "iv_therapies", "crs_symptoms",
-            "life_threatening", "raised_icp_suspected")
-_WORST = ("seizure", "motor_weakness", "cerebral_edema", "seizure_kind")
+def _declared(combine: str) -> tuple[str, ...]:
+    """The columns declared (observations.py) to combine so."""
+    return tuple(name for name, spec in COLUMNS.items() if spec.combine == combine)
+
+
+# An attribution flag's group: the columns declared to combine over the readings that count for it.
+GROUPS = tuple(_Group(flag, tuple(n for n, spec in COLUMNS.items() if spec.group == flag), COLUMNS[flag].label,
+                      neuro=flag in NEURO_ATTRIBUTION) for flag in _declared("attribution"))
+_GROUP_OF = {group.flag: group for group in GROUPS}
+_SCORES = _GROUP_OF["score_other_cause"].fields
+_MUST_AGREE = _declared("agree")
+# a score's total: the day keeps the reading with the lowest, and takes the items from that reading
+_TOTAL_OF = {**dict.fromkeys(("ice_score", *ICE_ITEMS), "_ice"),
+             **dict.fromkeys(("cartox_score", *CARTOX_ITEMS), "_cartox")}
+
+# Each way of combining in words (the docs' table is built from these).
+_IN_WORDS = {
+    "dropped": "not kept (the day is graded as a whole)",
+    "temperature": "highest (temp_f converted to °C first)",
+    "any": "any reading yes",
+    "highest": "highest",
+    "lowest": "lowest",
+    "agree": "must agree across readings",
+    "notes": "the notes of the readings, joined with '; '",
+    "names": "every name given in any reading",
+    "oxygen": "most support: highest oxygen class, then highest flow (device and flow of one reading)",
+    "score": "lowest (its items taken from the same reading)",
+    "attribution": "yes only if every reading with that finding says yes",
+    "not_assessable": "yes only if no reading with a score or a level of consciousness is assessable;"
+                      " otherwise the readings not assessable are set aside",
+}
+
+
+def _how(name: str) -> str:
+    spec = COLUMNS[name]
+    if spec.combine == "folded":  # into its group's temperature, or the parts it stands for
+        into = [n for n, s in COLUMNS.items() if s.group == spec.group and s.combine == "temperature"] \
+            if spec.group else list(NEURO_ATTRIBUTION)
+        return f"folded into {' and '.join(into)}"
+    text = f"worst ({' < '.join(enum_rank(name))})" if spec.combine == "worst" else _IN_WORDS[spec.combine]
+    return text + (f", over the readings that count ({spec.group})" if spec.group else "")
+
+
+def how_readings_combine() -> dict[str, str]:
+    """Columns, and how several readings of a day combine them (columns combined alike together)."""
+    rows: dict[str, list[str]] = {}
+    for name, spec in COLUMNS.items():
+        if spec.combine != "key":
+            rows.setdefault(_how(name), []).append(name)
+    return {", ".join(names): text for text, names in rows.items()}
 
 
 def temperature(col: Column) -> pl.Expr:
@@ -220,45 +211,45 @@ def _combine_several(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr],
         counting = chosen & (col(group.flag) != True).fill_null(True)  # noqa: E712
         return pl.when(has.any()).then(~counting.any()).otherwise(any_yes(col(group.flag))).alias(group.flag)
 
-    hypotension, hypoxia, score = "hypotension_other_cause", "hypoxia_other_cause", "score_other_cause"
-    scored = pl.col(f"_in:{score}")
+    scored = pl.col("_in:score_other_cause")
 
-    def lowest(column: str, total_: str) -> pl.Expr:
-        kept = scored & pl.col(total_).is_not_null()
-        return col(column).filter(kept).sort_by(pl.col(total_).filter(kept), maintain_order=True).first()
+    def lowest(column: str) -> pl.Expr:
+        kept = scored & pl.col(_TOTAL_OF[column]).is_not_null()
+        return col(column).filter(kept).sort_by(pl.col(_TOTAL_OF[column]).filter(kept), maintain_order=True).first()
+
+    def combined_column(name: str, how: str, group: str | None) -> pl.Expr | None:
+        """A column's day value, by its declared way of combining (None: not kept in the day)."""
+        values = within(group, name) if group else col(name)
+        by_kind = {
+            "agree": lambda: col(name).drop_nulls().first(),
+            "any": lambda: any_yes(values),
+            "highest": lambda: values.max(),
+            "lowest": lambda: values.min(),
+            "worst": lambda: _worst(name, values),
+            "notes": lambda: col(name).drop_nulls().unique(maintain_order=True).str.join("; "),
+            "names": lambda: col(name).str.split("; ").explode().drop_nulls().unique(maintain_order=True)
+            .str.join("; "),
+            "temperature": lambda: within(group, "_temperature").max(),
+            "oxygen": lambda: values.sort_by(within(group, "_o2"), descending=True, maintain_order=True).first(),
+            "score": lambda: lowest(name),
+            "attribution": lambda: flag_of(_GROUP_OF[name]),
+            "not_assessable": lambda: pl.when(pl.col("_dropped").any()).then(False).otherwise(any_yes(col(name))),
+        }
+        return by_kind[how]().alias(name) if how in by_kind else None
 
     aggs: list[pl.Expr] = [
         pl.col("patient_id").first(), pl.col("day").first(), pl.col("_p").first(), pl.col(REC).first(),
         pl.col("readings").first(),
-        *[col(c).drop_nulls().first().alias(c) for c in _MUST_AGREE],
-        *[any_yes(col(c)).alias(c) for c in _ANY_YES],
-        *[col(c).max().alias(c) for c in _HIGHEST],
-        *[col(c).min().alias(c) for c in ("sbp_min", "dbp_min")],
-        *[_worst(c, col(c)).alias(c) for c in _WORST],
-        col("note").drop_nulls().unique(maintain_order=True).str.join("; ").alias("note"),
-        col("other_treatment").str.split("; ").explode().drop_nulls().unique(maintain_order=True)
-        .str.join("; ").alias("other_treatment"),
-        within("fever_other_cause", "_temperature").max().alias("temp_c"),
-        *[any_yes(within(hypotension, c)).alias(c) for c in ("hypotension", "vasopressin", "vasopressor_high_dose")],
-        *[within(hypotension, c).max().alias(c) for c in _VASOPRESSOR_HIGHEST],
-        *[within(hypoxia, c).sort_by(within(hypoxia, "_o2"), descending=True, maintain_order=True).first().alias(c)
-          for c in ("o2_device", "o2_flow_lpm")],
-        within(hypoxia, "fio2").max().alias("fio2"),
-        *[lowest(c, "_ice").alias(c) for c in ("ice_score", *ICE_ITEMS)],
-        *[lowest(c, "_cartox").alias(c) for c in ("cartox_score", *CARTOX_ITEMS)],
-        within(score, "capd_score").max().alias("capd_score"),
-        _worst("consciousness", within("consciousness_other_cause", "consciousness")).alias("consciousness"),
-        *[flag_of(group) for group in GROUPS],
-        pl.when(pl.col("_dropped").any()).then(False).otherwise(any_yes(col("neuro_not_assessable")))
-        .alias("neuro_not_assessable"),
+        *[expr for name, spec in COLUMNS.items()
+          if (expr := combined_column(name, spec.combine, spec.group)) is not None],
     ]
     combined = frame.group_by(_DAY, maintain_order=True).agg(aggs)
     combined = combined.with_columns(
-        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in ("note", "other_treatment"))
+        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in (*_declared("notes"), *_declared("names")))
     combined = combined.join(notes, on=_DAY, how="left")
-    # folded into the day: temp_f into temp_c, neuro_other_cause into its two parts
-    return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c)
-                                  for c in ("temp_f", "time", "neuro_other_cause") if c in frame.columns])
+    # not kept, or folded into another column (temp_f into temp_c, neuro_other_cause into its parts)
+    return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c) for c in
+                                  (*_declared("dropped"), *_declared("folded")) if c in frame.columns])
 
 
 def _set_aside(frame: pl.DataFrame, locate: Callable[[int], str]) -> pl.DataFrame:

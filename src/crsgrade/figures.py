@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .episodes import first_day_at_least
-from .observations import LABS, THERAPIES
+from .observations import COLUMNS, LABS, THERAPIES
 from .results import GradedPatient, GradingResult
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ NOT_ASSESSED_COLOUR = "#d9d9d9"
 NOT_ASSESSED_LABEL = "–"
 # Colour-blind-safe line colours (Okabe-Ito).
 LINE_COLOURS = ("#D55E00", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
-LAB_UNITS = {"ferritin": "ng/mL", "il6": "pg/mL", "crp": "mg/L", "car_t_per_ul": "cells/µL"}
-LAB_NAMES = {"ferritin": "ferritin", "il6": "IL-6", "crp": "CRP", "car_t_per_ul": "CAR T cells"}
 # Above this many patients the cohort's grades are drawn as a heat map: one thin row each, no
 # numbers (they would not fit) and no treatment markers.
 HEATMAP_ABOVE = 40
@@ -183,7 +181,7 @@ def course_figure(patient: GradedPatient, days: Sequence[Mapping[str, Any]], lab
     labs = [name for name in LABS if any(d[name] is not None for d in days)]
     if labs:
         panels.append(Panel("labs", "laboratory (log)", log=True, series=tuple(
-            series(f"{LAB_NAMES[name]} ({LAB_UNITS[name]})", name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
+            series(f"{COLUMNS[name].label} ({COLUMNS[name].unit})", name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
             for i, name in enumerate(labs))))
     panels.append(Panel("grades", "grade", strips=_strips(patient, labels, span)))
     title = f"Patient {patient.patient_id}: clinical course and {' and '.join(labels.values())} grades ({system_name})"

@@ -7,8 +7,9 @@ normal: the rules decide what an unrecorded value means for a grade.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,8 +17,6 @@ DEFAULT_PATIENT_ID = "1"
 THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
 ICE_ITEMS = ("ice_orientation", "ice_naming", "ice_commands", "ice_writing", "ice_attention")
 CARTOX_ITEMS = ("cartox_orientation", "cartox_naming", "cartox_writing", "cartox_counting")
-# Laboratory values drawn in the course figure (not graded): each day's highest.
-LABS = ("ferritin", "il6", "crp", "car_t_per_ul")
 # Per-agent vasopressor doses, for the systems that grade by dose (Lee 2014, Penn, CARTOX).
 VASOPRESSOR_DOSES = ("norepinephrine_ug_min", "dopamine_ug_kg_min", "epinephrine_ug_min",
                      "phenylephrine_ug_min")
@@ -114,6 +113,39 @@ PLAUSIBLE_MAX_FLOW = {
 
 
 
+# How the readings of one day combine, per column (combining.py implements each; the docs say
+# each in words): see `column`.
+COMBINE = ("key", "dropped", "temperature", "any", "highest", "lowest", "worst", "agree", "notes",
+           "names", "oxygen", "score", "attribution", "folded", "not_assessable")
+
+
+def column(default: Any = ..., *, combine: str, label: str, unit: str, description: str,
+           aliases: tuple[str, ...] = (), group: str | None = None, figure: str | None = None,
+           **constraints: Any) -> Any:
+    """A column of the contract, declared in this one place: its type is the field's annotation
+    and its bounds the constraints; here also how several readings of a day combine (`combine`,
+    over the readings that count for the attribution flag `group`), the label and unit that
+    figures and messages use, the other spellings a header may use, the figure panel that draws
+    it, and what it means (the docs' column table)."""
+    extra = {"combine": combine, "group": group, "label": label, "unit": unit, "aliases": list(aliases),
+             "figure": figure}
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What `column` declared about a column."""
+
+    name: str
+    description: str
+    combine: str
+    group: str | None
+    label: str
+    unit: str
+    aliases: tuple[str, ...]
+    figure: str | None
+
+
 DAY_RANGE = (-365, 3650)
 # days outside this range are allowed but unusual enough to be warned about
 USUAL_DAYS = (-30, 365)
@@ -124,82 +156,270 @@ class Observation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    patient_id: str = DEFAULT_PATIENT_ID
+    patient_id: str = column(
+        DEFAULT_PATIENT_ID, combine="key", label="patient", unit="",
+        aliases=("patient", "patientid", "patient_no", "subject", "subject_id", "pid", "id", "mrn"),
+        description="patient identifier, text; absent → one patient (`1`)")
     # a year before infusion to ten years after: a day outside is a typing error (a date typed
     # as a day, 20240302), and no figure or scan should span it
-    day: int = Field(ge=DAY_RANGE[0], le=DAY_RANGE[1])
-    time: datetime.time | None = None
-    temp_c: float | None = Field(None, gt=25, lt=45)
-    temp_f: float | None = Field(None, gt=77, lt=113)
-    hypotension: bool | None = None
-    vasopressors: int | None = Field(None, ge=0, le=10)
-    vasopressin: bool | None = None
-    o2_device: O2Device | None = None
-    o2_flow_lpm: float | None = Field(None, ge=0, le=80)
-    tocilizumab: bool | None = None
-    siltuximab: bool | None = None
-    anakinra: bool | None = None
-    steroids: bool | None = None
-    antipyretic: bool | None = None
-    fever_other_cause: bool | None = None
-    hypotension_other_cause: bool | None = None
-    hypoxia_other_cause: bool | None = None
-    ice_score: int | None = Field(None, ge=0, le=10)
-    ice_orientation: int | None = Field(None, ge=0, le=4)
-    ice_naming: int | None = Field(None, ge=0, le=3)
-    ice_commands: int | None = Field(None, ge=0, le=1)
-    ice_writing: int | None = Field(None, ge=0, le=1)
-    ice_attention: int | None = Field(None, ge=0, le=1)
-    consciousness: Consciousness | None = None
-    seizure: Seizure | None = None
-    motor_weakness: MotorWeakness | None = None
-    cerebral_edema: CerebralEdema | None = None
-    neuro_other_cause: bool | None = None
-    score_other_cause: bool | None = None
-    consciousness_other_cause: bool | None = None
-    neuro_not_assessable: bool | None = None
-    age_years: float | None = Field(None, ge=0, le=120)
-    capd_score: int | None = Field(None, ge=0, le=32)
-    death_cause: DeathCause | None = None
-    fio2: float | None = Field(None, ge=21, le=100)
-    norepinephrine_ug_min: float | None = Field(None, ge=0, le=500)
-    dopamine_ug_kg_min: float | None = Field(None, ge=0, le=50)
-    epinephrine_ug_min: float | None = Field(None, ge=0, le=500)
-    phenylephrine_ug_min: float | None = Field(None, ge=0, le=2000)
-    norepinephrine_ug_kg_min: float | None = Field(None, ge=0, le=10)
-    epinephrine_ug_kg_min: float | None = Field(None, ge=0, le=10)
-    phenylephrine_ug_kg_min: float | None = Field(None, ge=0, le=30)
-    weight_kg: float | None = Field(None, ge=1, le=400)
-    vasopressor_high_dose: bool | None = None
-    vasopressor_hours: float | None = Field(None, ge=0, le=10000)
-    fluid_boluses: int | None = Field(None, ge=0, le=50)
-    organ_toxicity_grade: int | None = Field(None, ge=0, le=4)
-    transaminitis_grade: int | None = Field(None, ge=0, le=4)
-    creatinine_grade: int | None = Field(None, ge=0, le=4)
-    coagulopathy_replacement: bool | None = None
-    hospitalized: bool | None = None
-    iv_therapies: bool | None = None
-    crs_symptoms: bool | None = None
-    life_threatening: bool | None = None
-    cartox_score: int | None = Field(None, ge=0, le=10)
-    cartox_orientation: int | None = Field(None, ge=0, le=5)
-    cartox_naming: int | None = Field(None, ge=0, le=3)
-    cartox_writing: int | None = Field(None, ge=0, le=1)
-    cartox_counting: int | None = Field(None, ge=0, le=1)
-    papilledema_stage: int | None = Field(None, ge=0, le=5)
-    csf_opening_pressure_mmhg: float | None = Field(None, ge=0, le=100)
-    raised_icp_suspected: bool | None = None
-    seizure_kind: SeizureKind | None = None
-    sbp_min: float | None = Field(None, ge=20, le=300)
-    dbp_min: float | None = Field(None, ge=10, le=200)
-    other_treatment: str | None = None
-    ferritin: float | None = Field(None, gt=0, le=1e6)
-    il6: float | None = Field(None, gt=0, le=1e6)
-    crp: float | None = Field(None, gt=0, le=1e4)
-    car_t_per_ul: float | None = Field(None, gt=0, le=1e6)
-    reported_crs_grade: int | None = Field(None, ge=0, le=5)
-    reported_icans_grade: int | None = Field(None, ge=0, le=5)
-    note: str | None = None
+    day: int = column(
+        ge=DAY_RANGE[0], le=DAY_RANGE[1], combine="key", label="day", unit="days",
+        aliases=("study_day", "day_post_infusion", "days_post_infusion", "day_from_infusion", "d"),
+        description=("day relative to infusion (day 0 = infusion; negative = before), a whole number from -365 to 3650"))
+    time: datetime.time | None = column(
+        None, combine="dropped", label="time", unit="", aliases=("hour", "clock_time", "time_of_day"),
+        description="time of a reading (`08:30`), when a day has several rows")
+    temp_c: float | None = column(
+        None, gt=25, lt=45, combine="temperature", group="fever_other_cause", label="temperature", unit="°C",
+        aliases=("temperature_c", "temp_celsius", "temperature_celsius", "tmax_c", "max_temp_c", "t_c", "temp_deg_c"),
+        description="highest temperature of the day, °C; may be given with `temp_f` if they agree")
+    temp_f: float | None = column(
+        None, gt=77, lt=113, combine="folded", group="fever_other_cause", label="temperature", unit="°F",
+        aliases=("temperature_f", "temp_fahrenheit", "temperature_fahrenheit", "tmax_f",
+                 "max_temp_f", "t_f", "temp_deg_f"),
+        description="highest temperature of the day, °F (converted to °C)")
+    hypotension: bool | None = column(
+        None, combine="any", group="hypotension_other_cause", label="hypotension", unit="",
+        aliases=("hypotensive", "low_bp"), description="boolean: hypotension present")
+    vasopressors: int | None = column(
+        None, ge=0, le=10, combine="highest", group="hypotension_other_cause", label="vasopressors",
+        unit="agents",
+        aliases=("vasopressor", "pressors", "n_vasopressors", "vasopressor_count", "num_vasopressors"),
+        description="whole number 0-10: vasopressors in use, **not counting vasopressin**")
+    vasopressin: bool | None = column(
+        None, combine="any", group="hypotension_other_cause", label="vasopressin", unit="",
+        description="boolean: vasopressin in use")
+    o2_device: O2Device | None = column(
+        None, combine="oxygen", group="hypoxia_other_cause", label="oxygen device", unit="",
+        aliases=("oxygen_device", "o2_support", "oxygen_support", "oxygen", "o2", "device"),
+        description=("oxygen device: `room_air` (or `none`), `blow_by`, `nasal_cannula`, `high_flow_nasal_cannula`, "
+                     "`face_mask`, `non_rebreather`, `venturi`, `cpap`, `bipap`, `mechanical_ventilation`"))
+    o2_flow_lpm: float | None = column(
+        None, ge=0, le=80, combine="oxygen", group="hypoxia_other_cause", label="oxygen flow", unit="L/min",
+        aliases=("o2_flow", "oxygen_flow", "flow", "flow_lpm",
+                 "o2_lpm", "o2_flow_l_min", "oxygen_flow_l_min", "flow_l_min"),
+        description="oxygen flow, L/min (0-80)")
+    tocilizumab: bool | None = column(
+        None, combine="any", label="tocilizumab", unit="", aliases=("toci", "tcz"),
+        description="boolean: tocilizumab given that day")
+    siltuximab: bool | None = column(
+        None, combine="any", label="siltuximab", unit="", description="boolean: siltuximab given that day")
+    anakinra: bool | None = column(
+        None, combine="any", label="anakinra", unit="", description="boolean: anakinra given that day")
+    steroids: bool | None = column(
+        None, combine="any", label="steroids", unit="",
+        aliases=("steroid", "corticosteroids", "corticosteroid"),
+        description="boolean: corticosteroids given that day")
+    antipyretic: bool | None = column(
+        None, combine="any", label="antipyretic", unit="", aliases=("antipyretics",),
+        description="boolean: an antipyretic given that day")
+    fever_other_cause: bool | None = column(
+        None, combine="attribution", label="temperature", unit="",
+        description="boolean: the fever is attributed to something other than CRS (infection)")
+    hypotension_other_cause: bool | None = column(
+        None, combine="attribution", label="blood pressure and vasopressors", unit="",
+        description="boolean: the hypotension is attributed to something other than CRS (sepsis, tamponade)")
+    hypoxia_other_cause: bool | None = column(
+        None, combine="attribution", label="oxygen", unit="",
+        description=("boolean: the hypoxia is attributed to something other than CRS (intubation for airway "
+                     "protection, baseline or home oxygen, oxygen for comfort)"))
+    ice_score: int | None = column(
+        None, ge=0, le=10, combine="score", group="score_other_cause", label="ICE", unit="points",
+        aliases=("ice", "ice_total", "ice_10"),
+        description="ICE score 0-10; or all five items, which must agree with it if both are given")
+    ice_orientation: int | None = column(
+        None, ge=0, le=4, combine="score", group="score_other_cause", label="ICE orientation", unit="points",
+        description="ICE item: orientation, 0-4")
+    ice_naming: int | None = column(
+        None, ge=0, le=3, combine="score", group="score_other_cause", label="ICE naming", unit="points",
+        description="ICE item: naming, 0-3")
+    ice_commands: int | None = column(
+        None, ge=0, le=1, combine="score", group="score_other_cause", label="ICE commands", unit="points",
+        description="ICE item: following commands, 0-1")
+    ice_writing: int | None = column(
+        None, ge=0, le=1, combine="score", group="score_other_cause", label="ICE writing", unit="points",
+        description="ICE item: writing, 0-1")
+    ice_attention: int | None = column(
+        None, ge=0, le=1, combine="score", group="score_other_cause", label="ICE attention", unit="points",
+        description="ICE item: attention, 0-1")
+    consciousness: Consciousness | None = column(
+        None, combine="worst", group="consciousness_other_cause", label="consciousness", unit="",
+        aliases=("loc", "level_of_consciousness", "consciousness_level"),
+        description=("level of consciousness: `alert`, `awakens_spontaneously` (depressed, wakes without stimulus), "
+                     "`awakens_to_voice`, `awakens_to_touch`, `unarousable`"))
+    seizure: Seizure | None = column(
+        None, combine="worst", label="seizure", unit="", aliases=("seizures",),
+        description=("`none`, `resolved` (clinical seizure that resolves rapidly, or EEG seizure that resolves with "
+                     "intervention), `prolonged` (> 5 min, or repetitive without return to baseline)"))
+    motor_weakness: MotorWeakness | None = column(
+        None, combine="worst", label="motor weakness", unit="", aliases=("motor", "weakness"),
+        description="`none`, `deep_focal` (hemiparesis, paraparesis)")
+    cerebral_edema: CerebralEdema | None = column(
+        None, combine="worst", label="cerebral edema", unit="", aliases=("edema", "cerebral_oedema", "oedema"),
+        description=("`none`, `focal`, `diffuse` (posturing, CN VI palsy, papilledema and Cushing's triad count as "
+                     "`diffuse`)"))
+    neuro_other_cause: bool | None = column(
+        None, combine="folded", label="neurological assessment", unit="",
+        description=("boolean: both `score_other_cause` and `consciousness_other_cause` at once; either given on the "
+                     "same row wins for its part"))
+    score_other_cause: bool | None = column(
+        None, combine="attribution", label="ICE, CAPD or CARTOX-10 score", unit="",
+        description=("boolean: the ICE, CAPD or CARTOX-10 score is explained by another cause (aphasia from a stroke, "
+                     "a language barrier)"))
+    consciousness_other_cause: bool | None = column(
+        None, combine="attribution", label="level of consciousness", unit="",
+        description="boolean: the depressed level of consciousness is explained by another cause (sedation)")
+    neuro_not_assessable: bool | None = column(
+        None, combine="not_assessable", label="not assessable", unit="",
+        description=("boolean: the patient could not be assessed (sedated, intubated for another reason): the day's "
+                     "ICE/CAPD and consciousness are set aside, and the day does not end an ICANS episode"))
+    age_years: float | None = column(
+        None, ge=0, le=120, combine="agree", label="age", unit="years", aliases=("age", "age_y", "age_yrs"),
+        description="age in years (once per patient is enough)")
+    capd_score: int | None = column(
+        None, ge=0, le=32, combine="highest", group="score_other_cause", label="CAPD", unit="points",
+        aliases=("capd", "capd_total"), description="CAPD total, 0-32, for children")
+    death_cause: DeathCause | None = column(
+        None, combine="agree", label="cause of death", unit="", aliases=("cause_of_death", "death"),
+        description="cause of death: `crs`, `icans` or `other`")
+    fio2: float | None = column(
+        None, ge=21, le=100, combine="highest", group="hypoxia_other_cause", label="FiO2", unit="%",
+        aliases=("fio2_percent", "fio2_pct", "fio2_fraction", "fi_o2", "inspired_o2"),
+        description=("FiO2 as a fraction (0.21-1.0) or a percent (21-100), kept as a percent; empty: estimated from "
+                     "the device and flow where the grading system's table allows"))
+    norepinephrine_ug_min: float | None = column(
+        None, ge=0, le=500, combine="highest", group="hypotension_other_cause", label="norepinephrine",
+        unit="µg/min",
+        aliases=("norepinephrine", "noradrenaline", "noradrenaline_ug_min", "norepinephrine_mcg_min"),
+        description=("highest norepinephrine dose of the day, µg/min; an agent with a dose counts towards "
+                     "`vasopressors`"))
+    dopamine_ug_kg_min: float | None = column(
+        None, ge=0, le=50, combine="highest", group="hypotension_other_cause", label="dopamine",
+        unit="µg/kg/min", aliases=("dopamine", "dopamine_mcg_kg_min"),
+        description="highest dopamine dose of the day, µg/kg/min")
+    epinephrine_ug_min: float | None = column(
+        None, ge=0, le=500, combine="highest", group="hypotension_other_cause", label="epinephrine",
+        unit="µg/min", aliases=("epinephrine", "adrenaline", "adrenaline_ug_min", "epinephrine_mcg_min"),
+        description="highest epinephrine dose of the day, µg/min")
+    phenylephrine_ug_min: float | None = column(
+        None, ge=0, le=2000, combine="highest", group="hypotension_other_cause", label="phenylephrine",
+        unit="µg/min", aliases=("phenylephrine", "phenylephrine_mcg_min"),
+        description="highest phenylephrine dose of the day, µg/min")
+    norepinephrine_ug_kg_min: float | None = column(
+        None, ge=0, le=10, combine="highest", label="norepinephrine", unit="µg/kg/min",
+        description=("weight-based norepinephrine dose, µg/kg/min, converted to µg/min with the row's `weight_kg` (or "
+                     "the patient's first); one given both ways must agree within 2 %"))
+    epinephrine_ug_kg_min: float | None = column(
+        None, ge=0, le=10, combine="highest", label="epinephrine", unit="µg/kg/min",
+        description="weight-based epinephrine dose, µg/kg/min, converted like norepinephrine's")
+    phenylephrine_ug_kg_min: float | None = column(
+        None, ge=0, le=30, combine="highest", label="phenylephrine", unit="µg/kg/min",
+        description="weight-based phenylephrine dose, µg/kg/min, converted like norepinephrine's")
+    weight_kg: float | None = column(
+        None, ge=1, le=400, combine="highest", label="weight", unit="kg",
+        description="body weight, kg (1-400)")
+    vasopressor_high_dose: bool | None = column(
+        None, combine="any", group="hypotension_other_cause", label="high-dose vasopressors", unit="",
+        description="boolean: the vasopressors meet the high-dose definition (overrides what the doses say)")
+    vasopressor_hours: float | None = column(
+        None, ge=0, le=10000, combine="highest", group="hypotension_other_cause",
+        label="hours on vasopressors", unit="h",
+        aliases=("hours_on_vasopressors", "vasopressor_duration_h", "pressor_hours"),
+        description="hours on vasopressors so far in this episode (MSKCC's 24 h, the 3 h of the high-dose table)")
+    fluid_boluses: int | None = column(
+        None, ge=0, le=50, combine="highest", group="hypotension_other_cause", label="fluid boluses",
+        unit="boluses", description="whole number: fluid boluses given for hypotension that day")
+    organ_toxicity_grade: int | None = column(
+        None, ge=0, le=4, combine="highest", label="organ toxicity", unit="CTCAE grade",
+        description=("0-4: highest CTCAE grade of CRS-related organ toxicity **other than transaminitis** (kidney "
+                     "included)"))
+    transaminitis_grade: int | None = column(
+        None, ge=0, le=4, combine="highest", label="transaminitis", unit="CTCAE grade",
+        description="0-4: CTCAE grade of CRS-related transaminase increase")
+    creatinine_grade: int | None = column(
+        None, ge=0, le=4, combine="highest", label="creatinine increase", unit="CTCAE grade",
+        description="0-4: CTCAE grade of CRS-related creatinine increase")
+    coagulopathy_replacement: bool | None = column(
+        None, combine="any", label="coagulopathy replacement", unit="",
+        description="boolean: coagulopathy needing fresh frozen plasma, cryoprecipitate or fibrinogen concentrate")
+    hospitalized: bool | None = column(
+        None, combine="any", label="hospitalized", unit="", description="boolean: in hospital for CRS")
+    iv_therapies: bool | None = column(
+        None, combine="any", label="IV therapies", unit="",
+        description="boolean: IV therapies other than fluids for hypotension")
+    crs_symptoms: bool | None = column(
+        None, combine="any", label="CRS symptoms", unit="",
+        description="boolean: constitutional CRS symptoms (myalgia, malaise, fatigue, nausea, headache)")
+    life_threatening: bool | None = column(
+        None, combine="any", label="life-threatening", unit="",
+        description="boolean: the investigator judges the CRS life-threatening, urgent intervention needed")
+    cartox_score: int | None = column(
+        None, ge=0, le=10, combine="score", group="score_other_cause", label="CARTOX-10", unit="points",
+        aliases=("cartox", "cartox_10", "cartox10"), description="CARTOX-10 score 0-10; or all four items")
+    cartox_orientation: int | None = column(
+        None, ge=0, le=5, combine="score", group="score_other_cause", label="CARTOX orientation",
+        unit="points", description="CARTOX-10 item: orientation, 0-5")
+    cartox_naming: int | None = column(
+        None, ge=0, le=3, combine="score", group="score_other_cause", label="CARTOX naming", unit="points",
+        description="CARTOX-10 item: naming, 0-3")
+    cartox_writing: int | None = column(
+        None, ge=0, le=1, combine="score", group="score_other_cause", label="CARTOX writing", unit="points",
+        description="CARTOX-10 item: writing, 0-1")
+    cartox_counting: int | None = column(
+        None, ge=0, le=1, combine="score", group="score_other_cause", label="CARTOX counting", unit="points",
+        description="CARTOX-10 item: counting backwards, 0-1")
+    papilledema_stage: int | None = column(
+        None, ge=0, le=5, combine="highest", label="papilledema", unit="Frisén stage",
+        aliases=("papilledema", "papilloedema_stage", "papilloedema"),
+        description="papilledema stage 0-5 (Frisén)")
+    csf_opening_pressure_mmhg: float | None = column(
+        None, ge=0, le=100, combine="highest", label="CSF opening pressure", unit="mmHg",
+        description=("CSF opening pressure, mmHg (not cmH2O: 20 mmHg ≈ 27 cmH2O; a header without the unit is not "
+                     "read)"))
+    raised_icp_suspected: bool | None = column(
+        None, combine="any", label="raised ICP suspected", unit="",
+        description=("boolean: raised intracranial pressure was suspected (why the pressure was measured; CARTOX "
+                     "counts a pressure below 20 mmHg only then, or with papilledema stage 1-2)"))
+    seizure_kind: SeizureKind | None = column(
+        None, combine="worst", label="seizure kind", unit="",
+        description=("`none`, `eeg_only` (non-convulsive, on EEG), `focal` (partial), `generalized`, "
+                     "`status_epilepticus`"))
+    sbp_min: float | None = column(
+        None, ge=20, le=300, combine="lowest", label="systolic", unit="mmHg",
+        aliases=("sbp", "systolic_bp", "min_sbp", "systolic_min"),
+        description="lowest systolic blood pressure of the day, mmHg (drawn by `crsgrade plot`; not graded)")
+    dbp_min: float | None = column(
+        None, ge=10, le=200, combine="lowest", label="diastolic", unit="mmHg",
+        aliases=("dbp", "diastolic_bp", "min_dbp", "diastolic_min"),
+        description="lowest diastolic blood pressure of the day, mmHg (drawn by `crsgrade plot`; not graded)")
+    other_treatment: str | None = column(
+        None, combine="names", label="other treatment", unit="",
+        aliases=("other_treatments", "other_therapy", "treatment"),
+        description=("other therapies given that day, by name (`dasatinib`; several separated by `;`); anti-cytokine "
+                     "therapies named in the rule set waive fever like tocilizumab"))
+    ferritin: float | None = column(
+        None, gt=0, le=1000000.0, combine="highest", label="ferritin", unit="ng/mL", figure="labs",
+        description="ferritin, ng/mL (drawn on a log axis by `crsgrade plot`; not graded)")
+    il6: float | None = column(
+        None, gt=0, le=1000000.0, combine="highest", label="IL-6", unit="pg/mL", figure="labs",
+        aliases=("il_6", "interleukin_6"),
+        description="IL-6, pg/mL (drawn on a log axis by `crsgrade plot`; not graded)")
+    crp: float | None = column(
+        None, gt=0, le=10000.0, combine="highest", label="CRP", unit="mg/L", figure="labs",
+        description="CRP, mg/L (drawn on a log axis by `crsgrade plot`; not graded)")
+    car_t_per_ul: float | None = column(
+        None, gt=0, le=1000000.0, combine="highest", label="CAR T cells", unit="cells/µL", figure="labs",
+        aliases=("car_t", "car_t_cells", "car_t_cells_ul", "car_t_ul"),
+        description="CAR T cells per µL of blood (drawn on a log axis by `crsgrade plot`; not graded)")
+    reported_crs_grade: int | None = column(
+        None, ge=0, le=5, combine="highest", label="reported CRS grade", unit="grade",
+        description="the investigator's CRS grade (0-5), compared with the computed one by `crsgrade summary`")
+    reported_icans_grade: int | None = column(
+        None, ge=0, le=5, combine="highest", label="reported ICANS grade", unit="grade",
+        description="the investigator's ICANS grade (0-5), compared with the computed one by `crsgrade summary`")
+    note: str | None = column(
+        None, combine="notes", label="note", unit="",
+        description="free text shown with the day (`explain`, `demo`); not graded")
 
     @field_validator("patient_id", mode="before")
     @classmethod
@@ -292,6 +512,21 @@ def _total(obs: Observation, score: str, items: tuple[str, ...]) -> int | None:
         return getattr(obs, score)
     values = [getattr(obs, name) for name in items]
     return None if None in values else sum(values)
+
+
+def _spec(name: str) -> ColumnSpec:
+    field = Observation.model_fields[name]
+    extra = field.json_schema_extra
+    if not isinstance(extra, dict) or not field.description:
+        raise TypeError(f"Observation.{name}: declare it with column()")
+    return ColumnSpec(name=name, description=field.description, combine=extra["combine"], group=extra["group"],
+                      label=extra["label"], unit=extra["unit"], aliases=tuple(extra["aliases"]),
+                      figure=extra["figure"])
+
+
+COLUMNS: dict[str, ColumnSpec] = {name: _spec(name) for name in Observation.model_fields}
+# Laboratory values drawn in the course figure (not graded).
+LABS = tuple(name for name, spec in COLUMNS.items() if spec.figure == "labs")
 
 
 def field_kinds(name: str) -> tuple:

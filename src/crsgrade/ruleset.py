@@ -2,6 +2,8 @@
 
 A rule set is a directory: `ruleset.yaml` (references, settings, definitions) and one YAML file
 per syndrome holding its rules. Any problem is reported as `FILE:LINE: rule ID: what is wrong`.
+A `cases.yaml` beside them holds the system's clinical cases (observations and the grades they
+must get, run by the tests): it is not a rule file, so loading and the digest leave it out.
 
 Rule files may come from anyone, so loading stays bounded: only regular files of at most
 MAX_FILE_BYTES are read (a symlink could lead anywhere, and an error message would show what it
@@ -42,6 +44,7 @@ from .facts import MESSAGE_ONLY_FACTS, fact_vocabulary
 from .observations import VASOPRESSOR_DOSES, O2Device, Observation
 
 MANIFEST = "ruleset.yaml"
+CASES = "cases.yaml"
 SYNDROMES = ("crs", "icans")
 WAIVER_ENDS = ("episode_resolved", "never")
 # libyaml's safe loader where PyYAML was built with it (ten times faster), else the Python one:
@@ -875,7 +878,8 @@ def load_ruleset(directory: Path | str | None = None) -> RuleSet:
     same files give the same RuleSet without parsing them again, and an edited file is read anew.
     """
     directory = Path(directory) if directory is not None else default_rules_dir()
-    files = tuple((path.name, _read_bytes(path)) for path in sorted(directory.glob("*.yaml")))
+    files = tuple((path.name, _read_bytes(path)) for path in sorted(directory.glob("*.yaml"))
+                  if path.name != CASES)
     if MANIFEST not in dict(files):
         raise RuleFileError(f"{directory}: not a rule set directory (no {MANIFEST})")
     return _load(directory, files)
