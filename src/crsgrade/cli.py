@@ -26,7 +26,8 @@ from .errors import CrsgradeError, SettingsError, capped, printable
 from .evaluators import durable_available
 from .grading import Accounting, Grader
 from .results import GradedDay, GradingResult
-from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset, shipped_systems
+from .ruleset import DEFAULT_SYSTEM, default_rules_dir, load_ruleset, shipped_systems
+from .syndromes import SYNDROMES
 
 # explain, summary, rules, demo and the rich views import what they need when run, so that
 # `crsgrade grade` starts without them.
@@ -71,11 +72,6 @@ class Engine(StrEnum):
     auto = "auto"
     durable = "durable"
     python = "python"
-
-
-class Syndrome(StrEnum):
-    crs = "crs"
-    icans = "icans"
 
 
 class Schema(StrEnum):
@@ -601,10 +597,17 @@ def check(
     _report(f"{accounting.summary().line()}; no problems found", tuple(accounting.warnings), (), quiet=False)
 
 
+def _known_syndrome(value: str | None) -> str | None:
+    if value is not None and value not in SYNDROMES:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(SYNDROMES)}")
+    return value
+
+
 @app.command(name="rules")
 def rules_command(
     system: SystemOption = DEFAULT_SYSTEM,
-    syndrome: Annotated[Optional[Syndrome], typer.Option("--syndrome", help="Only this syndrome.")] = None,
+    syndrome: Annotated[Optional[str], typer.Option(
+        "--syndrome", metavar="SYNDROME", callback=_known_syndrome, help=f"Only this syndrome: {', '.join(SYNDROMES)}.")] = None,
     rules: RulesOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -612,7 +615,7 @@ def rules_command(
     from .views import rules_tables
 
     ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
-    _emit(rules_tables(ruleset, [syndrome.value] if syndrome else SYNDROMES), output=output)
+    _emit(rules_tables(ruleset, [syndrome] if syndrome else SYNDROMES), output=output)
 
 
 @app.command()

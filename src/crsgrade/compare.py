@@ -21,10 +21,10 @@ import polars as pl
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
 from .output import spreadsheet_safe
-from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
-from .ruleset import SYNDROMES, RuleSet, default_rules_dir, load_ruleset, shipped_systems
+from .results import SCHEMA_VERSION, GradingResult, InputSummary, SyndromeGrade, _Result
+from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
+from .syndromes import SYNDROMES, Syndrome
 
-SCHEMA_VERSION = "1"
 GRADES = range(6)
 
 
@@ -199,7 +199,7 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
     days, patients = [], []
     for index, patient in enumerate(first.patients):
         graded = {s: results[s].patients[index] for s in systems}
-        for syndrome in ("crs", "icans"):
+        for syndrome in SYNDROMES:
             mine = graders_of(syndrome)
             if not mine:
                 continue
@@ -212,7 +212,7 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
                                             highest=highest, differ=_differ(highest.values())))
     agreement = [
         _agreement(syndrome, a, b, [p for p in patients if p.syndrome == syndrome])
-        for syndrome in ("crs", "icans")
+        for syndrome in SYNDROMES
         for a, b in combinations(graders_of(syndrome), 2)
     ]
     return Comparison(

@@ -16,7 +16,8 @@ from .observations import THERAPIES
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
 from .explain import in_words
-from .views import _FACTS, NAMES, summary_tables
+from .syndromes import NAMES, SYNDROMES
+from .views import _FACTS, summary_tables
 
 INTRODUCTION = (
     "A patient in their late 60s with relapsed diffuse large B-cell lymphoma receives "
@@ -84,7 +85,8 @@ def _day_panel(day: GradedDay, observed: Mapping[str, Any]) -> Panel:
     body.append(Text(f"Observed: {describe(observed)}"))
     if day.fever_waived:
         body.append(Text("Fever requirement waived: the patient has had CRS therapy in this episode.", style="cyan"))
-    body += _why("crs", day.crs) + _why("icans", day.icans)
+    for name in SYNDROMES:
+        body += _why(name, day.grades[name])
     return Panel(Group(*body), title=f"Day {day.day}", title_align="left")
 
 
@@ -101,9 +103,8 @@ def run(console: Console) -> None:
     console.print(Divider("Episodes"))
     summary = summarise(result)
     for patient in summary.patients:
-        for name in ("crs", "icans"):
-            s = getattr(patient, name)
-            for episode in s.episodes:
+        for name in SYNDROMES:
+            for episode in patient.syndromes[name].episodes:
                 ended = (f"resolved on day {episode.resolution_day}" if episode.resolution_day is not None
                          else "still going on the last recorded day")
                 console.print(

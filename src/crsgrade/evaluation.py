@@ -29,7 +29,8 @@ from .facts import (
     complete,
     expected_absent,
 )
-from .ruleset import SYNDROMES, Rule, RuleSet
+from .ruleset import Rule, RuleSet
+from .syndromes import SYNDROMES
 
 _WORD = 1 << 62  # a packed key word stays below this
 

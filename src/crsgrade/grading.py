@@ -33,14 +33,16 @@ from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
+from .syndromes import SYNDROMES
 from .sources import REC, Input, RawBatch, open_bytes, open_path, open_records, open_table
 from .validation import Found, validate
 
 ObservationsInput = str | Path | Iterable[Any]
 
+# `crsgrade grade --format csv`: each part of a syndrome's grade, for every syndrome in turn.
+GRADE_PARTS = ("grade", "rules", "reason", "not_recorded")
 CSV_COLUMNS = (
-    "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
-    "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
+    "patient_id", "day", *(f"{s}_{part}" for part in GRADE_PARTS for s in SYNDROMES), "fever_waived",
 )
 
 

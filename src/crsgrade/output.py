@@ -7,11 +7,12 @@ import csv
 import io
 import json
 import re
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 import polars as pl
 
-from .grading import CSV_COLUMNS
+from .grading import CSV_COLUMNS, GRADE_PARTS
+from .syndromes import NAMES, SYNDROMES
 from .results import GradedPatient, GradingResult, SyndromeGrade
 
 if TYPE_CHECKING:
@@ -48,20 +49,19 @@ def write_csv(frame: pl.DataFrame, handle: BinaryIO, header: bool, raw: bool = F
     ).write_csv(handle, include_header=header, line_terminator="\n", null_value="")
 
 
+_CELL: dict[str, Callable[[SyndromeGrade], Any]] = {
+    "grade": lambda g: "" if g.grade is None else g.grade, "rules": lambda g: " ".join(g.rule_ids),
+    "reason": lambda g: g.reason, "not_recorded": lambda g: " ".join(g.not_recorded)}
+
+
 def to_csv(result: GradingResult, raw: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for day in result.days():
-        writer.writerow([
-            safe_cell(day.patient_id, raw), day.day,
-            "" if day.crs.grade is None else day.crs.grade,
-            "" if day.icans.grade is None else day.icans.grade,
-            " ".join(day.crs.rule_ids), " ".join(day.icans.rule_ids),
-            day.crs.reason, day.icans.reason,
-            " ".join(day.crs.not_recorded), " ".join(day.icans.not_recorded),
-            str(day.fever_waived).lower(),
-        ])
+        writer.writerow([safe_cell(day.patient_id, raw), day.day,
+                         *(_CELL[part](day.grades[s]) for part in GRADE_PARTS for s in SYNDROMES),
+                         str(day.fever_waived).lower()])
     return buffer.getvalue()
 
 
@@ -93,7 +93,7 @@ def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) 
     from rich.table import Table
     from rich.text import Text
 
-    labels = labels or {"crs": "CRS", "icans": "ICANS"}
+    labels = labels or NAMES
     table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
     for label in labels.values():

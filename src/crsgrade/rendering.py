@@ -13,7 +13,8 @@ from pydantic import TypeAdapter
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
-from .ruleset import PLACEHOLDER, SYNDROMES, Rule
+from .ruleset import PLACEHOLDER, Rule
+from .syndromes import SYNDROMES
 
 if TYPE_CHECKING:
     from .grading import Grader
@@ -54,6 +55,11 @@ def join_messages(messages: list[str]) -> str:
 def _indented(model: Any, level: int) -> str:
     """JSON of a result model, indented by two as it would be `level` levels deep."""
     return model.model_dump_json(indent=2, warnings=False).replace("\n", "\n" + "  " * level)
+
+
+def _reported(row: Mapping[str, Any]) -> dict[str, int | None]:
+    """The investigator's grades of a day, by syndrome (None where the input has none)."""
+    return {s: row.get(f"reported_{s}_grade") for s in SYNDROMES}
 
 
 def _placeholders(rules: list[Rule]) -> tuple[str, ...]:
@@ -179,9 +185,8 @@ class Renderer:
                               for s, g in grades.items()}
             day_notes = self._notes(row)
             current.append(GradedDay.model_construct(
-                patient_id=row["patient_id"], day=row["day"], crs=grades["crs"], icans=grades["icans"],
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
-                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+                patient_id=row["patient_id"], day=row["day"], grades=grades,
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
                 note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
@@ -210,14 +215,16 @@ class Renderer:
                 consulted = notes.consulted(row)
                 parts = {s: self._syndrome_json(row, s, consulted) for s in SYNDROMES}
             day = GradedDay.model_construct(
-                patient_id=row["patient_id"], day=row["day"], crs=None, icans=None,
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
-                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+                patient_id=row["patient_id"], day=row["day"], grades={s: None for s in SYNDROMES},
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
                 note=row.get("note"), readings=row["readings"], notes=self._notes(row),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
-            before, between = _indented(day, 2).split('"crs": null', 1)
-            between, after = between.split('"icans": null', 1)
-            yield "".join(("    ", before, '"crs": ', parts["crs"], between, '"icans": ', parts["icans"], after))
+            pieces = ["    "]
+            rest = _indented(day, 2)
+            for syndrome in SYNDROMES:
+                before, rest = rest.split(f'"{syndrome}": null', 1)
+                pieces += [before, f'"{syndrome}": ', parts[syndrome]]
+            yield "".join((*pieces, rest))
 
     def _syndrome_json(self, row: Mapping[str, Any], syndrome: str, consulted: tuple[Any, ...]) -> str:
         grade = self._syndrome_grade(row["_o"], syndrome, row)

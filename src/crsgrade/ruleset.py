@@ -42,10 +42,10 @@ from . import conditions as cond
 from .errors import RuleFileError, SettingsError
 from .facts import MESSAGE_ONLY_FACTS, fact_vocabulary
 from .observations import VASOPRESSOR_DOSES, O2Device, Observation
+from .syndromes import Syndrome
 
 MANIFEST = "ruleset.yaml"
 CASES = "cases.yaml"
-SYNDROMES = ("crs", "icans")
 WAIVER_ENDS = ("episode_resolved", "never")
 # libyaml's safe loader where PyYAML was built with it (ten times faster), else the Python one:
 # both construct plain data only, never objects.
@@ -329,12 +329,12 @@ class Manifest(_Strict):
     version: str
     # The syndromes this system grades, each with the name it gives it (CARTOX calls its
     # neurotoxicity CRES).
-    syndromes: dict[Literal["crs", "icans"], str] = Field(min_length=1)
+    syndromes: dict[Syndrome, str] = Field(min_length=1)
     references: dict[str, Reference]
     settings: dict[str, SettingDef] = {}
     # The domains of a syndrome (ICE/CAPD, consciousness, seizure, ...), each with its name in
     # words; an explanation shows the grade each domain reached.
-    domains: dict[Literal["crs", "icans"], dict[str, str]] = {}
+    domains: dict[Syndrome, dict[str, str]] = {}
     definitions: Definitions
 
 
@@ -367,7 +367,7 @@ class NamedConditionDef(_Strict):
 
 
 class RuleFileDef(_Strict):
-    syndrome: Literal["crs", "icans"]
+    syndrome: Syndrome
     conditions: dict[str, NamedConditionDef] = {}
     rules: list[RuleDef] = Field(min_length=1)
 

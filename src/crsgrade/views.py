@@ -18,8 +18,7 @@ from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
 from .output import GRADE_STYLE, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
-
-NAMES = {"crs": "CRS", "icans": "ICANS"}
+from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES
 _FACTS = fact_vocabulary(())  # the clinical words of every fact
 
 
@@ -150,7 +149,7 @@ def summary_tables(summary: CohortSummary) -> Group:
 
 SUMMARY_CSV_COLUMNS = (
     "patient_id", "first_day", "last_day",
-    *(f"{s}_{f}" for s in ("crs", "icans") for f in (
+    *(f"{s}_{f}" for s in SYNDROMES for f in (
         "occurred", "highest_grade", "highest_grade_day", "onset_day", "resolution_day",
         "duration_days", "episodes", "tocilizumab", "steroids", "other_therapies")),
 )
@@ -169,7 +168,7 @@ def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
                 show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
 
     for p in summary.patients:
-        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day, *cells(p.crs), *cells(p.icans)])
+        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day, *(c for s in SYNDROMES for c in cells(p.syndromes[s]))])
     return buffer.getvalue()
 
 
@@ -264,7 +263,7 @@ def comparison_tables(comparison: Comparison) -> Group:
     for patient_id, days in by_patient.items():
         table = Table(title=Text(f"Patient {patient_id}"), title_justify="left")
         table.add_column("Day", justify="right")
-        columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+        columns = [(syndrome, system) for syndrome in SYNDROMES for system in comparison.graders_of(syndrome)]
         for syndrome, system in columns:
             table.add_column(_system_header(comparison, system, syndrome), justify="center")
         rows: dict[int, dict] = {}
@@ -277,7 +276,7 @@ def comparison_tables(comparison: Comparison) -> Group:
             for syndrome, day in of_day.items():
                 if day.differ:
                     why = "; ".join(f"{comparison.names[s]} {g.text()}: {g.reason}" for s, g in day.grades.items())
-                    differences.append(f"day {number} {_syndrome_name(syndrome)}: {why}")
+                    differences.append(f"day {number} {ACROSS_SYSTEMS[syndrome]}: {why}")
         parts.append(table)
         if differences:
             parts.append(Text("Where they differ:\n" + "\n".join(f"  {line}" for line in differences), style="yellow"))
@@ -288,10 +287,6 @@ def comparison_tables(comparison: Comparison) -> Group:
     return Group(*parts)
 
 
-def _syndrome_name(syndrome: str) -> str:
-    return "CRS" if syndrome == "crs" else "neurotoxicity"
-
-
 def _compared_cell(grade, differ: bool) -> Text:
     style = GRADE_STYLE.get(grade.grade, "dim") if grade.grade is not None else "dim"
     return Text(grade.text(), style=f"{style} underline" if differ else style)
@@ -300,7 +295,7 @@ def _compared_cell(grade, differ: bool) -> Text:
 def _highest_table(comparison: Comparison) -> Table:
     table = Table(title="Highest grade per patient", title_justify="left")
     table.add_column("Patient")
-    columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+    columns = [(syndrome, system) for syndrome in SYNDROMES for system in comparison.graders_of(syndrome)]
     for syndrome, system in columns:
         table.add_column(_system_header(comparison, system, syndrome), justify="center")
     rows: dict[str, dict] = {}
@@ -320,13 +315,13 @@ def _agreement_tables(comparison: Comparison) -> list[Any]:
     for pair in comparison.agreement:
         a, b = (comparison.names[s] for s in pair.systems)
         summary.add_row(
-            _syndrome_name(pair.syndrome), f"{a} × {b}", str(pair.patients),
+            ACROSS_SYSTEMS[pair.syndrome], f"{a} × {b}", str(pair.patients),
             "–" if pair.presence_percent is None else f"{pair.presence_agreeing} ({pair.presence_percent:g} %)",
             "–" if pair.identical_percent is None else f"{pair.identical} ({pair.identical_percent:g} %)",
             "–" if pair.weighted_kappa is None else f"{pair.weighted_kappa:.2f}",
         )
         if pair.patients:
-            table = Table(title=f"{_syndrome_name(pair.syndrome)}, patients by highest grade: {a} (rows) × {b} (columns)",
+            table = Table(title=f"{ACROSS_SYSTEMS[pair.syndrome]}, patients by highest grade: {a} (rows) × {b} (columns)",
                           title_justify="left", min_width=72)
             table.add_column(a)
             for grade in range(6):
