@@ -233,7 +233,8 @@ def test_explain_json():
     data = json.loads(run("explain", str(COHORT), "--patient", "P02", "--day", "2", "-f", "json", "-q").stdout)
     assert data["schema_version"] == "2"
     (day,) = data["days"]
-    assert day["grades"]["crs"]["grade"] == 3 and day["grades"]["crs"]["explanation"]["fired"][0]["id"] == "ASTCT-CRS-3-ONE-VASOPRESSOR"
+    crs = day["grades"]["crs"]
+    assert crs["grade"] == 3 and crs["explanation"]["fired"][0]["id"] == "ASTCT-CRS-3-ONE-VASOPRESSOR"
 
 
 def test_explain_a_whole_patient():
@@ -286,7 +287,8 @@ def test_rules_one_syndrome():
 
 def test_rules_unknown_system():
     result = run("rules", "--system", "lee2015")
-    assert result.exit_code == 1 and f"no grading system 'lee2015'; shipped: {', '.join(shipped_systems())}" in result.stderr
+    assert result.exit_code == 1
+    assert f"no grading system 'lee2015'; shipped: {', '.join(shipped_systems())}" in result.stderr
 
 
 def test_demo_runs_with_no_arguments():

@@ -12,8 +12,8 @@ Readings recorded as not assessable are set aside when another reading of the da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 

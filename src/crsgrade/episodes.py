@@ -13,9 +13,9 @@ ASTCT does not define when an episode ends; crsgrade's rule, stated once here an
 from __future__ import annotations
 
 import statistics
-
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from .observations import THERAPIES
 from .results import SCHEMA_VERSION, GradedPatient, GradingResult, _Result
@@ -107,7 +107,7 @@ class CohortSummary(_Result):
     ruleset: str
     labels: dict[str, str]  # the syndromes the system grades, and what it calls them
     ruleset_version: str
-    settings: dict
+    settings: dict[str, Any]
     patients: tuple[PatientSummary, ...]
     cohort: dict[str, CohortFigures]
     concordance: dict[str, Concordance]
@@ -116,9 +116,15 @@ class CohortSummary(_Result):
 class Graded(Protocol):
     """A graded day as the summaries read it: a GradedDay, or a `Day` read from a frame."""
 
-    patient_id: str
-    day: int
-    therapies: tuple[str, ...]
+    # Read-only, as both are frozen.
+    @property
+    def patient_id(self) -> str: ...
+
+    @property
+    def day(self) -> int: ...
+
+    @property
+    def therapies(self) -> tuple[str, ...]: ...
 
     def grade(self, name: Syndrome) -> int | None: ...
 
@@ -213,7 +219,7 @@ def _therapies_during(days: Sequence[Graded], found: list[Episode]) -> set[str]:
 
 
 def _peak(days: Sequence[Graded], syndrome: Syndrome) -> tuple[int, int] | None:
-    graded = [(d.grade(syndrome), d.day) for d in days if d.grade(syndrome) is not None]
+    graded = [(grade, d.day) for d in days if (grade := d.grade(syndrome)) is not None]
     if not graded:
         return None
     top = max(grade for grade, _ in graded)
@@ -248,7 +254,7 @@ def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
     patients = len(summaries)
     occurred = [s for s in summaries if s.occurred]
     severe = [s for s in occurred if (s.highest_grade or 0) >= 3]
-    onsets = [s.onset_day for s in occurred]
+    onsets = [s.onset_day for s in occurred if s.onset_day is not None]  # all of them: it occurred
     durations = [s.duration_days for s in occurred]
     return CohortFigures(
         patients=patients,
@@ -290,7 +296,12 @@ def summarise(result: GradingResult) -> CohortSummary:
                           [d for p in result.patients for d in p.days])
 
 
-def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict,
+def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
+    """The syndromes among `labels`, in their order."""
+    return [s for name in labels for s in SYNDROMES if s == name]
+
+
+def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
                    days: Sequence[Graded]) -> CohortSummary:
     """The summary of graded days (patients' days together, in day order)."""
     by_patient: dict[str, list[Graded]] = {}
@@ -301,7 +312,7 @@ def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings:
                        syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES})
         for pid, mine in by_patient.items()
     )
-    graded = list(labels)
+    graded = _syndromes_in(labels)
     concordance = {s: c for s in graded if (c := _concordance(days, s)) is not None}
     return CohortSummary(
         ruleset=ruleset, labels=labels, ruleset_version=version, settings=settings, patients=patients,

@@ -12,8 +12,9 @@ back to its days. Nothing here is clinical: thresholds, facts and grades come fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -200,7 +201,7 @@ class Evaluation:
 
     def _decode(self, key: tuple[int, ...]) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for word, packed in zip(self.words, key):
+        for word, packed in zip(self.words, key, strict=False):
             for part in reversed(word):
                 packed, code = divmod(packed, part.size)
                 values[part.name] = part.value(code)

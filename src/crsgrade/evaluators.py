@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from typing import Any, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from . import conditions as cond
 from .errors import EngineError

@@ -5,7 +5,8 @@ words for people."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import conditions as cond
 from .facts import ALWAYS_KNOWN, ATTRIBUTION_FLAGS, SET_ASIDE, expected_absent

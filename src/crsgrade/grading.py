@@ -14,27 +14,28 @@ and the comparison read those); `Grader.grade()` returns them as typed results.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import polars as pl
 
 from . import conditions as cond
 from . import waiver as waivers
+from .columns import CONTRACT_COLUMNS
 from .combining import combine, disagreements
 from .errors import ObservationError, capped
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
 from .facts import CHILD, derive, o2_rank
-from .columns import CONTRACT_COLUMNS
 from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
-from .syndromes import SYNDROMES
 from .sources import REC, Input, RawBatch, open_bytes, open_path, open_records, open_table
+from .syndromes import SYNDROMES
 from .validation import Found, validate
 
 ObservationsInput = str | Path | Iterable[Any]
@@ -158,6 +159,13 @@ def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
     return (RawBatch(frame.head(rows), before, head_pieces), RawBatch(frame.slice(rows), after, tail_pieces))
 
 
+def _cells(frame: pl.DataFrame, split: list[int]) -> pl.DataFrame:
+    """A batch's rows of cells: neither blank nor one that could not be split into cells."""
+    if not split and not frame["_blank"].any():
+        return frame.drop("_blank")
+    return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
+
+
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
              accounting: Accounting, days: bool = True) -> Iterator[pl.DataFrame]:
     """Validated readings of whole patients, batch by batch (with `days`, the days whose
@@ -173,19 +181,13 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
     problems: list[str] = []
     for batch in _whole_patients(batches):
         split = [rec for rec, _ in batch.problems]  # rows that could not be split into cells
-
-        def cells(frame: pl.DataFrame) -> pl.DataFrame:
-            if not split and not frame["_blank"].any():
-                return frame.drop("_blank")
-            return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
-
-        frame = cells(batch.frame)
+        frame = _cells(batch.frame, split)
         found = Found(source.locate)
         found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
         typed, blanks = validate(frame, infusion_date, found) if frame.height else (frame, 0)
         if len(found.problems) > len(batch.problems) and batch.pieces is not None:
             # numbers were read as numbers: read the cells again as text to quote them as written
-            frame = cells(batch.text())
+            frame = _cells(batch.text(), split)
             found = Found(source.locate)
             found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
             typed, blanks = validate(frame, infusion_date, found)
@@ -317,8 +319,9 @@ class Grader:
         if "s.ice_total" in days.columns and self.ruleset.definitions.encephalopathy:
             limit = self.ruleset.definitions.encephalopathy.capd_below_age.value(self.settings)
             capd = pl.col("capd_score") if "capd_score" in days.columns else pl.lit(None)
-            children = days.filter((pl.col("s.ice_total") == CHILD) & capd.is_null() & ~pl.col("_after_death")).group_by(
-                "_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
+            children = days.filter(
+                (pl.col("s.ice_total") == CHILD) & capd.is_null() & ~pl.col("_after_death")
+            ).group_by("_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
                                                pl.col("day"))
             for p, pid, age, child_days in children.iter_rows():
                 said.setdefault(p, []).append(

@@ -7,13 +7,14 @@ import csv
 import io
 import json
 import re
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
 from .grading import CSV_COLUMNS, GRADE_PARTS
-from .syndromes import NAMES, SYNDROMES
 from .results import GradedPatient, GradingResult, SyndromeGrade
+from .syndromes import NAMES, SYNDROMES
 
 if TYPE_CHECKING:
     from rich.console import Group

@@ -3,11 +3,11 @@ distinct combination of an outcome and the values its messages show, never once 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
 from pydantic import TypeAdapter
 
 from .explain import explain, setting_effects
@@ -37,7 +37,7 @@ def _pieces(template: str) -> tuple[tuple[bool, str], ...]:
     for match in PLACEHOLDER.finditer(template):
         pieces += [(True, template[last:match.start()]), (False, match.group(1))]
         last = match.end()
-    return tuple(pieces + [(True, template[last:])])
+    return tuple([*pieces, (True, template[last:])])
 
 
 def join_messages(messages: list[str]) -> str:
@@ -162,7 +162,6 @@ class Renderer:
         """The graded days of a frame as typed results, patient by patient."""
         from .grading import day_rows, therapies_of
 
-        definitions = self.grader.ruleset.definitions
         rows = day_rows(frame)
         current: list[GradedDay] = []
         patient: str | None = None
@@ -264,7 +263,7 @@ class Renderer:
         found = self._explanations.get(key)
         if found is not None:
             return found, derived
-        fact = {name: value for name, value in zip(tested, values) if value is not None}
+        fact = {name: value for name, value in zip(tested, values, strict=False) if value is not None}
         if aside:
             definitions = self.grader.ruleset.definitions
             fact[SET_ASIDE] = {name: aside_reason(code, row["f.age_years"], definitions, self.grader.settings)
@@ -360,6 +359,7 @@ class _NoWaiver:
         age = row["f.age_years"]
         if setting and age is not None and _ice_recorded(row):
             child = age < encephalopathy.capd_below_age.value(self.settings)
-            used.append(("icans", setting, f"age {age:g}: assessed with {'CAPD, so ICE is not used' if child else 'ICE'}"))
+            tool = "CAPD, so ICE is not used" if child else "ICE"
+            used.append(("icans", setting, f"age {age:g}: assessed with {tool}"))
         return used
 

@@ -21,15 +21,16 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import polars as pl
 
 from .columns import KNOWN_COLUMNS, column_for
-from .observations import Observation, field_kinds
 from .errors import ObservationError, printable, shortened
+from .observations import Observation, field_kinds
 from .suggestions import did_you_mean
 
 BATCH_BYTES = 8 << 20
@@ -110,9 +111,8 @@ _UNKNOWN_NAMED = 20
 
 def _require_day(columns: Iterable[str | None], source: str, problems: list[str]) -> None:
     if not {"day", "date"} & set(columns):
-        raise ObservationError(problems + [
-            f"{source}:1: no 'day' column; give the day relative to infusion, or 'date' with"
-            " 'infusion_date' (a column or --infusion-date)"])
+        raise ObservationError([*problems, f"{source}:1: no 'day' column; give the day relative to infusion, or"
+                                           " 'date' with 'infusion_date' (a column or --infusion-date)"])
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -539,7 +539,8 @@ def open_table(table: Any) -> Input:
     _require_day(columns, "table", problems)
     if problems:
         raise ObservationError(problems)
-    kept = frame.select([pl.col(name).alias(column) for name, column in zip(frame.columns, columns) if column])
+    kept = frame.select([pl.col(name).alias(column)
+                         for name, column in zip(frame.columns, columns, strict=False) if column])
     kept = kept.with_columns([pl.col(c).cast(pl.String) for c, dtype in kept.schema.items()
                               if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
     batch = RawBatch(with_blank(kept.with_columns(pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC))))

@@ -155,7 +155,8 @@ def older_system_inputs(rng: random.Random, row: dict) -> dict:
     if row.get("hypotension") == "yes":
         out["fluid_boluses"] = rng.choice([0, 1, 2, 3])
     device = row.get("o2_device")
-    if device in ("high_flow_nasal_cannula", "venturi", "cpap", "bipap", "mechanical_ventilation") and rng.random() < 0.7:
+    high_support = ("high_flow_nasal_cannula", "venturi", "cpap", "bipap", "mechanical_ventilation")
+    if device in high_support and rng.random() < 0.7:
         out["fio2"] = rng.choice([0.3, 0.4, 45, 60, 100])
     elif device == "nasal_cannula" and rng.random() < 0.2:
         out["fio2"] = rng.choice([28, 36, 40])

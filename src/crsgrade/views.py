@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
@@ -19,6 +20,7 @@ from .output import GRADE_STYLE, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
 from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES
+
 _FACTS = fact_vocabulary(())  # the clinical words of every fact
 
 
@@ -64,9 +66,9 @@ def _syndrome_section(label: str, grade: SyndromeGrade) -> Group:
         lines.append(Text(f"  could be higher: {', '.join(grade.not_recorded)} not recorded", style="yellow"))
     for condition in explanation.conditions_not_met:
         lines.append(Text(f"  {condition.text}", style="dim"))
-    for rule in explanation.not_met:
-        reasons = "; ".join(in_words(u, rule.grade, _FACTS) for u in rule.unmet) or "everything else met"
-        lines.append(Text(f"  ✗ grade {rule.grade} not met — {rule.id}: {reasons}", style="dim"))
+    for missed in explanation.not_met:
+        reasons = "; ".join(in_words(u, missed.grade, _FACTS) for u in missed.unmet) or "everything else met"
+        lines.append(Text(f"  ✗ grade {missed.grade} not met — {missed.id}: {reasons}", style="dim"))
     for setting in explanation.settings:
         lines.append(Text(f"  {setting.effect} (setting {setting.name} = {setting_text(setting.value)})",
                           style="magenta"))
@@ -168,7 +170,8 @@ def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
                 show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
 
     for p in summary.patients:
-        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day, *(c for s in SYNDROMES for c in cells(p.syndromes[s]))])
+        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day,
+                         *(c for s in SYNDROMES for c in cells(p.syndromes[s]))])
     return buffer.getvalue()
 
 
@@ -244,8 +247,9 @@ def systems_table(rulesets: list[RuleSet]) -> Table:
         parts = [f"{len(unverified)} of {len(ruleset.rules)} rules"] if unverified else []
         parts += [f"{name.replace('_', ' ')} table" for name in ruleset.unverified_tables]
         first = next(iter(manifest.references.values()))
-        table.add_row(*(Text(cell) for cell in (f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
-                                                first.short, ", ".join(tested), "; ".join(parts) or "none")))
+        cells = (f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
+                 first.short, ", ".join(tested), "; ".join(parts) or "none")
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
@@ -302,8 +306,9 @@ def _highest_table(comparison: Comparison) -> Table:
     for patient in comparison.patients:
         rows.setdefault(patient.patient_id, {})[patient.syndrome] = patient
     for patient_id, of_patient in rows.items():
-        table.add_row(Text(patient_id), *(_compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
-                                    for syndrome, system in columns))
+        table.add_row(Text(patient_id), *(
+            _compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
+            for syndrome, system in columns))
     return table
 
 
@@ -321,8 +326,8 @@ def _agreement_tables(comparison: Comparison) -> list[Any]:
             "–" if pair.weighted_kappa is None else f"{pair.weighted_kappa:.2f}",
         )
         if pair.patients:
-            table = Table(title=f"{ACROSS_SYSTEMS[pair.syndrome]}, patients by highest grade: {a} (rows) × {b} (columns)",
-                          title_justify="left", min_width=72)
+            title = f"{ACROSS_SYSTEMS[pair.syndrome]}, patients by highest grade: {a} (rows) × {b} (columns)"
+            table = Table(title=title, title_justify="left", min_width=72)
             table.add_column(a)
             for grade in range(6):
                 table.add_column(str(grade), justify="right")
