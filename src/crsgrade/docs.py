@@ -412,13 +412,13 @@ def _usage(command_path: str, command: Any, ctx: Any) -> str:
 
 def cli_page() -> str:
     """Every command of `crsgrade`: its usage, help and options, as `--help` gives them."""
-    import click
+    import typer.core
     import typer.main
 
     from .cli import app
 
     group = typer.main.get_command(app)
-    assert isinstance(group, click.Group)  # the app has several commands
+    assert isinstance(group, typer.core.TyperGroup)  # the app has several commands
     root = group.make_context("crsgrade", [], resilient_parsing=True)
     commands = {n: c for n in group.list_commands(root)
                 if (c := group.get_command(root, n)) is not None and not c.hidden}

@@ -128,7 +128,7 @@ class Outcomes:
         self.items.append(outcome)
         return len(self.items) - 1
 
-    def series(self, what: str, syndrome: str | None = None) -> pl.Series:
+    def series(self, what: str, syndrome: str) -> pl.Series:
         """One value per outcome number: grade (Int64) or rule ids / not recorded (text)."""
         if what == "grade":
             return pl.Series([o.grade[syndrome] for o in self.items], dtype=pl.Int64)
@@ -149,7 +149,7 @@ class Evaluation:
         tested = sorted(set().union(*self.tests.values()) - {"fever_waived"}) if self.tests else []
         self.tested = (*tested, "fever_waived")
         # the facts each syndrome's rules test, for what its explanations depend on
-        self.tested_by = {syndrome: tuple(sorted(set().union(*(
+        self.tested_by: dict[str, tuple[str, ...]] = {syndrome: tuple(sorted(set().union(*(
             fields for rule_id, fields in self.tests.items() if self.rules[rule_id].syndrome == syndrome))))
             for syndrome in SYNDROMES}
         self.waiver = ruleset.definitions.fever_waiver is not None
@@ -243,7 +243,11 @@ class Evaluation:
         full = {**evaluated, **{k: v for k, v in fact.items() if k.startswith("_")}}
         fired = [self.rules[rule_id] for rule_id in self.evaluator.fired(evaluated)]
         truths = {rule_id: test(full) for rule_id, test in self.compiled.items()}
-        grade, top, missing, no_grade, not_assessed = {}, {}, {}, {}, {}
+        grade: dict[str, int | None] = {}
+        top: dict[str, tuple[str, ...]] = {}
+        missing: dict[str, tuple[str, ...]] = {}
+        no_grade: dict[str, str | None] = {}
+        not_assessed: dict[str, bool] = {}
         for syndrome in SYNDROMES:
             mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
             not_assessed[syndrome] = self._not_assessed(syndrome, full)

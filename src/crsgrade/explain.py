@@ -20,6 +20,7 @@ from .results import (
     Unmet,
 )
 from .ruleset import Rule, RuleSet
+from .syndromes import Syndrome
 
 _NEEDS = {
     "eq": "{}", "ne": "not {}", "lt": "below {}", "lte": "{} or less", "gt": "above {}",
@@ -86,7 +87,7 @@ def _shared_not_met(rule: Rule, settings: Mapping[str, Any], fact: Mapping[str, 
     return because, cond.resolve(cond.All(tuple(kept)), rule.named, settings) if kept else cond.Const(True)
 
 
-def _domains(ruleset: RuleSet, resolved: Mapping[str, cond.Node], syndrome: str, fired: list[Rule],
+def _domains(ruleset: RuleSet, resolved: Mapping[str, cond.Node], syndrome: Syndrome, fired: list[Rule],
              fact: Mapping[str, Any], absent_anyway: set[str]) -> tuple[DomainGrade, ...]:
     set_aside = fact.get(SET_ASIDE, {})
     domains = ruleset.manifest.domains.get(syndrome, {})
@@ -122,7 +123,7 @@ def explain(
     ruleset: RuleSet,
     resolved: Mapping[str, cond.Node],
     settings: Mapping[str, Any],
-    syndrome: str,
+    syndrome: Syndrome,
     grade: int | None,
     fact: Mapping[str, Any],
     fired: Iterable[Rule],
@@ -149,6 +150,7 @@ def explain(
             continue
         because, rest = _shared_not_met(rule, settings, fact, shared)
         if because:
+            assert rest is not None  # the rest of the condition, when a shared one is not met
             if isinstance(rest, cond.Const) and not rest.value:
                 continue  # switched off by a setting whatever the shared condition
             tests = [] if isinstance(rest, cond.Const) else cond.blocking_tests(rest, fact)

@@ -13,6 +13,7 @@ days before, so the waiver (waiver.py) adds `f.fever_waived` and `f.fever_basis`
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
@@ -75,7 +76,7 @@ def format_value(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def _text(enum, label: str) -> FactSpec:
+def _text(enum: type[StrEnum], label: str) -> FactSpec:
     return FactSpec("text", tuple(member.value for member in enum), label=label)
 
 

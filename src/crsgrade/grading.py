@@ -34,7 +34,7 @@ from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
-from .sources import REC, Input, RawBatch, open_bytes, open_path, open_records, open_table
+from .sources import REC, Input, Piece, RawBatch, open_bytes, open_path, open_records, open_table
 from .syndromes import SYNDROMES
 from .validation import Found, validate
 
@@ -130,10 +130,14 @@ def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
         pending = following
 
 
+def _as_is(frame: pl.DataFrame) -> Callable[[], pl.DataFrame]:
+    return lambda: frame
+
+
 def _joined(*batches: RawBatch) -> RawBatch:
     pieces = None
     if any(b.pieces is not None for b in batches):
-        pieces = [p for b in batches for p in (b.pieces or [(lambda f=b.frame: f, 0, b.frame.height)])]
+        pieces = [p for b in batches for p in (b.pieces or [(_as_is(b.frame), 0, b.frame.height)])]
     return RawBatch(pl.concat([b.frame for b in batches], how="vertical_relaxed"),
                     [p for b in batches for p in b.problems], pieces)
 
@@ -144,8 +148,8 @@ def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
     first_kept = frame[REC][rows] if rows < frame.height else None
     before = [p for p in batch.problems if first_kept is None or p[0] < first_kept]
     after = [p for p in batch.problems if first_kept is not None and p[0] >= first_kept]
-    head_pieces: list | None = None
-    tail_pieces: list | None = None
+    head_pieces: list[Piece] | None = None
+    tail_pieces: list[Piece] | None = None
     if batch.pieces is not None:
         head_pieces, tail_pieces, seen = [], [], 0
         for read, start, end in batch.pieces:
@@ -399,7 +403,7 @@ def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=16)
-def _cached_grader(ruleset: RuleSet, settings: tuple, engine: str) -> Grader:
+def _cached_grader(ruleset: RuleSet, settings: tuple[tuple[str, Any], ...], engine: str) -> Grader:
     return Grader(ruleset, dict(settings), engine)
 
 

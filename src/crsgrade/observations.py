@@ -436,7 +436,7 @@ class Observation(BaseModel):
     def _normalise_enum(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             value = "_".join(value.strip().lower().replace("-", " ").split())
-            return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
+            return ENUM_ALIASES.get(info.field_name or "", {}).get(value, value)
         return value
 
     @field_validator("other_treatment", mode="before")

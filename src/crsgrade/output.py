@@ -7,14 +7,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
 from .grading import CSV_COLUMNS, GRADE_PARTS
 from .results import GradedPatient, GradingResult, SyndromeGrade
-from .syndromes import NAMES, SYNDROMES
+from .syndromes import NAMES, SYNDROMES, Syndrome
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -89,12 +89,18 @@ def _reason_cell(grade: SyndromeGrade) -> Text:
     return text
 
 
+def labelled(labels: Mapping[str, str]) -> list[tuple[Syndrome, str]]:
+    """The syndromes `labels` names (as GradingResult.labels does), each with its label, in its order."""
+    return [(syndrome, label) for name, label in labels.items() for syndrome in SYNDROMES if syndrome == name]
+
+
 def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) -> Table:
     """One patient's days; `labels` are the graded syndromes and their names (CRS, ICANS, CRES)."""
     from rich.table import Table
     from rich.text import Text
 
     labels = labels or NAMES
+    graded = labelled(labels)
     table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
     for label in labels.values():
@@ -102,11 +108,11 @@ def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) 
         table.add_column(f"{label} criterion")
     for day in patient.days:
         cells: list = [str(day.day)]
-        for syndrome in labels:
+        for syndrome, _ in graded:
             cells += [_grade_cell(day.syndrome(syndrome)), _reason_cell(day.syndrome(syndrome))]
         table.add_row(*cells)
     peaks = []
-    for syndrome, label in labels.items():
+    for syndrome, label in graded:
         peak = patient.peak(syndrome)
         peaks.append(f"peak {label} {peak.grade} on day {peak.day}" if peak else f"no {label} grade")
     table.caption = "; ".join(peaks)
@@ -119,7 +125,7 @@ def timeline(result: GradingResult) -> Group:
     from rich.console import Group
     from rich.text import Text
 
-    parts = [patient_table(patient, result.labels) for patient in result.patients]
+    parts: list[Table | Text] = [patient_table(patient, result.labels) for patient in result.patients]
     parts.append(Text(
         f"Graded by {result.ruleset} rules v{result.ruleset_version} with {result.engine}.",
         style="dim",

@@ -192,17 +192,6 @@ class InputSummary(_Result):
     patient_days: int
     skipped: tuple[str, ...] = ()
 
-    @classmethod
-    def of(cls, read, days) -> InputSummary:
-        """The accounting of a read file (reading.ReadResult) and its combined days."""
-        return cls(
-            rows_read=read.rows_read,
-            rows_combined=sum(count - 1 for _, count in days),
-            rows_rejected=read.rows_skipped,
-            patient_days=len(days),
-            skipped=tuple(read.skipped),
-        )
-
     def line(self) -> str:
         text = (
             f"{self.rows_read} rows read: {self.patient_days} patient-days graded,"

@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -33,7 +33,12 @@ from .errors import ObservationError, printable, shortened
 from .observations import Observation, field_kinds
 from .suggestions import did_you_mean
 
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
+
 BATCH_BYTES = 8 << 20
+# A chunk of a file read as text: how to read it, its first row and its end row.
+Piece = tuple[Callable[[], pl.DataFrame], int, int]
 # Columns polars may read as numbers straight away (validation checks their bounds): the
 # contract's numeric columns, and the unitless temperature.
 NUMERIC = frozenset(name for name in (*KNOWN_COLUMNS,) if name == "temperature" or (
@@ -54,7 +59,7 @@ class RawBatch:
     frame: pl.DataFrame
     problems: list[tuple[int, str]] = field(default_factory=list)
     # the same rows as text: pieces (read a chunk as text, first row, end row), one per chunk
-    pieces: list[tuple[Callable[[], pl.DataFrame], int, int]] | None = None
+    pieces: list[Piece] | None = None
 
     def text(self) -> pl.DataFrame:
         """The batch's rows with every cell as text."""
@@ -207,7 +212,7 @@ class _Csv:
         self.names = [c if c is not None else f"_u{i}" for i, c in enumerate(self.columns)]
         self._lines: list[int] | None = None
 
-    def _reader(self, data: bytes) -> Iterator[list[str]]:
+    def _reader(self, data: bytes) -> CsvReader:
         # polars reads a cell of any length: so must the csv module (its default stops at 128 KB)
         csv.field_size_limit(max(csv.field_size_limit(), len(data)))
         return csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=self.delimiter)

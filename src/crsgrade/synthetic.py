@@ -106,7 +106,8 @@ def patient_rows(rng: random.Random, patient_id: str, days: int, readings_share:
     age = rng.randint(3, 11) if child else 12 if rng.random() < 0.03 else rng.randint(18, 82)
     crs = _course(rng, _weighted(rng, _CRS_PEAK), rng.randint(0, 6)) if rng.random() < 0.75 else {}
     icans = _course(rng, _weighted(rng, _ICANS_PEAK), rng.randint(3, 10)) if rng.random() < 0.3 else {}
-    rows, treated = [], False
+    rows: list[dict] = []
+    treated = False
     for day in range(-2, days - 2):
         if rng.random() < 0.05:
             continue  # a day missing from the record

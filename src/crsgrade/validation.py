@@ -165,8 +165,8 @@ def _fast(name: str, column: pl.Expr) -> pl.Expr:
     if what == "enum":
         enum = enum_of(name)
         assert enum is not None
-        spellings = {m.value: m.value for m in enum} | ENUM_ALIASES.get(name, {})
-        return column.replace_strict(spellings, default=None, return_dtype=pl.String)
+        names = {m.value: m.value for m in enum} | ENUM_ALIASES.get(name, {})
+        return column.replace_strict(names, default=None, return_dtype=pl.String)
     if what == "text" and name != "other_treatment":
         stripped = column.str.strip_chars()
         return pl.when((stripped != "") & ~stripped.str.contains(_CONTROL.get(name, _ANY_CONTROL))).then(stripped)

@@ -16,7 +16,7 @@ from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
-from .output import GRADE_STYLE, safe_cell
+from .output import GRADE_STYLE, labelled, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
 from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES
@@ -82,8 +82,10 @@ def explanation_panel(day: GradedDay, labels: dict[str, str] | None = None) -> P
     parts: list[Any] = []
     if day.note:
         parts.append(Text(day.note, style="italic"))
-    for number, (syndrome, label) in enumerate(labels.items()):
-        parts += ([Text("")] if number else []) + [_syndrome_section(label, day.syndrome(syndrome))]
+    for number, (syndrome, label) in enumerate(labelled(labels)):
+        if number:
+            parts.append(Text(""))
+        parts.append(_syndrome_section(label, day.syndrome(syndrome)))
     extra = []
     if day.fever_waived:
         extra.append("fever waived today")
