@@ -43,16 +43,17 @@ def test_grade_table_shows_the_timeline():
 def test_grade_csv():
     result = run("grade", str(EXAMPLE), "--format", "csv")
     assert result.exit_code == 0
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert len(rows) == 14
+    rows = {int(row["day"]): row for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert list(rows) == [-5, *range(14)]  # the baseline draw, then infusion to day 13
     assert rows[0]["crs_grade"] == "2" and rows[3]["crs_grade"] == "3" and rows[7]["icans_grade"] == "4"
     assert rows[0]["crs_reason"] == "fever 38.1 °C with hypotension not needing vasopressors"
+    assert rows[-5]["crs_grade"] == "" and rows[-5]["crs_reason"] == "not gradable: temp_c not recorded"
 
 
 def test_grade_json_carries_reasons_and_rule_ids():
     result = run("grade", str(EXAMPLE), "-f", "json")
     data = json.loads(result.stdout)
-    day7 = data["patients"][0]["days"][7]
+    day7 = next(day for day in data["patients"][0]["days"] if day["day"] == 7)
     assert day7["grades"]["icans"]["grade"] == 4
     assert {r["id"] for r in day7["grades"]["icans"]["rules"]} >= {"ASTCT-ICANS-4-UNAROUSABLE"}
     assert data["ruleset"] == "astct2019" and data["settings"]["antipyretic_waives_fever"] is True
@@ -148,7 +149,7 @@ def _durable() -> bool:
 
 def test_summary_line_on_stderr():
     result = run("grade", str(EXAMPLE), "-f", "csv")
-    assert result.stderr.strip().endswith("14 rows read: 14 patient-days graded, 0 rows combined into them, 0 rejected")
+    assert result.stderr.strip().endswith("15 rows read: 15 patient-days graded, 0 rows combined into them, 0 rejected")
 
 
 def test_quiet():
@@ -158,7 +159,7 @@ def test_quiet():
 def test_check_valid_file():
     result = run("check", str(EXAMPLE))
     assert result.exit_code == 0
-    assert "14 rows read" in result.stderr and "no problems found" in result.stderr
+    assert "15 rows read" in result.stderr and "no problems found" in result.stderr
     assert result.stdout == ""
 
 

@@ -71,7 +71,8 @@ def test_two_readings_of_a_day_combine_as_declared(name):
     first, second = two_values(name)
     if name == "fio2":
         first, second = 40.0, 60.0
-    rows = [{"patient_id": "p", "day": 1, name: first}, {"patient_id": "p", "day": 1, name: second}]
+    day = -1 if name == "baseline" else 1  # a baseline draw is before infusion
+    rows = [{"patient_id": "p", "day": day, name: first}, {"patient_id": "p", "day": day, name: second}]
     if name.endswith("_ug_kg_min"):  # converted to µg/min with the weight
         rows = [{**r, "weight_kg": 70} for r in rows]
     frame = grader_for("python").grade_frame(rows)

@@ -43,15 +43,19 @@ def course_of(records: list[dict], system: str = "astct2019"):
 
 def test_seed_case_lanes_and_range(seed):
     _, figure = seed
-    assert figure.keys == ("temperature", "oxygen", "vasopressors", "treatments", "grades")
-    assert figure.x_range == (-0.5, 13.5)
+    assert figure.keys == ("temperature", "oxygen", "vasopressors", "treatments", "labs", "grades")
+    assert figure.x_range == (-5.5, 13.5)  # from the baseline draw on day -5
     temperature = figure.panel("temperature")
     assert temperature.reference_lines == ((38.0, "38 °C"),)
     assert temperature.series[0].values[:2] == (38.1, 38.9)
     oxygen = figure.panel("oxygen").step_lane
     assert oxygen.levels == ("none", "low flow", "high flow", "positive pressure")
-    assert oxygen.values[0] == 0 and oxygen.values[7] == 3  # room air, then intubation on day 7
-    assert figure.panel("vasopressors").step_lane.values[3] == 1
+    by_day = dict(zip(oxygen.days, oxygen.values, strict=True))
+    assert by_day[-5] is None and by_day[0] == 0 and by_day[7] == 3  # room air, then intubation on day 7
+    vasopressors = figure.panel("vasopressors").step_lane
+    assert dict(zip(vasopressors.days, vasopressors.values, strict=True))[3] == 1
+    labs = {series.name: dict(zip(series.days, series.values, strict=True)) for series in figure.panel("labs").series}
+    assert labs["ferritin (ng/mL)"] == {-5: 2598.0, 5: 77945.0} and labs["CRP (mg/L)"] == {-5: 19.5}
 
 
 def test_treatment_lanes_include_other_named_therapies(seed):
@@ -67,13 +71,15 @@ def test_grade_strips_print_every_grade(seed):
     result, figure = seed
     strips = {s.name: s for s in figure.panel("grades").strips}
     assert list(strips) == ["CRS", "ICANS"]
-    days = result.patients[0].days
+    days = [d for d in result.patients[0].days if d.day >= 0]
     for name, syndrome in (("CRS", "crs"), ("ICANS", "icans")):
         tiles = strips[name].tiles
-        assert [t.day for t in tiles] == list(range(14))
-        assert [t.label for t in tiles] == [str(d.syndrome(syndrome).grade) for d in days]
-        assert all(t.colour == GRADE_COLOURS[t.grade] and not t.hatched for t in tiles)
-    icans_day7 = strips["ICANS"].tiles[7]
+        assert [t.day for t in tiles] == list(range(-5, 14))
+        before, after = tiles[:5], tiles[5:]  # days -5 to -1: no grade (the baseline draw, then no record)
+        assert all(t.label == "–" and t.hatched for t in before)
+        assert [t.label for t in after] == [str(d.syndrome(syndrome).grade) for d in days]
+        assert all(t.colour == GRADE_COLOURS[t.grade] and not t.hatched for t in after)
+    icans_day7 = strips["ICANS"].tiles[12]
     assert (icans_day7.label, icans_day7.text_colour) == ("4", "#ffffff")
 
 

@@ -307,7 +307,7 @@ def test_the_library_says_what_it_takes(given, said):
 
 
 def test_the_library_reads_a_files_bytes():
-    assert crsgrade.grade(EXAMPLE.read_bytes()).days()[3].crs.grade == 3
+    assert crsgrade.grade(EXAMPLE.read_bytes()).patient("case1").day(3).crs.grade == 3
 
 
 def test_flow_zero_is_never_negative(tmp_path):

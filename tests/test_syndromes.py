@@ -28,7 +28,7 @@ def test_no_module_spells_out_the_syndromes():
 
 def test_results_are_keyed_by_syndrome():
     result = crsgrade.grade(EXAMPLE)
-    day = result.patient("case1").days[7]
+    day = result.patient("case1").day(7)
     assert list(day.grades) == list(SYNDROMES) and list(day.reported_grades) == list(SYNDROMES)
     assert day.icans is day.grades["icans"] and day.grade("icans") == 4
     patient = summarise(result).patients[0]

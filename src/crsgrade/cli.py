@@ -108,6 +108,14 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
+def _score_sets(settings: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The settings of the grading system, and those of the hematotoxicity scores."""
+    from .hematotoxicity import load_hematotoxicity
+
+    own = load_hematotoxicity().manifest.settings
+    return ({k: v for k, v in settings.items() if k not in own}, {k: v for k, v in settings.items() if k in own})
+
+
 FileArgument = Annotated[
     Path,
     typer.Argument(metavar="FILE", help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
@@ -432,7 +440,8 @@ def summary(
     from .episodes import days_of, summarise_days
     from .views import summary_csv, summary_tables
 
-    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    grading, scoring = _score_sets(_parse_sets(set_))
+    grader = Grader(rules, grading, engine.value, system=system)
     accounting = Accounting()
     days = []
     with _progress(file, quiet, "grading") as progress:
@@ -442,7 +451,8 @@ def summary(
     summary_ = accounting.summary()
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
     manifest = grader.ruleset.manifest
-    cohort = summarise_days(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings, days)
+    cohort = summarise_days(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings, days,
+                            scoring)
     _emit_as(format, output, cohort, summary_tables, lambda model: summary_csv(model, raw=raw_cells))
 
 
@@ -604,9 +614,13 @@ def check(
     _report(f"{accounting.summary().line()}; no problems found", tuple(accounting.warnings), (), quiet=False)
 
 
+# What `rules --syndrome` takes: a syndrome the grading systems grade, or a hematotoxicity score.
+_TABLES = (*SYNDROMES, "car_hematotox", "icaht")
+
+
 def _known_syndrome(value: str | None) -> str | None:
-    if value is not None and value not in SYNDROMES:
-        raise typer.BadParameter(f"'{value}' is not one of {', '.join(SYNDROMES)}")
+    if value is not None and value not in _TABLES:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(_TABLES)}")
     return value
 
 
@@ -615,13 +629,18 @@ def rules_command(
     system: SystemOption = DEFAULT_SYSTEM,
     syndrome: Annotated[str | None, typer.Option(
         "--syndrome", metavar="SYNDROME", callback=_known_syndrome,
-        help=f"Only this syndrome: {', '.join(SYNDROMES)}.")] = None,
+        help=f"Only this syndrome or score: {', '.join(_TABLES)}.")] = None,
     rules: RulesOption = None,
     output: OutputOption = None,
 ) -> None:
     """Print the grading table, built from the rule files themselves, with citations."""
-    from .views import rules_tables
+    from .views import rules_tables, score_tables
 
+    if syndrome is not None and syndrome not in SYNDROMES:
+        from .hematotoxicity import load_hematotoxicity
+
+        _emit(score_tables(load_hematotoxicity(), syndrome), output=output)
+        return
     ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
     _emit(rules_tables(ruleset, [syndrome] if syndrome else SYNDROMES), output=output)
 

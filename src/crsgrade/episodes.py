@@ -13,10 +13,11 @@ ASTCT does not define when an episode ends; crsgrade's rule, stated once here an
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .hematotoxicity import BLOOD, HematotoxSummary, load_hematotoxicity
 from .observations import THERAPIES
 from .results import SCHEMA_VERSION, GradedPatient, GradingResult, _Result
 from .syndromes import SYNDROMES, Syndrome
@@ -57,6 +58,7 @@ class PatientSummary(_Result):
     first_day: int
     last_day: int
     syndromes: dict[Syndrome, SyndromeSummary]
+    hematotoxicity: HematotoxSummary
 
     @property
     def crs(self) -> SyndromeSummary:
@@ -126,6 +128,9 @@ class Graded(Protocol):
     @property
     def therapies(self) -> tuple[str, ...]: ...
 
+    @property
+    def blood(self) -> Mapping[str, Any]: ...
+
     def grade(self, name: Syndrome) -> int | None: ...
 
     def reported(self, name: Syndrome) -> int | None: ...
@@ -140,6 +145,7 @@ class Day:
     grades: dict[str, int | None]
     therapies: tuple[str, ...]
     reports: dict[str, int | None]
+    blood: dict[str, Any]
 
     def grade(self, name: Syndrome) -> int | None:
         return self.grades[name]
@@ -151,12 +157,13 @@ class Day:
 def days_of(frame: Any) -> list[Day]:
     """A graded frame's days."""
     from .grading import therapies_of
+    from .rendering import blood_of
 
     columns = ["patient_id", "day", *(f"{s}_grade" for s in SYNDROMES), *(f"reported_{s}_grade" for s in SYNDROMES),
-               *THERAPIES, "other_treatment"]
+               *THERAPIES, "other_treatment", *BLOOD]
     rows = frame.select([c for c in columns if c in frame.columns]).iter_rows(named=True)
     return [Day(r["patient_id"], r["day"], {s: r[f"{s}_grade"] for s in SYNDROMES}, therapies_of(r),
-                {s: r.get(f"reported_{s}_grade") for s in SYNDROMES}) for r in rows]
+                {s: r.get(f"reported_{s}_grade") for s in SYNDROMES}, blood_of(r)) for r in rows]
 
 
 def episodes(days: Sequence[Graded], syndrome: Syndrome) -> list[Episode]:
@@ -289,11 +296,12 @@ def _concordance(days: Iterable[Graded], syndrome: Syndrome) -> Concordance | No
     )
 
 
-def summarise(result: GradingResult) -> CohortSummary:
-    """Per-patient registry fields, cohort figures and, where the input has investigator
-    grades, their concordance with the computed ones."""
+def summarise(result: GradingResult, score_settings: Mapping[str, Any] | None = None) -> CohortSummary:
+    """Per-patient registry fields, with hematotoxicity (its settings in `score_settings`),
+    cohort figures and, where the input has investigator grades, their concordance with the
+    computed ones."""
     return summarise_days(result.ruleset, dict(result.labels), result.ruleset_version, result.settings,
-                          [d for p in result.patients for d in p.days])
+                          [d for p in result.patients for d in p.days], score_settings)
 
 
 def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
@@ -302,20 +310,23 @@ def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
 
 
 def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
-                   days: Sequence[Graded]) -> CohortSummary:
+                   days: Sequence[Graded], score_settings: Mapping[str, Any] | None = None) -> CohortSummary:
     """The summary of graded days (patients' days together, in day order)."""
     by_patient: dict[str, list[Graded]] = {}
     for day in days:
         by_patient.setdefault(day.patient_id, []).append(day)
+    scores = load_hematotoxicity()
+    chosen = scores.settings(score_settings)
     patients = tuple(
         PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
-                       syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES})
+                       syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES},
+                       hematotoxicity=scores.summary(mine, chosen))
         for pid, mine in by_patient.items()
     )
     graded = _syndromes_in(labels)
     concordance = {s: c for s in graded if (c := _concordance(days, s)) is not None}
     return CohortSummary(
-        ruleset=ruleset, labels=labels, ruleset_version=version, settings=settings, patients=patients,
+        ruleset=ruleset, labels=labels, ruleset_version=version, settings={**settings, **chosen}, patients=patients,
         cohort={s: _figures([p.syndromes[s] for p in patients]) for s in graded},
         concordance=concordance,
     )

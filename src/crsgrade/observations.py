@@ -413,6 +413,51 @@ class Observation(BaseModel):
         None, gt=0, le=1000000.0, combine="highest", label="CAR T cells", unit="cells/µL", figure="labs",
         aliases=("car_t", "car_t_cells", "car_t_cells_ul", "car_t_ul"),
         description="CAR T cells per µL of blood (drawn on a log axis by `crsgrade plot`; not graded)")
+    # Blood counts and chemistry, for hematotoxicity (hematotoxicity.py, rules/hematotoxicity/):
+    # each day's worst value; a row marked `baseline` is the draw before lymphodepletion.
+    anc: float | None = column(
+        None, ge=0, le=100000.0, combine="lowest", label="ANC", unit="/µL",
+        aliases=("neutrophils", "absolute_neutrophil_count", "anc_ul", "neutrophil_count"),
+        description=("absolute neutrophil count, /µL (the day's lowest): CAR-HEMATOTOX at baseline, ICAHT after"
+                     " infusion"))
+    hemoglobin: float | None = column(
+        None, gt=0, le=25.0, combine="lowest", label="hemoglobin", unit="g/dL",
+        aliases=("hb", "hgb", "haemoglobin", "hemoglobin_g_dl"),
+        description="hemoglobin, g/dL (the day's lowest): CAR-HEMATOTOX at baseline")
+    platelets: float | None = column(
+        None, ge=0, le=5000.0, combine="lowest", label="platelets", unit="×10⁹/L",
+        aliases=("plt", "platelet_count", "platelets_10_9_l"),
+        description="platelet count, ×10⁹/L (the day's lowest): CAR-HEMATOTOX at baseline; EASIX")
+    ldh: float | None = column(
+        None, gt=0, le=100000.0, combine="highest", label="LDH", unit="U/L",
+        aliases=("lactate_dehydrogenase",),
+        description="lactate dehydrogenase, U/L (the day's highest): EASIX")
+    creatinine: float | None = column(
+        None, gt=0, le=50.0, combine="highest", label="creatinine", unit="mg/dL",
+        aliases=("creat", "serum_creatinine", "creatinine_mg_dl"),
+        description="serum creatinine, mg/dL (the day's highest): EASIX")
+    fibrinogen: float | None = column(
+        None, ge=0, le=2000.0, combine="lowest", label="fibrinogen", unit="mg/dL",
+        description="fibrinogen, mg/dL (the day's lowest); recorded, not graded")
+    alt: float | None = column(
+        None, ge=0, le=100000.0, combine="highest", label="ALT", unit="U/L", aliases=("alat", "sgpt"),
+        description="alanine aminotransferase, U/L (the day's highest); recorded, not graded")
+    ast: float | None = column(
+        None, ge=0, le=100000.0, combine="highest", label="AST", unit="U/L", aliases=("asat", "sgot"),
+        description="aspartate aminotransferase, U/L (the day's highest); recorded, not graded")
+    bilirubin: float | None = column(
+        None, ge=0, le=100.0, combine="highest", label="bilirubin", unit="mg/dL",
+        aliases=("total_bilirubin", "bili"),
+        description="total bilirubin, mg/dL (the day's highest); recorded, not graded")
+    gcsf: bool | None = column(
+        None, combine="any", label="G-CSF", unit="",
+        aliases=("g_csf", "filgrastim", "pegfilgrastim", "growth_factor"),
+        description="G-CSF (filgrastim, pegfilgrastim) given that day; counted by the ICAHT summary")
+    baseline: bool | None = column(
+        None, combine="any", label="baseline", unit="",
+        aliases=("baseline_draw", "pre_lymphodepletion"),
+        description=("yes on the blood draw before lymphodepletion (a row with a negative day): the values"
+                     " CAR-HEMATOTOX and baseline EASIX are computed from"))
     reported_crs_grade: int | None = column(
         None, ge=0, le=5, combine="highest", label="reported CRS grade", unit="grade",
         description="the investigator's CRS grade (0-5), compared with the computed one by `crsgrade summary`")

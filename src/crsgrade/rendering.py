@@ -12,6 +12,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
+from .hematotoxicity import BLOOD
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, Rule, SettingRef
 from .syndromes import SYNDROMES, Syndrome
@@ -55,6 +56,11 @@ def join_messages(messages: list[str]) -> str:
 def _indented(model: BaseModel, level: int) -> str:
     """JSON of a result model, indented by two as it would be `level` levels deep."""
     return model.model_dump_json(indent=2, warnings=False).replace("\n", "\n" + "  " * level)
+
+
+def blood_of(row: Mapping[str, Any]) -> dict[str, float | bool]:
+    """The day's recorded blood values that hematotoxicity reads."""
+    return {name: row[name] for name in BLOOD if row.get(name) is not None}
 
 
 def _reported(row: Mapping[str, Any]) -> dict[Syndrome, int | None]:
@@ -186,7 +192,7 @@ class Renderer:
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], grades=grades,
                 fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
-                note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
+                blood=blood_of(row), note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
@@ -216,7 +222,7 @@ class Renderer:
             day = GradedDay.model_construct(  # each syndrome's null grades is replaced by its part below
                 patient_id=row["patient_id"], day=row["day"], grades=cast(Any, dict.fromkeys(SYNDROMES)),
                 fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
-                note=row.get("note"), readings=row["readings"], notes=self._notes(row),
+                blood=blood_of(row), note=row.get("note"), readings=row["readings"], notes=self._notes(row),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
             pieces = ["    "]
             rest = _indented(day, 2)

@@ -137,6 +137,7 @@ class GradedDay(_Result):
     fever_waived: bool
     therapies: tuple[str, ...] = ()
     reported_grades: dict[Syndrome, int | None] = {}
+    blood: dict[str, float | bool] = {}  # the day's blood values hematotoxicity reads, as recorded
     note: str | None = None
     readings: int = 1
     notes: tuple[str, ...] = ()
@@ -169,6 +170,13 @@ class Peak(_Result):
 class GradedPatient(_Result):
     patient_id: str
     days: tuple[GradedDay, ...]
+
+    def day(self, number: int) -> GradedDay:
+        """The graded day of that day number; a KeyError naming the days when there is none."""
+        for day in self.days:
+            if day.day == number:
+                return day
+        raise KeyError(f"no day {number} for patient {self.patient_id!r}; days: {capped([str(d.day) for d in self.days])}")
 
     def peak(self, syndrome: Syndrome) -> Peak | None:
         """The highest grade of a syndrome and the first day it was reached."""

@@ -471,6 +471,16 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
     return frame
 
 
+def _baseline(frame: pl.DataFrame, found: Found) -> None:
+    """A baseline draw is before lymphodepletion: a value after infusion is not a baseline."""
+    if "baseline" not in frame.columns:
+        return
+    late = frame.filter((pl.col("baseline") == True) & (pl.col("day") >= 0))  # noqa: E712
+    found.problem(late[REC].to_list(), _COLUMN["baseline"], [
+        f":baseline: value 'yes' on day {day}; the baseline draw is before lymphodepletion, on a negative day"
+        for day in late["day"].to_list()])
+
+
 def _contradictions(frame: pl.DataFrame, found: Found) -> None:
     """Warnings: values graded as recorded that look like a data-entry slip."""
     frame = frame.select(REC, *[c for c in ("o2_flow_lpm", "o2_device", "hypotension", "vasopressors", "vasopressin",
@@ -544,6 +554,7 @@ def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Foun
     frame = _per_minute(frame, numeric_raw, found)
     _temperatures_agree(frame, found)
     _contradictions(frame, found)
+    _baseline(frame, found)
     return frame.select(REC, *[c for c in CONTRACT_COLUMNS if c in frame.columns]), blanks
 
 

@@ -16,10 +16,11 @@ from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
+from .hematotoxicity import Hematotoxicity, HematotoxSummary
 from .output import GRADE_STYLE, labelled, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
-from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES
+from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES, Syndrome
 
 _FACTS = fact_vocabulary(())  # the clinical words of every fact
 
@@ -119,7 +120,7 @@ def summary_tables(summary: CohortSummary) -> Group:
     for column in ("Patient", *labels.values(), f"Therapies during {' or '.join(labels.values())}"):
         patients.add_column(column)
     for p in summary.patients:
-        graded = [getattr(p, syndrome) for syndrome in labels]
+        graded = [p.syndromes[syndrome] for syndrome in _syndromes_of(labels)]
         given = [name for name in ("tocilizumab", "steroids") if any(getattr(s, name) for s in graded)]
         given += sorted(set().union(*(s.other_therapies for s in graded)))
         patients.add_row(Text(p.patient_id), *(_syndrome_cell(s) for s in graded), Text(", ".join(given)))
@@ -130,6 +131,8 @@ def summary_tables(summary: CohortSummary) -> Group:
     for name, f in summary.cohort.items():
         cohort.add_row(labels[name], *f.cells())
     parts: list[Any] = [patients, cohort]
+    if any(_has_hematotoxicity(p.hematotoxicity) for p in summary.patients):
+        parts.append(_hematotoxicity_table(summary))
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
         table = Table(title=f"{labels[name]} grade: computed (rows) × reported (columns), days",
@@ -151,11 +154,52 @@ def summary_tables(summary: CohortSummary) -> Group:
     return Group(*parts)
 
 
+def _syndromes_of(labels: Iterable[str]) -> list[Syndrome]:
+    return [s for s in SYNDROMES if s in labels]
+
+
+def _has_hematotoxicity(h: HematotoxSummary) -> bool:
+    return (h.car_hematotox_score is not None or h.icaht_early_grade is not None or h.icaht_late_grade is not None
+            or h.easix_baseline is not None or h.gcsf_days > 0)
+
+
+def _score_text(h: HematotoxSummary) -> str:
+    if h.car_hematotox_score is None:
+        return "–"
+    score = (f"{h.car_hematotox_score}" if h.car_hematotox_max == h.car_hematotox_score
+             else f"{h.car_hematotox_score} to {h.car_hematotox_max}")
+    missing = f" ({', '.join(h.car_hematotox_missing)} not recorded)" if h.car_hematotox_missing else ""
+    return f"{score}, {h.car_hematotox_risk or 'risk not known'}{missing}"
+
+
+def _hematotoxicity_table(summary: CohortSummary) -> Table:
+    table = Table(title="Hematotoxicity", title_justify="left", show_lines=True)
+    for column in ("Patient", "CAR-HEMATOTOX", "ICAHT early", "ICAHT late", "G-CSF days", "EASIX baseline"):
+        table.add_column(column, no_wrap=column == "CAR-HEMATOTOX")
+    for p in summary.patients:
+        h = p.hematotoxicity
+        table.add_row(Text(p.patient_id), Text(_score_text(h)), _grade_text(h.icaht_early_grade),
+                      _grade_text(h.icaht_late_grade), str(h.gcsf_days),
+                      "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
+    return table
+
+
+def show(value: Any) -> Any:
+    """A CSV cell: empty for None, true/false for a bool."""
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else value
+
+
+# The hematotoxicity fields of `crsgrade summary --format csv`.
+HEMATOTOX_CSV = ("car_hematotox_score", "car_hematotox_max", "car_hematotox_risk", "car_hematotox_missing",
+                 "icaht_early_grade", "icaht_late_grade", "gcsf_days", "easix_baseline", "m_easix_baseline")
+
+
 SUMMARY_CSV_COLUMNS = (
     "patient_id", "first_day", "last_day",
     *(f"{s}_{f}" for s in SYNDROMES for f in (
         "occurred", "highest_grade", "highest_grade_day", "onset_day", "resolution_day",
         "duration_days", "episodes", "tocilizumab", "steroids", "other_therapies")),
+    *HEMATOTOX_CSV,
 )
 
 
@@ -165,15 +209,16 @@ def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
     writer.writerow(SUMMARY_CSV_COLUMNS)
 
     def cells(s: SyndromeSummary) -> list[Any]:
-        def show(v):
-            return "" if v is None else str(v).lower() if isinstance(v, bool) else v
         return [show(s.occurred), show(s.highest_grade), show(s.highest_grade_day), show(s.onset_day),
                 show(s.resolution_day), s.duration_days, len(s.episodes), show(s.tocilizumab),
                 show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
 
     for p in summary.patients:
+        h = p.hematotoxicity.model_dump()
         writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day,
-                         *(c for s in SYNDROMES for c in cells(p.syndromes[s]))])
+                         *(c for s in SYNDROMES for c in cells(p.syndromes[s])),
+                         *(" ".join(h[name]) if isinstance(h[name], tuple) else show(h[name])
+                           for name in HEMATOTOX_CSV)])
     return buffer.getvalue()
 
 
@@ -204,6 +249,35 @@ def rules_tables(ruleset: RuleSet, syndromes: Iterable[str]) -> Group:
 
 
 _VERIFY = "[verify] reading not yet checked against the paper"
+
+
+def score_tables(scores: Hematotoxicity, which: str) -> Group:
+    """CAR-HEMATOTOX's points or ICAHT's grades, from the rule files, with the settings they
+    rest on and the references."""
+    manifest = scores.manifest
+    cite = {name: ref.short for name, ref in manifest.references.items()}
+    if which == "car_hematotox":
+        title, heading, criteria = scores.hematotox.title, "Points", scores.items
+    else:
+        title, heading, criteria = scores.icaht.title, "Grade", scores.grades
+    table = Table(title=title, title_justify="left", show_lines=True)
+    table.add_column(heading, justify="center")
+    table.add_column("Criterion")
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Source")
+    for c in sorted(criteria, key=lambda c: (c.phase, -c.value, c.id)):
+        where = f"{c.phase}: " if c.phase else ""
+        table.add_row(str(c.value), Text(where + c.statement), c.id,
+                      Text(f"{cite[c.citation.ref]}, {c.citation.where}"))
+    parts: list[Any] = [Text(f"{manifest.title} (rules v{manifest.version})", style="bold"), table]
+    if which == "car_hematotox":
+        parts.append(Text("Risk: " + "; ".join(" ".join(r.statement.split()) for r in scores.hematotox.risk)))
+    for name, spec in manifest.settings.items():
+        parts.append(Text(f"Setting {name} (default {setting_text(spec.default)}): {' '.join(spec.statement.split())}",
+                          style="dim"))
+    parts.append(Text("\n".join(f"{r.short}: {' '.join(r.citation.split())}" + (f" doi:{r.doi}" if r.doi else "")
+                                for r in manifest.references.values()), style="dim"))
+    return Group(*parts)
 
 
 def _definition_notes(ruleset: RuleSet) -> list[Text]:
