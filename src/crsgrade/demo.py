@@ -14,12 +14,14 @@ from .episodes import summarise
 from .explain import in_words
 from .facts import format_value
 from .grading import Accounting, Grader, day_rows
-from .observations import THERAPIES
+from .hematotoxicity import HematotoxSummary
+from .observations import COLUMNS, THERAPIES
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
 from .syndromes import NAMES, SYNDROMES
 from .views import _FACTS, summary_tables
 
+_LABS = ("anc", "hemoglobin", "platelets", "crp", "ferritin", "il6", "ldh", "creatinine")
 INTRODUCTION = (
     "A patient in their late 60s with relapsed diffuse large B-cell lymphoma receives "
     "tisagenlecleucel (day 0). CRS begins on the day of infusion and reaches grade 3; ICANS "
@@ -56,6 +58,11 @@ def describe(day: Mapping[str, Any]) -> str:
         parts.append(f"ICE {ice}")
     if day["consciousness"] is not None:
         parts.append(format_value(day["consciousness"]))
+    for name in _LABS:
+        if day.get(name) is not None:
+            parts.append(f"{COLUMNS[name].label} {format_value(day[name])} {COLUMNS[name].unit}")
+    if day.get("baseline"):
+        parts.append("the draw before lymphodepletion")
     for name in ("seizure", "motor_weakness", "cerebral_edema"):
         if day[name] is not None and day[name] != "none":
             parts.append(f"{format_value(name)} {format_value(day[name])}")
@@ -93,6 +100,22 @@ def _day_panel(day: GradedDay, observed: Mapping[str, Any]) -> Panel:
     return Panel(Group(*body), title=f"Day {day.day}", title_align="left")
 
 
+def _cytopenias(h: HematotoxSummary) -> str:
+    """The hematotoxicity part of the case, told from what its scores made of the record."""
+    if h.car_hematotox_score is None:
+        return "No blood counts before lymphodepletion are recorded, so CAR-HEMATOTOX is not scored."
+    scored = ", ".join(h.car_hematotox_rules) or "no item"
+    bound = (f"at least {h.car_hematotox_score} ({', '.join(h.car_hematotox_missing)} not recorded)"
+             if h.car_hematotox_missing else str(h.car_hematotox_score))
+    risk = f"{h.car_hematotox_risk} risk" if h.car_hematotox_risk else "a risk group the missing values could change"
+    icaht = ("no ANC is recorded after infusion, so ICAHT is not graded: record the daily ANC (anc) to"
+             " grade it (crsgrade rules --syndrome icaht)" if h.icaht_early_grade is None
+             else f"early ICAHT grade {h.icaht_early_grade}")
+    return (f"Before lymphodepletion, CAR-HEMATOTOX is {bound}: {scored}; {risk}. The report scored 2, and"
+            " tells of very severe, prolonged cytopenias: G-CSF for six months, platelet and red cell"
+            f" transfusions. From this record, {icaht}.")
+
+
 def run(console: Console) -> None:
     grader = Grader(engine="auto")
     accounting = Accounting()
@@ -115,6 +138,9 @@ def run(console: Console) -> None:
                     f"{episode.peak_day}, last day {episode.last_day} ({episode.duration_days} days), {ended}."
                 )
     console.print(summary_tables(summary))
+    console.print(Divider("Cytopenias"))
+    for patient in summary.patients:
+        console.print(Text(_cytopenias(patient.hematotoxicity)))
     console.print(Text(
         f"Graded by {result.ruleset} rules v{result.ruleset_version} with {result.engine}. "
         "Try: crsgrade explain examples/dasatinib_case.csv --day 7", style="dim"))

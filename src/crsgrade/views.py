@@ -168,17 +168,18 @@ def _score_text(h: HematotoxSummary) -> str:
         return "–"
     score = (f"{h.car_hematotox_score}" if h.car_hematotox_max == h.car_hematotox_score
              else f"{h.car_hematotox_score} to {h.car_hematotox_max}")
-    missing = f" ({', '.join(h.car_hematotox_missing)} not recorded)" if h.car_hematotox_missing else ""
-    return f"{score}, {h.car_hematotox_risk or 'risk not known'}{missing}"
+    return f"{score}, {h.car_hematotox_risk or 'risk not known'}"
 
 
 def _hematotoxicity_table(summary: CohortSummary) -> Table:
     table = Table(title="Hematotoxicity", title_justify="left", show_lines=True)
-    for column in ("Patient", "CAR-HEMATOTOX", "ICAHT early", "ICAHT late", "G-CSF days", "EASIX baseline"):
-        table.add_column(column, no_wrap=column == "CAR-HEMATOTOX")
+    for column in ("Patient", "CAR-HEMATOTOX", "not recorded", "ICAHT early", "ICAHT late", "G-CSF days",
+                   "EASIX baseline"):
+        table.add_column(column, min_width=len(column) if column == "CAR-HEMATOTOX" else None)
     for p in summary.patients:
         h = p.hematotoxicity
-        table.add_row(Text(p.patient_id), Text(_score_text(h)), _grade_text(h.icaht_early_grade),
+        table.add_row(Text(p.patient_id), Text(_score_text(h)), Text(", ".join(h.car_hematotox_missing)),
+                      _grade_text(h.icaht_early_grade),
                       _grade_text(h.icaht_late_grade), str(h.gcsf_days),
                       "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
     return table
