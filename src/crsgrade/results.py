@@ -176,7 +176,8 @@ class GradedPatient(_Result):
         for day in self.days:
             if day.day == number:
                 return day
-        raise KeyError(f"no day {number} for patient {self.patient_id!r}; days: {capped([str(d.day) for d in self.days])}")
+        days = capped([str(d.day) for d in self.days])
+        raise KeyError(f"no day {number} for patient {self.patient_id!r}; days: {days}")
 
     def peak(self, syndrome: Syndrome) -> Peak | None:
         """The highest grade of a syndrome and the first day it was reached."""

@@ -173,9 +173,9 @@ def _score_text(h: HematotoxSummary) -> str:
 
 def _hematotoxicity_table(summary: CohortSummary) -> Table:
     table = Table(title="Hematotoxicity", title_justify="left", show_lines=True)
-    for column in ("Patient", "CAR-HEMATOTOX", "not recorded", "ICAHT early", "ICAHT late", "G-CSF days",
-                   "EASIX baseline"):
-        table.add_column(column, min_width=len(column) if column == "CAR-HEMATOTOX" else None)
+    for column in ("Patient", "CAR-\nHEMATOTOX", "not recorded", "early ICAHT", "late ICAHT", "G-CSF days",
+                   "baseline EASIX"):
+        table.add_column(column, no_wrap=column.startswith("CAR-"))
     for p in summary.patients:
         h = p.hematotoxicity
         table.add_row(Text(p.patient_id), Text(_score_text(h)), Text(", ".join(h.car_hematotox_missing)),
