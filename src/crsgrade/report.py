@@ -14,13 +14,14 @@ import hashlib
 import html
 import re
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from . import __version__
 from .episodes import CohortSummary, SyndromeSummary, episodes, summarise
 from .figures import CohortFigure, CourseFigure
 from .results import GradedDay, GradingResult, SyndromeGrade
 from .ruleset import RuleSet
+from .svgfigures import cohort_svg, course_svg
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #111; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }
@@ -224,19 +225,22 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
 
 
 def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, courses: dict[str, CourseFigure],
-           source: str, digest: str | None, generated: datetime.datetime | None = None) -> str:
-    """The report as one HTML document."""
-    from .drawing import draw_cohort, draw_course, svg_text
-
+           source: str, digest: str | None, generated: datetime.datetime | None = None,
+           progress: Callable[[int, int], None] | None = None) -> str:
+    """The report as one HTML document; `progress` is told (patients written, patients) as the
+    patients are written."""
     generated = (generated or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
     summary = summarise(result)
     by_id = {p.patient_id: p for p in summary.patients}
     anchors = _anchors([p.patient_id for p in result.patients])
     nav = "".join(f'<li><a href="#{anchors[p.patient_id]}">{_e(p.patient_id)}</a></li>' for p in result.patients)
-    patients = "".join(
-        _patient(result, p, by_id[p.patient_id], svg_text(draw_course(courses[p.patient_id]), f"p{n}-"),
-                 anchors[p.patient_id])
-        for n, p in enumerate(result.patients))
+    written = []
+    for n, p in enumerate(result.patients):
+        written.append(_patient(result, p, by_id[p.patient_id], course_svg(courses[p.patient_id], f"p{n}-"),
+                                anchors[p.patient_id]))
+        if progress is not None and (n % 50 == 49 or n == len(result.patients) - 1):
+            progress(n + 1, len(result.patients))
+    patients = "".join(written)
     references = "".join(
         f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>" for r in ruleset.manifest.references.values())
     title = f"{ruleset.manifest.name} grading report — {source}"
@@ -249,7 +253,7 @@ def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, course
         '<li><a href="#discrepancies">Against reported grades</a></li></ol>'
         f'<h3>Patients</h3><ol id="patient-index">{nav}</ol></nav>',
         _inputs(result),
-        _cohort(result, summary, svg_text(draw_cohort(cohort), "cohort-")),
+        _cohort(result, summary, cohort_svg(cohort, "cohort-")),
         _discrepancies(result, summary),
         f'<section id="patients"><h2>Patients</h2>{patients}</section>',
         f'<footer id="references"><h2>References</h2><ul>{references}</ul>'
