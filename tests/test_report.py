@@ -116,6 +116,47 @@ def test_report_under_another_system(tmp_path):
     assert "CARTOX grading report" in text and "CRES" in text and "CARTOX-CRES-3-PARTIAL-SEIZURE" in text
 
 
+def test_the_same_input_writes_the_same_report(tmp_path):
+    """Byte for byte, but for the time it was generated."""
+    first, _ = report(tmp_path, ROOT / "examples" / "cohort.csv")
+    text = first.read_bytes()
+    second, _ = report(tmp_path, ROOT / "examples" / "cohort.csv")
+    generated = re.compile(rb"generated</th><td>[^<]+<")
+    assert generated.sub(b"", text) == generated.sub(b"", second.read_bytes())
+
+
+def test_a_cohort_report_stays_small(tmp_path):
+    """Figures written from the model, not through a plotting library's SVG: at most 40 KB of
+    HTML a patient (the course figure with a <title> on each grade tile, and the tables)."""
+    from crsgrade.synthetic import write_cohort
+
+    cohort = tmp_path / "cohort.csv"
+    write_cohort(cohort, 1500, seed=4)
+    path, text = report(tmp_path, cohort)
+    patients = text.count('class="patient"')
+    assert patients > 40  # the cohort figure is a heat map
+    assert path.stat().st_size / patients < 40_000
+
+
+def test_the_report_shows_progress_only_on_a_terminal(monkeypatch, tmp_path):
+    import io
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import crsgrade.cli as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "_err", Console(file=screen, force_terminal=True, width=100))
+    monkeypatch.setattr(cli, "_PROGRESS_PATIENTS", 0)
+    out = str(tmp_path / "r.html")
+    assert CliRunner().invoke(cli.app, ["report", str(ROOT / "examples" / "cohort.csv"), "-o", out]).exit_code == 0
+    assert "writing the report" in screen.getvalue()
+    screen.truncate(0)
+    assert CliRunner().invoke(cli.app, ["report", str(ROOT / "examples" / "cohort.csv"), "-o", out, "-q"]).exit_code == 0
+    assert screen.getvalue().strip("\x00") == ""
+
+
 def test_report_needs_an_html_name(tmp_path):
     result = run("report", str(EXAMPLE), "-o", str(tmp_path / "report.pdf"))
     assert result.exit_code == 1 and "the report is HTML; use a name ending in .html" in result.stderr
@@ -154,35 +195,41 @@ def _open_offline(path: Path, check):
 
 
 @needs_browser
-@pytest.mark.parametrize("source", ["example", "synthetic"])
-def test_renders_offline_in_chromium(tmp_path, source):
+@pytest.mark.parametrize("source, patient_days", [("example", 0), ("synthetic", 400), ("heat map", 1500)])
+def test_renders_offline_in_chromium(tmp_path, source, patient_days):
     if source == "example":
-        path, _ = report(tmp_path, EXAMPLE)
-        patients = 1
+        path, text = report(tmp_path, EXAMPLE)
     else:
         from crsgrade.synthetic import write_cohort
 
         cohort = tmp_path / "cohort.csv"
-        write_cohort(cohort, 400, seed=3)
+        write_cohort(cohort, patient_days, seed=3)
         path, text = report(tmp_path, cohort)
-        patients = text.count('class="patient"')
-        assert patients > 5
+    anchors = re.findall(r'<article class="patient" id="([^"]+)"', text)
+    assert len(anchors) == (1 if source == "example" else len(set(re.findall(r"^(P\d+),", (tmp_path / "cohort.csv")
+                                                                          .read_text(), re.M))))
 
     def check(page):
         for section in SECTIONS:
             assert page.locator(f"#{section}").count() == 1, section
-        assert page.locator("article.patient").count() == patients
+        # every patient present: in the contents, with an article, and a row of the cohort figure
+        assert page.locator("article.patient").evaluate_all("els => els.map(e => e.id)") == anchors
+        assert page.locator("#patient-index a").count() == len(anchors)
+        rows = page.locator("#cohort-heatmap-crs > g" if source == "heat map" else "#cohort-figure svg [id$='-crs-day0']")
+        assert rows.count() == len(anchors)
         box = page.locator("#cohort-figure svg").bounding_box()
         assert box and box["width"] > 300 and box["height"] > 200
         tile = page.locator("article.patient svg [id$='crs-day0']").first
         assert tile.is_visible()
         page.emulate_media(media="print")
         assert not page.locator("nav").is_visible()  # the contents are not printed
+        assert page.locator("article.patient").evaluate_all(
+            "els => els.every(e => getComputedStyle(e).breakBefore === 'page')")  # a patient a page
         return page.pdf(format="A4")
 
     pdf = _open_offline(path, check)
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
-    assert pages >= patients + 1  # each patient starts a page
+    assert pages >= len(anchors) + 1  # each patient starts a page
 
 
 def test_patient_anchors_are_valid_ids(tmp_path):
