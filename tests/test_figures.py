@@ -179,6 +179,10 @@ def test_distribution_under_several_systems_and_a_heat_map_for_large_cohorts(tmp
     crs = dict(figure.distributions[0].counts)
     assert all(crs[g] == sum(1 for peak in peaks.values() if peak is not None and peak.grade == g) for g in range(6))
     assert len({(d.colour, d.hatch) for d in figure.distributions}) == 3  # each bar group looks different
+    groups = figure.peak_groups()  # where each highest CRS grade begins, for the heat map's axis
+    assert [g for g, _, _ in groups] == sorted((g for g, _, _ in groups), reverse=True)
+    assert [(first, count) for _, first, count in groups] == [
+        (sum(n for _, _, n in groups[:i]), crs[g]) for i, (g, _, _) in enumerate(groups)]
 
 
 # --- drawn as SVG: the same panels, tiles, labels and colours as the model -----------------------------
@@ -319,6 +323,8 @@ def test_a_large_cohort_is_a_heat_map_per_syndrome_drawn_as_runs(tmp_path):
             assert drawn == [(t.day, f"grade {t.grade}" if t.grade is not None else "not assessed", t.colour)
                              for t in tiles]
     assert len(found) < 10 * len(figure.rows)  # runs, not a tile per day
+    groups = {f"grade {g} ({n})" for g, _, n in figure.peak_groups()}
+    assert groups & set(texts(ET.parse(out).getroot())) == groups
 
 
 def test_a_large_cohort_draws_as_png_too(tmp_path):

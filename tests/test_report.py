@@ -219,8 +219,10 @@ def test_renders_offline_in_chromium(tmp_path, source, patient_days):
         assert rows.count() == len(anchors)
         box = page.locator("#cohort-figure svg").bounding_box()
         assert box and box["width"] > 300 and box["height"] > 200
-        tile = page.locator("article.patient svg [id$='crs-day0']").first
-        assert tile.is_visible()
+        for tile in (page.locator("article.patient svg [id$='crs-day0']").first,
+                     page.locator("article.patient svg [id$='crs-day0']").last):
+            tile.scroll_into_view_if_needed()  # a patient is laid out when it comes into view
+            assert tile.is_visible()
         page.emulate_media(media="print")
         assert not page.locator("nav").is_visible()  # the contents are not printed
         assert page.locator("article.patient").evaluate_all(

@@ -129,7 +129,7 @@ def draw_cohort(figure: CohortFigure):
             _swimmer(fig.add_subplot(grid[0, :]), figure)
         _distribution(fig.add_subplot(grid[1, 0]), figure)
         _incidence(fig.add_subplot(grid[1, 1]), figure)
-        fig.subplots_adjust(left=0.1, right=0.85, top=0.95, bottom=0.07)
+        fig.subplots_adjust(left=0.15 if figure.heatmap else 0.1, right=0.85, top=0.95, bottom=0.07)
     return fig
 
 
@@ -181,7 +181,11 @@ def _heatmaps(fig, cell, figure: CohortFigure) -> None:
         ax.set_xlabel("days after infusion")
         ax.set_title(figure.rows[0].strips[number].name, fontsize=8, fontweight="bold")
         ax.set_yticks([])
-        if number == 0:
+        if number == 0:  # where each highest grade begins, and how many patients have it
+            groups = figure.peak_groups()
+            ax.set_yticks([start + count / 2 for _, start, count in groups],
+                          [f"{'not gradable' if peak is None else f'grade {peak}'} ({count})"
+                           if count >= len(figure.rows) / 60 else "" for peak, start, count in groups])
             ax.set_ylabel(f"{len(figure.rows)} patients, highest {figure.rows[0].strips[0].name} grade first")
             ax.text(0, 1.04, figure.title, transform=ax.transAxes, fontsize=9, va="bottom")
     ax.legend(handles=_legend_handles(), loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)

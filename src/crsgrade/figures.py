@@ -307,6 +307,19 @@ class CohortFigure:
     distributions: tuple[Distribution, ...]
     incidence: tuple[Series, ...]  # % of patients with a first episode by each day
 
+    def peak_groups(self) -> list[tuple[int | None, int, int]]:
+        """The rows by highest grade of the first syndrome (they are sorted by it): each group's
+        grade (None: not gradable), first row and number of rows, so that a heat map can mark
+        where each begins."""
+        groups: list[tuple[int | None, int, int]] = []
+        for index, row in enumerate(self.rows):
+            peak = max((t.grade for t in row.strips[0].tiles if t.grade is not None), default=None)
+            if groups and groups[-1][0] == peak:
+                groups[-1] = (peak, groups[-1][1], groups[-1][2] + 1)
+            else:
+                groups.append((peak, index, 1))
+        return groups
+
 
 @dataclass(frozen=True)
 class Graded:

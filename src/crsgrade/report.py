@@ -1,7 +1,9 @@
 """One self-contained HTML file that a trial monitor or registry can open, read, print and archive.
 
 Everything is inside the file — styles, and the figures as inline SVG — so it opens with no
-network at all and never asks for anything outside itself. It records what produced it (crsgrade
+network at all and never asks for anything outside itself. A browser lays out a patient only
+when it comes into view (`content-visibility: auto`; printed, every patient is laid out), so a
+report of thousands of patients opens in seconds. It records what produced it (crsgrade
 version, rule set and its hash, every setting beside its default, the input's hash and the time),
 where every input row went, the cohort, and each patient's course with the daily grades and
 the reasons for them.
@@ -38,10 +40,11 @@ td.na { background: repeating-linear-gradient(45deg, #e6e6e6, #e6e6e6 3px, #fff 
 figure { margin: 0.5em 0 1em; }
 figure svg { max-width: 100%; height: auto; }
 nav ol { columns: 4; font-size: 0.9em; }
+.patient { content-visibility: auto; contain-intrinsic-size: auto 1800px; }
 @media print {
   body { font-size: 10pt; max-width: none; margin: 0; }
   nav { display: none; }
-  .patient { break-before: page; }
+  .patient { break-before: page; content-visibility: visible; }
   tr, figure { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }

@@ -322,18 +322,13 @@ def _heatmap(figure: CohortFigure, ids: Ids, left: float, right: float, top: flo
     parts = [f'<g id="{ids("panel-heatmap")}">']
     parts.append(y_axis(Scale(0, 1, bottom, top), [], [], left,
                         f"{len(rows)} patients, highest {rows[0].strips[0].name} grade first", 12))
-    # where each highest grade of the first syndrome begins: the patients are sorted by it
-    peaks = [max((t.grade for t in row.strips[0].tiles if t.grade is not None), default=None) for row in rows]
-    start = 0
-    for peak, group in groupby(peaks):
-        count = len(list(group))
+    for peak, start, count in figure.peak_groups():  # where each highest grade begins
         y0, y1 = top + start * row_height, top + (start + count) * row_height
         parts.append(f'<path d="M{num(left - 4)} {num(y0)}h4" stroke="#000"/>')
         if y1 - y0 >= 11:
             label = f"{'not gradable' if peak is None else f'grade {peak}'} ({count})"
             parts.append(text(left - 6, (y0 + y1) / 2, label, 'text-anchor="end"', 'dominant-baseline="central"',
                               'font-size="10"'))
-        start += count
     for number in range(strips):
         x0 = left + number * (width + gap)
         x = Scale(*figure.x_range, x0, x0 + width)
