@@ -237,7 +237,8 @@ def test_course_svg_shows_what_the_model_says(tmp_path, seed):
         f"day {d}: {v:g}" for d, v in zip(temperature.days, temperature.values)]
     assert found["lane-oxygen-support"].get("stroke") == figure.panel("oxygen").step_lane.colour
     shown = texts(root)
-    assert {"days after infusion", "38 °C", "day 0 (infusion)", "max temp (°C)", "positive pressure", "dasatinib"} <= set(shown)
+    assert {"days after infusion", "38 °C", "day 0 (infusion)", "max temp (°C)", "positive pressure",
+            "dasatinib"} <= set(shown)
     assert [t for t in shown if t.startswith("grade ") or t.startswith("not assessed")] == [
         "grade 0", "grade 1", "grade 2", "grade 3", "grade 4", "grade 5", "not assessed (–)"]
     assert found["icans-day7-label"].text == "4"
@@ -311,7 +312,8 @@ def test_a_large_cohort_is_a_heat_map_per_syndrome_drawn_as_runs(tmp_path):
     assert figure.heatmap and "panel-heatmap" in found
     for number, name in enumerate(["CRS", "ICANS"]):
         heatmap = found[f"heatmap-{name.lower()}"]
-        assert [g.get("id") for g in heatmap.findall(f"{SVG}g")] == [f"{r.patient_id}-{name.lower()}" for r in figure.rows]
+        assert [g.get("id") for g in heatmap.findall(f"{SVG}g")] == [
+            f"{r.patient_id}-{name.lower()}" for r in figure.rows]
         for row in figure.rows:
             drawn = []
             for rect in found[f"{row.patient_id}-{name.lower()}"].findall(f"{SVG}rect"):

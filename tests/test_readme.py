@@ -245,6 +245,7 @@ def test_committed_figures_come_out_of_the_documented_commands(tmp_path, monkeyp
             return struct.unpack(">II", path.read_bytes()[16:24])
 
         if target.suffix == ".svg":
-            assert fresh.read_bytes() == (ROOT / target).read_bytes(), f"regenerate {target} with the documented command"
+            assert fresh.read_bytes() == (ROOT / target).read_bytes(), \
+                f"regenerate {target} with the documented command"
         else:
             assert size(fresh) == size(ROOT / target), f"regenerate {target} with the documented command"

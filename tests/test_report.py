@@ -149,11 +149,11 @@ def test_the_report_shows_progress_only_on_a_terminal(monkeypatch, tmp_path):
     screen = io.StringIO()
     monkeypatch.setattr(cli, "_err", Console(file=screen, force_terminal=True, width=100))
     monkeypatch.setattr(cli, "_PROGRESS_PATIENTS", 0)
-    out = str(tmp_path / "r.html")
-    assert CliRunner().invoke(cli.app, ["report", str(ROOT / "examples" / "cohort.csv"), "-o", out]).exit_code == 0
+    command = ["report", str(ROOT / "examples" / "cohort.csv"), "-o", str(tmp_path / "r.html")]
+    assert CliRunner().invoke(cli.app, command).exit_code == 0
     assert "writing the report" in screen.getvalue()
     screen.truncate(0)
-    assert CliRunner().invoke(cli.app, ["report", str(ROOT / "examples" / "cohort.csv"), "-o", out, "-q"]).exit_code == 0
+    assert CliRunner().invoke(cli.app, [*command, "-q"]).exit_code == 0
     assert screen.getvalue().strip("\x00") == ""
 
 
@@ -215,7 +215,8 @@ def test_renders_offline_in_chromium(tmp_path, source, patient_days):
         # every patient present: in the contents, with an article, and a row of the cohort figure
         assert page.locator("article.patient").evaluate_all("els => els.map(e => e.id)") == anchors
         assert page.locator("#patient-index a").count() == len(anchors)
-        rows = page.locator("#cohort-heatmap-crs > g" if source == "heat map" else "#cohort-figure svg [id$='-crs-day0']")
+        rows = page.locator("#cohort-heatmap-crs > g" if source == "heat map"
+                            else "#cohort-figure svg [id$='-crs-day0']")
         assert rows.count() == len(anchors)
         box = page.locator("#cohort-figure svg").bounding_box()
         assert box and box["width"] > 300 and box["height"] > 200

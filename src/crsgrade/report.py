@@ -87,8 +87,9 @@ def _grade_cell(grade: SyndromeGrade) -> str:
 
 def _reason(grade: SyndromeGrade) -> str:
     text = _e(grade.reason)
-    if grade.rule_ids:
-        text += f'<br><span class="muted">{_e(" ".join(grade.rule_ids))}</span>'
+    rule_ids = grade.rule_ids
+    if rule_ids:
+        text += f'<br><span class="muted">{_e(" ".join(rule_ids))}</span>'
     if grade.not_recorded:
         text += f'<br><span class="muted">could be higher: {_e(", ".join(grade.not_recorded))} not recorded</span>'
     return text

@@ -156,7 +156,8 @@ def y_axis(scale: Scale, values: Sequence[float], labels: Sequence[str], left: f
     if labels:
         parts.append('<g text-anchor="end" dominant-baseline="central">')
         at = num(left - 6)
-        parts.extend(f'<text x="{at}" y="{scale.at(value)}">{esc(label)}</text>' for value, label in zip(values, labels))
+        parts.extend(f'<text x="{at}" y="{scale.at(value)}">{esc(label)}</text>'
+                     for value, label in zip(values, labels))
         parts.append("</g>")
     middle = (top + bottom) / 2
     parts.append(text(title_x, middle, title, 'text-anchor="middle"',

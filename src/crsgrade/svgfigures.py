@@ -125,8 +125,10 @@ def _grade_legend(ids: Ids, x: float, y: float, hatch: str, markers: bool = Fals
 def _marker(therapy: str, x: float, y: float, colour: str, size: float = 4.0) -> str:
     """Tocilizumab a triangle pointing down, steroids a square."""
     if therapy == "tocilizumab":
-        return f'<path d="M{num(x - size)} {num(y - size)}h{num(2 * size)}l{num(-size)} {num(1.7 * size)}z" fill="{colour}"/>'
-    return f'<rect x="{num(x - size * 0.8)}" y="{num(y - size * 0.8)}" width="{num(1.6 * size)}" height="{num(1.6 * size)}" fill="{colour}"/>'
+        return (f'<path d="M{num(x - size)} {num(y - size)}h{num(2 * size)}l{num(-size)} {num(1.7 * size)}z"'
+                f' fill="{colour}"/>')
+    side = num(1.6 * size)
+    return f'<rect x="{num(x - size * 0.8)}" y="{num(y - size * 0.8)}" width="{side}" height="{side}" fill="{colour}"/>'
 
 
 # --- a patient's course ----------------------------------------------------------------------------
@@ -222,7 +224,8 @@ def _course_panel(panel: Panel, patient_id: str, x: Scale, top: float, bottom: f
         parts.append("</g>")
         if len(panel.series) > 1:  # a legend, top right
             ly = top + 8 + 14 * number
-            parts.append(f'<path d="M{num(x.end - 28)} {num(ly)}h22" stroke="{series.colour}" stroke-width="1.6"{dash}/>')
+            parts.append(f'<path d="M{num(x.end - 28)} {num(ly)}h22" stroke="{series.colour}"'
+                         f' stroke-width="1.6"{dash}/>')
             parts.append(text(x.end - 32, ly, series.name, 'text-anchor="end"', 'dominant-baseline="central"',
                               'font-size="10"'))
     return "".join(parts)
@@ -285,7 +288,6 @@ def _swimmer(figure: CohortFigure, ids: Ids, hatch: str, left: float, right: flo
     band = per_row * _ROW + 4
     bottom = top + band * len(figure.rows)
     x = Scale(*figure.x_range, left, right)
-    unit = x(1) - x(0)
     names = " / ".join(s.name for s in figure.rows[0].strips) if figure.rows else ""
     parts = [f'<g id="{ids("panel-swimmer")}">',
              y_axis(Scale(0, 1, bottom, top), [], [], left, f"patient ({names}, top to bottom)", 12)]
@@ -344,7 +346,8 @@ def _heatmap(figure: CohortFigure, ids: Ids, left: float, right: float, top: flo
                 first, last = run[0].day, run[-1].day
                 days = f"day {first}" if first == last else f"days {first}–{last}"
                 said = f"grade {grade}" if grade is not None else "not assessed"
-                parts.append(f'<rect x="{num(x(first - 0.5))}" y="{num(y)}" width="{num(x(last + 0.5) - x(first - 0.5))}"'
+                start, end = x(first - 0.5), x(last + 0.5)
+                parts.append(f'<rect x="{num(start)}" y="{num(y)}" width="{num(end - start)}"'
                              f' height="{num(row_height + 0.4)}" fill="{run[0].colour}"><title>Patient'
                              f" {esc(row.patient_id)}, {days}: {name} {said}</title></rect>")
             parts.append("</g>")
@@ -389,7 +392,8 @@ def _distribution(figure: CohortFigure, ids: Ids, left: float, right: float, top
         ly = top + 4 + 14 * number
         parts.append(f'<rect x="{num(right - 26)}" y="{num(ly - 5)}" width="16" height="10" fill="{group.colour}"/>')
         if pattern:
-            parts.append(f'<rect x="{num(right - 26)}" y="{num(ly - 5)}" width="16" height="10" fill="url(#{pattern})"/>')
+            parts.append(f'<rect x="{num(right - 26)}" y="{num(ly - 5)}" width="16" height="10"'
+                         f' fill="url(#{pattern})"/>')
         parts.append(text(right - 30, ly, what, 'text-anchor="end"', 'dominant-baseline="central"', 'font-size="10"'))
     parts.append(x_axis(x, [], bottom, False))
     for index, category in enumerate(categories):
