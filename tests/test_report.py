@@ -243,3 +243,29 @@ def test_patient_anchors_are_valid_ids(tmp_path):
     parser.feed(text)
     assert {"patient-P-1", "patient-P-1-1", "patient--b-"} <= set(parser.ids)
     assert '<a href="#patient-P-1-1">P-1</a>' in text and "Patient &lt;b&gt;" in text
+
+
+def test_hostile_ids_and_treatments_are_text_in_the_figures(tmp_path):
+    source = tmp_path / "hostile.csv"
+    source.write_text('patient_id,day,temp_c,other_treatment\n"<script>x</script>",0,38.2,"<img src=x onerror=y>"\n'
+                      '"a""b\'&c",0,37.1,\n', encoding="utf-8")
+    _, text = report(tmp_path, source)
+    assert "<script" not in text and "<img" not in text
+    assert "Patient &lt;script&gt;x&lt;/script&gt;, day 0: CRS grade 1" in text  # a tile's title
+    assert "&lt;img src=x onerror=y&gt;, day 0" in text  # a treatment's dose
+    parser = _Ids()
+    parser.feed(text)
+    assert parser.fetching == [] and len(parser.ids) == len(set(parser.ids))
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in parser.ids)
+
+
+def test_the_report_does_not_load_the_plotting_library(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from crsgrade.cli import app\n"
+            "app(['report', sys.argv[1], '-o', sys.argv[2], '-q'], standalone_mode=False)\n"
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "r.html")], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -16,9 +16,16 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from .figures import MARKER_COLOURS, CohortFigure, CourseFigure, GradeStrip, Panel, grade_legend, legend_label  # noqa: E402
+from .figures import (  # noqa: E402
+    MARKER_COLOURS,
+    CohortFigure,
+    CourseFigure,
+    GradeStrip,
+    Panel,
+    grade_legend,
+    legend_label,
+)
 
-FORMATS = ("png", "pdf")
 _RC = {
     "font.size": 8,
     "axes.spines.top": False,

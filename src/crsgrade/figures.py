@@ -34,8 +34,8 @@ BAR_COLOURS = ("#1f77b4", "#aec7e8", "#ff7f0e", "#ffbb78", "#2ca02c", "#98df8a",
                "#9467bd", "#c5b0d5", "#8c564b", "#c49c94")
 BAR_HATCHES = ("", "//", "..", "xx")
 MARKER_COLOURS = {"tocilizumab": "#0072B2", "steroids": "#000000"}
-# Above this many patients the cohort's grades are drawn as a heat map: one thin row per patient
-# and syndrome, no numbers (they would not fit) and no treatment markers.
+# Above this many patients the cohort's grades are drawn as a heat map for each syndrome: one thin
+# row per patient, no numbers (they would not fit) and no treatment markers.
 HEATMAP_ABOVE = 40
 
 
