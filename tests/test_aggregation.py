@@ -7,11 +7,16 @@ import pytest
 from .conftest import grader_for
 
 SIX_READINGS = [
-    {"time": "02:00", "temp_c": 37.8, "hypotension": False, "o2_device": "room_air", "ice_score": 10, "consciousness": "alert"},
-    {"time": "06:00", "temp_c": 38.6, "hypotension": True, "vasopressors": 0, "o2_device": "nasal_cannula", "o2_flow_lpm": 2},
-    {"time": "10:00", "temp_f": 102.2, "hypotension": True, "vasopressors": 1, "o2_device": "nasal_cannula", "o2_flow_lpm": 4, "ice_score": 8},
-    {"time": "14:00", "temp_c": 38.9, "vasopressin": True, "o2_device": "nasal_cannula", "o2_flow_lpm": 8, "tocilizumab": True},
-    {"time": "18:00", "temp_c": 38.1, "hypotension": False, "o2_device": "nasal_cannula", "o2_flow_lpm": 3, "ice_score": 6, "consciousness": "awakens_to_voice"},
+    {"time": "02:00", "temp_c": 37.8, "hypotension": False, "o2_device": "room_air", "ice_score": 10,
+     "consciousness": "alert"},
+    {"time": "06:00", "temp_c": 38.6, "hypotension": True, "vasopressors": 0, "o2_device": "nasal_cannula",
+     "o2_flow_lpm": 2},
+    {"time": "10:00", "temp_f": 102.2, "hypotension": True, "vasopressors": 1, "o2_device": "nasal_cannula",
+     "o2_flow_lpm": 4, "ice_score": 8},
+    {"time": "14:00", "temp_c": 38.9, "vasopressin": True, "o2_device": "nasal_cannula", "o2_flow_lpm": 8,
+     "tocilizumab": True},
+    {"time": "18:00", "temp_c": 38.1, "hypotension": False, "o2_device": "nasal_cannula", "o2_flow_lpm": 3,
+     "ice_score": 6, "consciousness": "awakens_to_voice"},
     {"time": "22:00", "temp_c": 37.5, "o2_device": "room_air", "ice_score": 9, "seizure": "none"},
 ]
 WORST_OF_DAY = {

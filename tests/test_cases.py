@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from crsgrade import RuleFileError, load_ruleset
 from crsgrade.observations import DEFAULT_PATIENT_ID, Observation
-from crsgrade.ruleset import CASES, SYNDROMES, _parse, default_rules_dir, shipped_systems
+from crsgrade.ruleset import CASES, _parse, default_rules_dir, shipped_systems
+from crsgrade.syndromes import SYNDROMES
 
 from .conftest import ENGINES, forms_agree, grader_for
 

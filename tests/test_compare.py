@@ -113,7 +113,7 @@ def test_compare_csv_and_json():
     assert {"astct2019_crs_grade", "penn_crs_grade", "astct2019_icans_grade", "crs_differ"} <= set(rows[0])
     assert "penn_icans_grade" not in rows[0]
     data = json.loads(run("compare", str(COHORT), "--systems", "astct2019,penn", "-f", "json").stdout)
-    assert data["schema_version"] == "1" and data["systems"] == ["astct2019", "penn"]
+    assert data["schema_version"] == "2" and data["systems"] == ["astct2019", "penn"]
     assert len(data["agreement"]) == 1
 
 

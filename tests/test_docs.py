@@ -89,7 +89,8 @@ def test_the_generator_writes_pages_and_nav_and_removes_its_stale_pages(tmp_path
     assert docs.out_of_date(reference) == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed (pip install '.[docs]')")
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None,
+                    reason="mkdocs is not installed (pip install '.[docs]')")
 def test_the_site_builds_strict(tmp_path):
     """Every link between pages and every anchor is valid, and every page is in the nav."""
     built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],

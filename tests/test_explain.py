@@ -123,7 +123,8 @@ def test_set_aside_is_not_not_recorded(engine):
     not_met = {r.id: [u.text() for u in r.unmet] for r in day.icans.explanation.not_met}
     assert "ASTCT-ICANS-3-ICE-0-2" not in not_met  # waiting only on the set-aside ICE: not listed
     assert not_met["ASTCT-ICANS-4-ICE-UNAROUSABLE"] == [
-        "ice_total set aside (age 8: under 12 is assessed with CAPD) (needs 0)", "consciousness alert (needs unarousable)"]
+        "ice_total set aside (age 8: under 12 is assessed with CAPD) (needs 0)",
+        "consciousness alert (needs unarousable)"]
     encephalopathy = day.icans.explanation.domains[0]
     assert encephalopathy.state == "set aside: age 8: under 12 is assessed with CAPD"
 

@@ -66,7 +66,7 @@ def test_several_records_of_one_day_are_combined():
 
 def test_result_is_json_serialisable():
     data = crsgrade.grade(EXAMPLE).model_dump(mode="json")
-    assert data["patients"][0]["days"][7]["icans"]["grade"] == 4
+    assert data["patients"][0]["days"][7]["grades"]["icans"]["grade"] == 4
 
 
 def test_engine_python_is_always_available():

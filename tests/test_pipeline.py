@@ -16,7 +16,7 @@ from crsgrade.evaluation import _Part
 from crsgrade.output import to_csv
 from crsgrade.synthetic import write_cohort
 
-from .conftest import ROOT, grader_for
+from .conftest import grader_for
 
 
 @pytest.fixture(scope="module")

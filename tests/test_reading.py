@@ -111,7 +111,8 @@ def test_json_lines():
 
 
 def test_json_lines_bad_line_is_named():
-    assert problems('{"day": 0}\n{"day": 1,\n') == ["obs.csv:2: not valid JSON: Expecting property name enclosed in double quotes"]
+    assert problems('{"day": 0}\n{"day": 1,\n') == [
+        "obs.csv:2: not valid JSON: Expecting property name enclosed in double quotes"]
 
 
 def test_json_nested_value():
@@ -277,7 +278,8 @@ def test_undecodable_bytes(tmp_path):
 
 @pytest.mark.parametrize("row, warning", [
     ("0,,5", "o2_flow_lpm: value '5' with no o2_device; oxygen is graded by device, so this flow is not graded"),
-    ("0,nasal_cannula,40", "o2_flow_lpm: value '40' is implausible for nasal_cannula (at most 15 L/min); graded as recorded"),
+    ("0,nasal_cannula,40",
+     "o2_flow_lpm: value '40' is implausible for nasal_cannula (at most 15 L/min); graded as recorded"),
     ("0,room_air,2", "o2_flow_lpm: value '2' is implausible for room_air (at most 0 L/min); graded as recorded"),
 ])
 def test_oxygen_contradictions_are_warnings(row, warning):
@@ -352,7 +354,8 @@ def test_cartox_items_must_be_complete_and_agree():
         "obs.csv:2:cartox_score: CARTOX-10 items are incomplete: cartox_naming, cartox_writing, cartox_counting"
         " not recorded"]
     assert problems("day,cartox_score,cartox_orientation,cartox_naming,cartox_writing,cartox_counting\n"
-                    "0,9,5,3,1,1\n") == ["obs.csv:2:cartox_score: cartox_score 9 disagrees with the sum of its items (10)"]
+                    "0,9,5,3,1,1\n") == [
+        "obs.csv:2:cartox_score: cartox_score 9 disagrees with the sum of its items (10)"]
     assert first("day,cartox_orientation,cartox_naming,cartox_writing,cartox_counting\n0,5,2,1,0\n").cartox_total == 8
 
 
@@ -390,7 +393,8 @@ def test_readings_of_the_older_systems_columns_are_combined():
             "0,08:00,0.3,5,1,yes,1,9,focal,no\n0,16:00,45,12,1,yes,3,6,,yes\n")
     (day,) = Grader(system="lee2014").grade_frame(parse_text(text, "obs.csv").observations).iter_rows(named=True)
     assert day["readings"] == 2
-    assert (day["fio2"], day["norepinephrine_ug_min"], day["organ_toxicity_grade"], day["cartox_score"]) == (45, 12, 3, 6)
+    shown = (day["fio2"], day["norepinephrine_ug_min"], day["organ_toxicity_grade"], day["cartox_score"])
+    assert shown == (45, 12, 3, 6)
     assert day["seizure_kind"] == "focal" and day["hospitalized"] is True
 
 
@@ -410,7 +414,8 @@ def test_a_weight_based_dose_without_a_weight_is_an_error():
 
 
 def test_a_dose_given_both_ways_must_agree():
-    assert first("day,weight_kg,norepinephrine_ug_kg_min,norepinephrine_ug_min\n0,70,0.3,21\n").norepinephrine_ug_min == 21
+    both = first("day,weight_kg,norepinephrine_ug_kg_min,norepinephrine_ug_min\n0,70,0.3,21\n")
+    assert both.norepinephrine_ug_min == 21
     assert problems("day,weight_kg,norepinephrine_ug_kg_min,norepinephrine_ug_min\n0,70,0.3,30\n") == [
         "obs.csv:2:norepinephrine_ug_min: value '30' disagrees with norepinephrine_ug_kg_min 0.3 × weight_kg 70"
         " = 21 µg/min"]

@@ -61,7 +61,7 @@ def observation(draw, patient_ids):
         fields["ice_score"] = draw(maybe(st.integers(0, 10)))
     else:
         maxima = (4, 3, 1, 1, 1)
-        fields.update({n: draw(st.integers(0, m)) for n, m in zip(ICE_ITEMS, maxima)})
+        fields.update({n: draw(st.integers(0, m)) for n, m in zip(ICE_ITEMS, maxima, strict=False)})
     return Observation.model_validate({k: v for k, v in fields.items() if v is not None})
 
 
@@ -137,7 +137,7 @@ def test_random_bytes_never_crash(raw, tmp_path_factory):
 
 
 edits = st.lists(st.tuples(st.sampled_from(["delete", "insert", "replace"]), st.floats(0, 1),
-                           st.sampled_from(list(",;\t\n\r\"' x9.-") + ["yes", "\x00", "é"])),
+                           st.sampled_from([*list(",;\t\n\r\"' x9.-"), "yes", "\x00", "é"])),
                  min_size=1, max_size=6)
 
 

@@ -133,7 +133,7 @@ def update_pages() -> None:
         new = OUTPUT_BLOCK.sub(
             lambda m: f"<!-- output -->\n```\n$ {m.group(1)}\n{real_output(m.group(1))}```", old)
         for marker, table in tables.items():
-            new = _marked_table(marker).sub(lambda m: m.group(1) + table, new)
+            new = _marked_table(marker).sub(lambda m, table=table: m.group(1) + table, new)
         if new != old:
             page.write_text(new, encoding="utf-8")
             print(f"rewrote {name(page)}")

@@ -126,7 +126,8 @@ def test_two_columns_meaning_the_same_must_agree(tmp_path):
         "t.csv:2:temperature: value '39' disagrees with temp_c 38.5"]
     assert problems(write(tmp_path, "f.csv", "patient_id,day,temp_f,Temp\np,0,101.3,39.5\n")) == [
         "f.csv:2:temperature: value '39.5' disagrees with temp_f 101.3"]
-    agreeing = grader_for("python").grade(write(tmp_path, "a.csv", "patient_id,day,temp_c,temperature\np,0,38.5,101.3\n"))
+    agreeing = grader_for("python").grade(
+        write(tmp_path, "a.csv", "patient_id,day,temp_c,temperature\np,0,38.5,101.3\n"))
     assert agreeing.days()[0].crs.grade == 1
     assert problems(write(tmp_path, "h.csv", "patient_id,day,temp_c,Temp (°C)\np,0,38.5,38.5\n")) == [
         "h.csv:1:temp_c: column appears more than once (as 'temp_c' and 'Temp (°C)')"]
@@ -182,7 +183,7 @@ def test_a_figure_spans_the_days_recorded_whatever_their_values(tmp_path):
 def test_cells_are_printed_as_text_never_as_markup(tmp_path, cell):
     path = write(tmp_path, "m.csv", f'patient_id,day,temp_c\n"{cell}",0,"{cell}"\n')
     result = run("grade", str(path))
-    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert (result.exit_code == 1 and result.exception is None) or isinstance(result.exception, SystemExit)
     assert f"temp_c: value '{cell}'" in result.output
     graded = write(tmp_path, "ok.csv", f'patient_id,day,temp_c,other_treatment\n"{cell}",0,38.5,"{cell}"\n')
     for command in ("grade", "summary", "compare", "explain"):
@@ -333,7 +334,7 @@ def test_help_shows_plain_metavars_and_only_the_options_a_command_has():
 
 FUZZ = settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 json_edits = st.lists(st.tuples(st.sampled_from(["delete", "insert"]), st.floats(0, 1),
-                                st.sampled_from(list('{}[],:"\\ \n') + ["null", "true", "1e400", "-0", "\x00"])),
+                                st.sampled_from([*list('{}[],:"\\ \n'), "null", "true", "1e400", "-0", "\x00"])),
                       min_size=1, max_size=6)
 
 

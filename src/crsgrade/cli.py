@@ -13,21 +13,22 @@ import sys
 import tempfile
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.core
 from rich.console import Console
 from rich.padding import Padding
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .errors import CrsgradeError, SettingsError, capped, printable
 from .evaluators import durable_available
 from .grading import Accounting, Grader
 from .results import GradedDay, GradingResult
-from .ruleset import DEFAULT_SYSTEM, SYNDROMES, default_rules_dir, load_ruleset, shipped_systems
+from .ruleset import DEFAULT_SYSTEM, default_rules_dir, load_ruleset, shipped_systems
+from .syndromes import SYNDROMES
 
 # explain, summary, rules, demo and the rich views import what they need when run, so that
 # `crsgrade grade` starts without them.
@@ -74,11 +75,6 @@ class Engine(StrEnum):
     python = "python"
 
 
-class Syndrome(StrEnum):
-    crs = "crs"
-    icans = "icans"
-
-
 class Schema(StrEnum):
     grade = "grade"
     summary = "summary"
@@ -118,7 +114,7 @@ FileArgument = Annotated[
     typer.Argument(metavar="FILE", help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
 ]
 RulesOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--rules", metavar="DIR", help="Rule set directory (instead of a shipped --system)."),
 ]
 SystemOption = Annotated[str, typer.Option(
@@ -127,7 +123,8 @@ SystemOption = Annotated[str, typer.Option(
 )]
 SetOption = Annotated[
     list[str],
-    typer.Option("--set", metavar="NAME=VALUE", help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
+    typer.Option("--set", metavar="NAME=VALUE",
+                 help="Change an \\[open] setting: NAME=VALUE (repeatable; see `crsgrade settings`)."),
 ]
 EngineOption = Annotated[Engine, typer.Option(
     "--engine",
@@ -135,7 +132,7 @@ EngineOption = Annotated[Engine, typer.Option(
          " durable-rules where it can be imported.",
 )]
 InfusionDateOption = Annotated[
-    Optional[datetime.datetime],
+    datetime.datetime | None,
     typer.Option(
         "--infusion-date", formats=["%Y-%m-%d"], metavar="YYYY-MM-DD",
         help="Day 0 for a file with a date column and no infusion_date column (YYYY-MM-DD).",
@@ -145,13 +142,13 @@ SkipInvalidOption = Annotated[
     bool, typer.Option("--skip-invalid", help="Grade the valid rows of a file with errors; list the rows left out."),
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No warnings or summary on stderr.")]
-OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE", help="Write to this file.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write to this file.")]
 RawCellsOption = Annotated[bool, typer.Option(
     "--raw-cells", help="CSV: write text cells as they are, even one a spreadsheet would run as a formula"
                         " (by default a cell starting with = + - @ gets a leading ').")]
-FormatOption = Annotated[Optional[Format], typer.Option(
+FormatOption = Annotated[Format | None, typer.Option(
     "--format", "-f", help="Output format (default: from the --output name: .csv, .json; else table).")]
-PanelFormatOption = Annotated[Optional[PanelFormat], typer.Option(
+PanelFormatOption = Annotated[PanelFormat | None, typer.Option(
     "--format", "-f", help="Output format (default: json for an --output ending in .json; else table).")]
 _BY_SUFFIX = {".csv": "csv", ".json": "json"}
 
@@ -159,7 +156,9 @@ _BY_SUFFIX = {".csv": "csv", ".json": "json"}
 def _format_for(format, output: Path | None, formats: type[StrEnum]):
     """The output format: as asked, or from the output's name; a name that says another
     format than the one asked (a table into out.csv) is refused rather than written."""
-    named = _BY_SUFFIX.get(output.suffix.lower()) if output is not None else None
+    if output is None:
+        return format if format is not None else formats("table")
+    named = _BY_SUFFIX.get(output.suffix.lower())
     if format is None:
         if named is not None and named not in formats.__members__:
             raise typer.BadParameter(f"{output.name}: this command writes {' or '.join(formats.__members__)};"
@@ -247,7 +246,8 @@ def _writing(output: Path | None):
         return
     target = output.resolve()  # through a link, the file it names
     try:
-        handle = tempfile.NamedTemporaryFile("wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by the `with` below, once it opened
+            "wb", dir=target.parent, prefix=f".{target.name}.", delete=False)
     except OSError as exc:
         raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
     try:
@@ -271,9 +271,9 @@ def _emit(renderable=None, text: str | None = None, output: Path | None = None) 
         Console().print(renderable)  # colours, at the terminal's width
         return
     if text is None:
-        console = Console(file=io.StringIO(), width=160, color_system=None)
-        console.print(renderable)
-        text = console.file.getvalue()
+        buffer = io.StringIO()
+        Console(file=buffer, width=160, color_system=None).print(renderable)
+        text = buffer.getvalue()
     with _writing(output) as handle:
         handle.write(text.encode("utf-8"))
 
@@ -332,8 +332,8 @@ def grade(
 @app.command()
 def explain(
     file: FileArgument,
-    patient: Annotated[Optional[str], typer.Option("--patient", "-p", metavar="ID", help="Only this patient.")] = None,
-    day: Annotated[Optional[int], typer.Option("--day", "-d", metavar="DAY", help="Only this day.")] = None,
+    patient: Annotated[str | None, typer.Option("--patient", "-p", metavar="ID", help="Only this patient.")] = None,
+    day: Annotated[int | None, typer.Option("--day", "-d", metavar="DAY", help="Only this day.")] = None,
     format: PanelFormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
@@ -443,7 +443,7 @@ def summary(
     summary_ = accounting.summary()
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
     manifest = grader.ruleset.manifest
-    cohort = summarise_days(manifest.system, dict(manifest.syndromes), manifest.version, grader.settings, days)
+    cohort = summarise_days(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings, days)
     _emit_as(format, output, cohort, summary_tables, lambda model: summary_csv(model, raw=raw_cells))
 
 
@@ -451,7 +451,8 @@ def summary(
 def compare(
     file: FileArgument,
     systems: Annotated[list[str], typer.Option(
-        "--systems", metavar="S1,S2", help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
+        "--systems", metavar="S1,S2",
+        help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
     )] = [],
     format: FormatOption = None,
     output: OutputOption = None,
@@ -467,7 +468,7 @@ def compare(
     cross-tabulation, weighted kappa). A --set goes to every system that has the setting."""
     _not_the_input(file, output)
     format = _format_for(format, output, Format)
-    from .compare import comparison_csv, compared_frames, graders_for
+    from .compare import compared_frames, comparison_csv, graders_for
 
     when = infusion_date.date() if infusion_date else None
     graders = graders_for(_systems(systems) or None, _parse_sets(set_), engine.value)
@@ -554,11 +555,13 @@ _FIGURE_FORMATS = ("png", "svg", "pdf")
 @app.command()
 def plot(
     file: FileArgument,
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The figure: a .png, .svg or .pdf file.")],
-    patient: Annotated[Optional[str], typer.Option("--patient", "-p", metavar="ID", help="The patient to draw.")] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="FILE", help="The figure: a .png, .svg or .pdf file.")],
+    patient: Annotated[str | None, typer.Option("--patient", "-p", metavar="ID", help="The patient to draw.")] = None,
     cohort: Annotated[bool, typer.Option("--cohort", help="Draw the whole cohort instead of one patient.")] = False,
     systems: Annotated[list[str], typer.Option(
-        "--systems", metavar="S1,S2", help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
+        "--systems", metavar="S1,S2",
+        help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
@@ -652,7 +655,7 @@ def report(
 @app.command()
 def check(
     file: FileArgument,
-    rules: Annotated[Optional[Path], typer.Option(
+    rules: Annotated[Path | None, typer.Option(
         "--rules", metavar="DIR", help="Also check that this rule set directory loads.")] = None,
     infusion_date: InfusionDateOption = None,
 ) -> None:
@@ -672,10 +675,18 @@ def check(
     _report(f"{accounting.summary().line()}; no problems found", tuple(accounting.warnings), (), quiet=False)
 
 
+def _known_syndrome(value: str | None) -> str | None:
+    if value is not None and value not in SYNDROMES:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(SYNDROMES)}")
+    return value
+
+
 @app.command(name="rules")
 def rules_command(
     system: SystemOption = DEFAULT_SYSTEM,
-    syndrome: Annotated[Optional[Syndrome], typer.Option("--syndrome", help="Only this syndrome.")] = None,
+    syndrome: Annotated[str | None, typer.Option(
+        "--syndrome", metavar="SYNDROME", callback=_known_syndrome,
+        help=f"Only this syndrome: {', '.join(SYNDROMES)}.")] = None,
     rules: RulesOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -683,7 +694,7 @@ def rules_command(
     from .views import rules_tables
 
     ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
-    _emit(rules_tables(ruleset, [syndrome.value] if syndrome else SYNDROMES), output=output)
+    _emit(rules_tables(ruleset, [syndrome] if syndrome else SYNDROMES), output=output)
 
 
 @app.command()

@@ -17,7 +17,8 @@ EXTRA_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "date": ("instead of `day`: the ISO date of the reading; day = date − infusion date",
              ("visit_date", "assessment_date", "obs_date", "observation_date")),
     "infusion_date": ("the ISO date of infusion (day 0), on any one row of a patient, or for the whole file"
-                      " with `--infusion-date`", ("car_t_date", "cart_date", "infusion", "date_of_infusion", "day0_date")),
+                      " with `--infusion-date`",
+                      ("car_t_date", "cart_date", "infusion", "date_of_infusion", "day0_date")),
     "temperature": ("a temperature of unstated unit: °C if 25-45, °F (with a warning) if 77-113",
                     ("temp", "tmax", "max_temp", "t_max", "highest_temperature", "body_temperature")),
 }

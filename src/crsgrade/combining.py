@@ -12,8 +12,8 @@ Readings recorded as not assessable are set aside when another reading of the da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 
@@ -203,8 +203,10 @@ def _combine_several(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr],
     frame = frame.with_columns(columns)
     notes = _set_aside(frame, locate)
 
-    def within(flag: str, column: str) -> pl.Expr:
-        return (pl.col(column) if column.startswith("_") else col(column)).filter(pl.col(f"_in:{flag}"))
+    def within(flag: str | None, column: str) -> pl.Expr:
+        """A column's readings of the day that the group of `flag` keeps (all of them, ungrouped)."""
+        chosen = pl.col(column) if column.startswith("_") else col(column)
+        return chosen.filter(pl.col(f"_in:{flag}")) if flag else chosen
 
     def flag_of(group: _Group) -> pl.Expr:
         has, chosen = pl.col(f"_has:{group.flag}"), pl.col(f"_in:{group.flag}")
@@ -219,7 +221,7 @@ def _combine_several(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr],
 
     def combined_column(name: str, how: str, group: str | None) -> pl.Expr | None:
         """A column's day value, by its declared way of combining (None: not kept in the day)."""
-        values = within(group, name) if group else col(name)
+        values = within(group, name)
         by_kind = {
             "agree": lambda: col(name).drop_nulls().first(),
             "any": lambda: any_yes(values),

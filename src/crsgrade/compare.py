@@ -13,18 +13,19 @@ many of the patients compared had a lower bound in either system.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import combinations
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
 from .output import spreadsheet_safe
-from .results import GradingResult, InputSummary, Syndrome, SyndromeGrade, _Result
-from .ruleset import SYNDROMES, RuleSet, default_rules_dir, load_ruleset, shipped_systems
+from .results import SCHEMA_VERSION, GradingResult, InputSummary, SyndromeGrade, _Result
+from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
+from .syndromes import SYNDROMES, Syndrome
 
-SCHEMA_VERSION = "1"
 GRADES = range(6)
 
 
@@ -199,7 +200,7 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
     days, patients = [], []
     for index, patient in enumerate(first.patients):
         graded = {s: results[s].patients[index] for s in systems}
-        for syndrome in ("crs", "icans"):
+        for syndrome in SYNDROMES:
             mine = graders_of(syndrome)
             if not mine:
                 continue
@@ -212,7 +213,7 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
                                             highest=highest, differ=_differ(highest.values())))
     agreement = [
         _agreement(syndrome, a, b, [p for p in patients if p.syndrome == syndrome])
-        for syndrome in ("crs", "icans")
+        for syndrome in SYNDROMES
         for a, b in combinations(graders_of(syndrome), 2)
     ]
     return Comparison(
@@ -243,21 +244,24 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 def _agreement(syndrome: str, a: str, b: str, patients: list[ComparedPatient]) -> PairAgreement:
-    pairs = [(p.highest[a], p.highest[b]) for p in patients
-             if p.highest[a].grade is not None and p.highest[b].grade is not None]
+    both = [(p.highest[a], p.highest[b]) for p in patients]
+    # The patients both systems could grade: their two grades, and whether either is a lower bound.
+    graded = [(x.grade, y.grade, x.lower_bound or y.lower_bound) for x, y in both
+              if x.grade is not None and y.grade is not None]
+    pairs = [(x, y) for x, y, _ in graded]
     crosstab: dict[int, dict[int, int]] = {}
     for x, y in pairs:
-        row = crosstab.setdefault(x.grade, {})
-        row[y.grade] = row.get(y.grade, 0) + 1
-    presence = sum((x.grade > 0) == (y.grade > 0) for x, y in pairs)
-    identical = sum(x.grade == y.grade for x, y in pairs)
+        row = crosstab.setdefault(x, {})
+        row[y] = row.get(y, 0) + 1
+    presence = sum((x > 0) == (y > 0) for x, y in pairs)
+    identical = sum(x == y for x, y in pairs)
     return PairAgreement(
         syndrome=syndrome, systems=(a, b), patients=len(pairs),
-        lower_bounds=sum(x.lower_bound or y.lower_bound for x, y in pairs),
+        lower_bounds=sum(lower_bound for _, _, lower_bound in graded),
         presence_agreeing=presence, presence_percent=_percent(presence, len(pairs)),
         identical=identical, identical_percent=_percent(identical, len(pairs)),
         crosstab={k: dict(sorted(v.items())) for k, v in sorted(crosstab.items())},
-        weighted_kappa=weighted_kappa([(x.grade, y.grade) for x, y in pairs]),
+        weighted_kappa=weighted_kappa(pairs),
     )
 
 

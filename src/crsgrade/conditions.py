@@ -21,9 +21,9 @@ expanded) and holds at most MAX_TESTS tests once its named conditions are expand
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any as AnyValue
-from typing import Callable, Mapping, Union
 
 from .suggestions import did_you_mean as _closest
 
@@ -104,7 +104,7 @@ class Const:
     value: bool
 
 
-Node = Union[Test, All, Any, Not, Ref, SettingTest, Const]
+Node = Test | All | Any | Not | Ref | SettingTest | Const
 
 
 class Parser:
@@ -155,7 +155,7 @@ class Parser:
             return Ref(value)
         return self._field(key, value, where)
 
-    def _setting(self, raw: dict, where: str) -> Node:
+    def _setting(self, raw: dict[str, AnyValue], where: str) -> Node:
         name = raw["setting"]
         spec = self.settings.get(name) if isinstance(name, str) else None
         if spec is None:
@@ -296,7 +296,7 @@ def _simplify(conjunctive: bool, items: list[Node]) -> Node:
     return All(tuple(kept)) if conjunctive else Any(tuple(kept))
 
 
-def to_durable(node: Node) -> dict:
+def to_durable(node: Node) -> dict[str, AnyValue]:
     """durable-rules' JSON form of a resolved condition."""
     if isinstance(node, Test):
         if node.op == "eq":
@@ -316,20 +316,22 @@ def evaluate(node: Node, fact: Mapping[str, AnyValue]) -> bool | None:
         if value is None:
             return None
         if node.op == "eq":
-            return value == node.value
+            return bool(value == node.value)
         if node.op == "ne":
-            return value != node.value
+            return bool(value != node.value)
         if node.op == "in":
-            return value in node.value
+            return bool(value in node.value)
         if node.op == "lt":
-            return value < node.value
+            return bool(value < node.value)
         if node.op == "lte":
-            return value <= node.value
+            return bool(value <= node.value)
         if node.op == "gt":
-            return value > node.value
-        return value >= node.value
+            return bool(value > node.value)
+        return bool(value >= node.value)
     if isinstance(node, Const):
         return node.value
+    if not isinstance(node, All | Any):
+        raise TypeError(f"not a resolved condition: {node!r}")
     results = [evaluate(item, fact) for item in node.items]
     if isinstance(node, All):
         if False in results:
@@ -351,14 +353,17 @@ def compile_node(node: Node) -> Compiled:
         return lambda fact: value
     if isinstance(node, Test):
         name, target = node.field, node.value
-        compare = {"eq": lambda v: v == target, "ne": lambda v: v != target, "in": lambda v: v in target,
-                   "lt": lambda v: v < target, "lte": lambda v: v <= target, "gt": lambda v: v > target,
-                   "gte": lambda v: v >= target}[node.op]
+        compare: Callable[[AnyValue], bool] = {
+            "eq": lambda v: v == target, "ne": lambda v: v != target, "in": lambda v: v in target,
+            "lt": lambda v: v < target, "lte": lambda v: v <= target, "gt": lambda v: v > target,
+            "gte": lambda v: v >= target}[node.op]
 
         def test(fact: Mapping[str, AnyValue]) -> bool | None:
             value = fact.get(name)
             return None if value is None else compare(value)
         return test
+    if not isinstance(node, All | Any):
+        raise TypeError(f"not a resolved condition: {node!r}")
     items = [compile_node(item) for item in node.items]
     decisive = not isinstance(node, All)  # one false item decides `all`, one true item `any`
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -10,13 +11,14 @@ from rich.rule import Rule as Divider
 from rich.text import Text
 
 from .episodes import summarise
+from .explain import in_words
 from .facts import format_value
 from .grading import Accounting, Grader, day_rows
 from .observations import THERAPIES
 from .results import GradedDay, SyndromeGrade
 from .ruleset import shipped
-from .explain import in_words
-from .views import _FACTS, NAMES, summary_tables
+from .syndromes import NAMES, SYNDROMES
+from .views import _FACTS, summary_tables
 
 INTRODUCTION = (
     "A patient in their late 60s with relapsed diffuse large B-cell lymphoma receives "
@@ -64,14 +66,16 @@ def _why(name: str, grade: SyndromeGrade) -> list[Any]:
     lines: list[Any] = [Text.assemble((f"{NAMES[name]} {('–' if grade.grade is None else grade.grade)}", "bold"),
                                       f"  {grade.reason}")]
     explanation = grade.explanation
+    if explanation is None:
+        return lines
     top = [rule for rule in explanation.fired if rule.grade == grade.grade]
     for rule in top:
         lines.append(Text(f"    because: {rule.statement} ({rule.citation})", style="dim"))
-    above = [rule for rule in explanation.not_met if grade.grade is not None and rule.grade == grade.grade + 1]
+    above = [missed for missed in explanation.not_met if grade.grade is not None and missed.grade == grade.grade + 1]
     shared = {c.name: c.text for c in explanation.conditions_not_met}
-    for rule in above:
-        reasons = [shared[name] for name in rule.because] + [in_words(u, rule.grade, _FACTS) for u in rule.unmet]
-        lines.append(Text(f"    not grade {rule.grade}: {'; '.join(dict.fromkeys(reasons))}", style="dim"))
+    for missed in above:
+        reasons = [shared[name] for name in missed.because] + [in_words(u, missed.grade, _FACTS) for u in missed.unmet]
+        lines.append(Text(f"    not grade {missed.grade}: {'; '.join(dict.fromkeys(reasons))}", style="dim"))
     for setting in explanation.settings:
         lines.append(Text(f"    {setting.effect} (setting {setting.name})", style="magenta"))
     return lines
@@ -84,7 +88,8 @@ def _day_panel(day: GradedDay, observed: Mapping[str, Any]) -> Panel:
     body.append(Text(f"Observed: {describe(observed)}"))
     if day.fever_waived:
         body.append(Text("Fever requirement waived: the patient has had CRS therapy in this episode.", style="cyan"))
-    body += _why("crs", day.crs) + _why("icans", day.icans)
+    for name in SYNDROMES:
+        body += _why(name, day.grades[name])
     return Panel(Group(*body), title=f"Day {day.day}", title_align="left")
 
 
@@ -101,9 +106,8 @@ def run(console: Console) -> None:
     console.print(Divider("Episodes"))
     summary = summarise(result)
     for patient in summary.patients:
-        for name in ("crs", "icans"):
-            s = getattr(patient, name)
-            for episode in s.episodes:
+        for name in SYNDROMES:
+            for episode in patient.syndromes[name].episodes:
                 ended = (f"resolved on day {episode.resolution_day}" if episode.resolution_day is not None
                          else "still going on the last recorded day")
                 console.print(

@@ -19,14 +19,22 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from . import conditions as cond
 from .ruleset import (
-    Citation, Constant, Manifest, RuleFileDef, RuleSet, SettingRef, default_rules_dir, load_ruleset,
+    Citation,
+    Constant,
+    Manifest,
+    RuleFileDef,
+    RuleSet,
+    SettingRef,
+    default_rules_dir,
+    load_ruleset,
     shipped_systems,
 )
 
@@ -151,14 +159,14 @@ def _references(ruleset: RuleSet) -> list[str]:
     for key, ref in ruleset.manifest.references.items():
         doi = f" [doi:{ref.doi}](https://doi.org/{ref.doi})" if ref.doi else ""
         lines.append(f"- **{_text(ref.short)}** (`{key}`): {_text(ref.citation)}{doi}")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _settings(ruleset: RuleSet) -> list[str]:
     manifest = ruleset.manifest
     lines = ["## Settings", ""]
     if not manifest.settings:
-        return lines + ["This system has no settings.", ""]
+        return [*lines, "This system has no settings.", ""]
     lines += [f"Change one with `--set NAME=VALUE` (with `--system {manifest.system}`) or"
               " `crsgrade.grade(..., settings={NAME: VALUE})`; `crsgrade settings --system"
               f" {manifest.system}` lists them.", ""]
@@ -193,7 +201,7 @@ def _definitions(ruleset: RuleSet) -> list[str]:
                          f" above: {_resolvable(spec.above, manifest)}"))
         else:
             rows.append((f"`{device}`", _resolvable(spec.class_, manifest)))
-    lines += _table(("device", "class"), rows) + [""]
+    lines += [*_table(("device", "class"), rows), ""]
     waiver = defs.fever_waiver
     if waiver is not None:
         parts = [", ".join(f"`{t}`" for t in waiver.therapies)]
@@ -227,19 +235,19 @@ def _definitions(ruleset: RuleSet) -> list[str]:
     if estimate is not None:
         lines += [f"**FiO2 estimate** when `fio2` is not recorded (evidence: {estimate.evidence}):"
                   f" {_text(estimate.source)}", ""]
-        lines += _table(("device", "FiO2 %"), (
-            (f"`{device}`", f"{spec.percent:g}" if spec.percent is not None else
-             f"{spec.base:g} + {spec.per_lpm:g} per L/min, at most {spec.max:g}")
-            for device, spec in estimate.devices.items())) + [""]
+        lines += [*_table(("device", "FiO2 %"), (
+            (f"`{device}`", f"{spec.percent:g}" if spec.percent is not None
+             else f"{spec.base:g} + {spec.per_lpm:g} per L/min, at most {spec.max:g}")
+            for device, spec in estimate.devices.items())), ""]
     dose = defs.vasopressor_dose
     if dose is not None:
         lines += [f"**High-dose vasopressors** (evidence: {dose.evidence}; {_cite(ruleset, dose.citation)}),"
                   f" each for at least {dose.min_hours:g} h: an agent alone at or above its own threshold;"
                   f" with vasopressin, a norepinephrine equivalent of the other agents ≥ {dose.with_vasopressin_ne:g}"
                   f" µg/min; other combinations ≥ {dose.combination_ne:g} µg/min.", ""]
-        lines += _table(("agent", "column", "high dose alone", "norepinephrine-equivalent factor"), (
+        lines += [*_table(("agent", "column", "high dose alone", "norepinephrine-equivalent factor"), (
             (name, f"`{spec.column}`", f"{spec.monotherapy_high_dose:g}", f"{spec.ne_factor:g}")
-            for name, spec in dose.agents.items())) + [""]
+            for name, spec in dose.agents.items())), ""]
     return lines
 
 
@@ -318,10 +326,10 @@ def system_page(ruleset: RuleSet) -> str:
         label = ruleset.label(syndrome)
         lines += [f"## {label} rules", "",
                   f"The grade of a day is the highest grade among the {label} rules that fire.", ""]
-        lines += _table(("rule", "grade", "criterion", "source", "evidence", "since"), (
+        lines += [*_table(("rule", "grade", "criterion", "source", "evidence", "since"), (
             (f"[`{r.id}`](#{_slug(r.id)})", str(r.grade), _cell(r.statement), _cell(ruleset.cite(r.citation)),
              "**verify**" if r.evidence == "verify" else r.evidence, r.since)
-            for r in _ordered(ruleset, syndrome))) + [""]
+            for r in _ordered(ruleset, syndrome))), ""]
     for syndrome in ruleset.syndromes:
         label = ruleset.label(syndrome)
         lines += [f"## {label} rules in detail", ""]
@@ -336,7 +344,7 @@ def system_page(ruleset: RuleSet) -> str:
                 lines += [f'<a id="{anchor}"></a>', "", f"`{name}`: {_text(spec.statement)}"
                           + (f" When not met, an explanation says: “{_text(spec.unmet)}”." if spec.unmet else ""), ""]
                 if name in nodes:
-                    lines += _condition(nodes[name], manifest, syndrome) + [""]
+                    lines += [*_condition(nodes[name], manifest, syndrome), ""]
         for rule in rules:
             lines += _rule_section(ruleset, rule)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -404,13 +412,16 @@ def _usage(command_path: str, command: Any, ctx: Any) -> str:
 
 def cli_page() -> str:
     """Every command of `crsgrade`: its usage, help and options, as `--help` gives them."""
+    import typer.core
     import typer.main
 
     from .cli import app
 
     group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)  # the app has several commands
     root = group.make_context("crsgrade", [], resilient_parsing=True)
-    names = [n for n in group.list_commands(root) if not group.get_command(root, n).hidden]
+    commands = {n: c for n in group.list_commands(root)
+                if (c := group.get_command(root, n)) is not None and not c.hidden}
     lines = [HEADER, "", "# Command line reference", "",
              "Every command of `crsgrade` with its options, as `crsgrade COMMAND --help` shows them;"
              " [Command line](../commands.md) tells how they fit together. Every command also takes"
@@ -418,12 +429,11 @@ def cli_page() -> str:
              "```", _usage("crsgrade", group, root), "```", "", _help_text(group.help), "", "Options:", ""]
     lines += [line for p in group.get_params(root) if p.name != "help" and (line := _option_line(p, root))]
     lines += ["", "## Commands", ""]
-    lines += _table(("command", "what it does"), (
+    lines += [*_table(("command", "what it does"), (
         (f"[`{name}`](#{_slug('crsgrade ' + name)})",
-         _help_text(group.get_command(root, name).help).split("\n\n")[0].replace("|", "\\|"))
-        for name in names)) + [""]
-    for name in names:
-        command = group.get_command(root, name)
+         _help_text(command.help).split("\n\n")[0].replace("|", "\\|"))
+        for name, command in commands.items())), ""]
+    for name, command in commands.items():
         ctx = command.make_context(name, [], parent=root, resilient_parsing=True)
         params = [p for p in command.get_params(ctx) if p.name != "help" and not getattr(p, "hidden", False)]
         lines += [f"## crsgrade {name}", "", "```", _usage(f"crsgrade {name}", command, ctx), "```", "",
@@ -456,10 +466,10 @@ def nav(prefix: str = "reference") -> list[str]:
 def _with_nav(text: str, prefix: str) -> str:
     """mkdocs.yml with the lines between its two marker comments replaced by the reference nav."""
     lines = text.splitlines(keepends=True)
-    marks = [next((i for i, line in enumerate(lines) if line.strip() == mark), None) for mark in (NAV_BEGIN, NAV_END)]
-    if None in marks or marks[0] > marks[1]:
+    begin, end = (next((i for i, line in enumerate(lines) if line.strip() == mark), None)
+                  for mark in (NAV_BEGIN, NAV_END))
+    if begin is None or end is None or begin > end:
         raise ValueError(f"mkdocs.yml needs the lines '{NAV_BEGIN}' and '{NAV_END}' in its nav")
-    begin, end = marks
     indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
     return "".join(lines[: begin + 1] + [f"{indent}{entry}\n" for entry in nav(prefix)] + lines[end:])
 
@@ -510,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m crsgrade.docs DIRECTORY   (e.g. docs/reference)", file=sys.stderr)
         return 2
     changed = write(Path(args[0]))
-    print(f"{len(pages())} reference pages in {args[0]}; " + (f"updated: {', '.join(changed)}" if changed else "all up to date"))
+    said = f"updated: {', '.join(changed)}" if changed else "all up to date"
+    print(f"{len(pages())} reference pages in {args[0]}; {said}")
     return 0
 
 

@@ -13,14 +13,14 @@ ASTCT does not define when an episode ends; crsgrade's rule, stated once here an
 from __future__ import annotations
 
 import statistics
-
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from .observations import THERAPIES
-from .results import GradedPatient, GradingResult, Syndrome, _Result
+from .results import SCHEMA_VERSION, GradedPatient, GradingResult, _Result
+from .syndromes import SYNDROMES, Syndrome
 
-SCHEMA_VERSION = "1"
 OTHER_THERAPIES = ("siltuximab", "anakinra", "antipyretic")
 
 
@@ -51,11 +51,20 @@ class SyndromeSummary(_Result):
 
 
 class PatientSummary(_Result):
+    """A patient's registry fields, one SyndromeSummary per syndrome (syndromes.SYNDROMES)."""
+
     patient_id: str
     first_day: int
     last_day: int
-    crs: SyndromeSummary
-    icans: SyndromeSummary
+    syndromes: dict[Syndrome, SyndromeSummary]
+
+    @property
+    def crs(self) -> SyndromeSummary:
+        return self.syndromes["crs"]
+
+    @property
+    def icans(self) -> SyndromeSummary:
+        return self.syndromes["icans"]
 
 
 class CohortFigures(_Result):
@@ -98,7 +107,7 @@ class CohortSummary(_Result):
     ruleset: str
     labels: dict[str, str]  # the syndromes the system grades, and what it calls them
     ruleset_version: str
-    settings: dict
+    settings: dict[str, Any]
     patients: tuple[PatientSummary, ...]
     cohort: dict[str, CohortFigures]
     concordance: dict[str, Concordance]
@@ -107,9 +116,15 @@ class CohortSummary(_Result):
 class Graded(Protocol):
     """A graded day as the summaries read it: a GradedDay, or a `Day` read from a frame."""
 
-    patient_id: str
-    day: int
-    therapies: tuple[str, ...]
+    # Read-only, as both are frozen.
+    @property
+    def patient_id(self) -> str: ...
+
+    @property
+    def day(self) -> int: ...
+
+    @property
+    def therapies(self) -> tuple[str, ...]: ...
 
     def grade(self, name: Syndrome) -> int | None: ...
 
@@ -122,26 +137,26 @@ class Day:
 
     patient_id: str
     day: int
-    grades: tuple[int | None, int | None]  # CRS, ICANS
+    grades: dict[str, int | None]
     therapies: tuple[str, ...]
-    reports: tuple[int | None, int | None]
+    reports: dict[str, int | None]
 
     def grade(self, name: Syndrome) -> int | None:
-        return self.grades[name == "icans"]
+        return self.grades[name]
 
     def reported(self, name: Syndrome) -> int | None:
-        return self.reports[name == "icans"]
+        return self.reports.get(name)
 
 
 def days_of(frame: Any) -> list[Day]:
     """A graded frame's days."""
     from .grading import therapies_of
 
-    columns = ["patient_id", "day", "crs_grade", "icans_grade", "reported_crs_grade", "reported_icans_grade",
+    columns = ["patient_id", "day", *(f"{s}_grade" for s in SYNDROMES), *(f"reported_{s}_grade" for s in SYNDROMES),
                *THERAPIES, "other_treatment"]
     rows = frame.select([c for c in columns if c in frame.columns]).iter_rows(named=True)
-    return [Day(r["patient_id"], r["day"], (r["crs_grade"], r["icans_grade"]), therapies_of(r),
-                (r.get("reported_crs_grade"), r.get("reported_icans_grade"))) for r in rows]
+    return [Day(r["patient_id"], r["day"], {s: r[f"{s}_grade"] for s in SYNDROMES}, therapies_of(r),
+                {s: r.get(f"reported_{s}_grade") for s in SYNDROMES}) for r in rows]
 
 
 def episodes(days: Sequence[Graded], syndrome: Syndrome) -> list[Episode]:
@@ -186,7 +201,7 @@ def episodes(days: Sequence[Graded], syndrome: Syndrome) -> list[Episode]:
 
 def first_day_at_least(patient: GradedPatient, syndrome: Syndrome, grade: int) -> int | None:
     """The first day a syndrome was graded `grade` or more (for cumulative incidence)."""
-    return next((d.day for d in patient.days if (d.syndrome(syndrome).grade or 0) >= grade), None)
+    return next((d.day for d in patient.days if (d.grade(syndrome) or 0) >= grade), None)
 
 
 def _therapies_during(days: Sequence[Graded], found: list[Episode]) -> set[str]:
@@ -204,7 +219,7 @@ def _therapies_during(days: Sequence[Graded], found: list[Episode]) -> set[str]:
 
 
 def _peak(days: Sequence[Graded], syndrome: Syndrome) -> tuple[int, int] | None:
-    graded = [(d.grade(syndrome), d.day) for d in days if d.grade(syndrome) is not None]
+    graded = [(grade, d.day) for d in days if (grade := d.grade(syndrome)) is not None]
     if not graded:
         return None
     top = max(grade for grade, _ in graded)
@@ -239,7 +254,7 @@ def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
     patients = len(summaries)
     occurred = [s for s in summaries if s.occurred]
     severe = [s for s in occurred if (s.highest_grade or 0) >= 3]
-    onsets = [s.onset_day for s in occurred]
+    onsets = [s.onset_day for s in occurred if s.onset_day is not None]  # all of them: it occurred
     durations = [s.duration_days for s in occurred]
     return CohortFigures(
         patients=patients,
@@ -281,7 +296,12 @@ def summarise(result: GradingResult) -> CohortSummary:
                           [d for p in result.patients for d in p.days])
 
 
-def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict,
+def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
+    """The syndromes among `labels`, in their order."""
+    return [s for name in labels for s in SYNDROMES if s == name]
+
+
+def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
                    days: Sequence[Graded]) -> CohortSummary:
     """The summary of graded days (patients' days together, in day order)."""
     by_patient: dict[str, list[Graded]] = {}
@@ -289,13 +309,13 @@ def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings:
         by_patient.setdefault(day.patient_id, []).append(day)
     patients = tuple(
         PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
-                       crs=summarise_syndrome(mine, "crs"), icans=summarise_syndrome(mine, "icans"))
+                       syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES})
         for pid, mine in by_patient.items()
     )
-    graded = list(labels)
+    graded = _syndromes_in(labels)
     concordance = {s: c for s in graded if (c := _concordance(days, s)) is not None}
     return CohortSummary(
         ruleset=ruleset, labels=labels, ruleset_version=version, settings=settings, patients=patients,
-        cohort={s: _figures([getattr(p, s) for p in patients]) for s in graded},
+        cohort={s: _figures([p.syndromes[s] for p in patients]) for s in graded},
         concordance=concordance,
     )

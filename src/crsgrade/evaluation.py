@@ -12,8 +12,9 @@ back to its days. Nothing here is clinical: thresholds, facts and grades come fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -29,7 +30,8 @@ from .facts import (
     complete,
     expected_absent,
 )
-from .ruleset import SYNDROMES, Rule, RuleSet
+from .ruleset import Rule, RuleSet
+from .syndromes import SYNDROMES
 
 _WORD = 1 << 62  # a packed key word stays below this
 
@@ -126,7 +128,7 @@ class Outcomes:
         self.items.append(outcome)
         return len(self.items) - 1
 
-    def series(self, what: str, syndrome: str | None = None) -> pl.Series:
+    def series(self, what: str, syndrome: str) -> pl.Series:
         """One value per outcome number: grade (Int64) or rule ids / not recorded (text)."""
         if what == "grade":
             return pl.Series([o.grade[syndrome] for o in self.items], dtype=pl.Int64)
@@ -147,7 +149,7 @@ class Evaluation:
         tested = sorted(set().union(*self.tests.values()) - {"fever_waived"}) if self.tests else []
         self.tested = (*tested, "fever_waived")
         # the facts each syndrome's rules test, for what its explanations depend on
-        self.tested_by = {syndrome: tuple(sorted(set().union(*(
+        self.tested_by: dict[str, tuple[str, ...]] = {syndrome: tuple(sorted(set().union(*(
             fields for rule_id, fields in self.tests.items() if self.rules[rule_id].syndrome == syndrome))))
             for syndrome in SYNDROMES}
         self.waiver = ruleset.definitions.fever_waiver is not None
@@ -199,7 +201,7 @@ class Evaluation:
 
     def _decode(self, key: tuple[int, ...]) -> dict[str, Any]:
         values: dict[str, Any] = {}
-        for word, packed in zip(self.words, key):
+        for word, packed in zip(self.words, key, strict=False):
             for part in reversed(word):
                 packed, code = divmod(packed, part.size)
                 values[part.name] = part.value(code)
@@ -241,7 +243,11 @@ class Evaluation:
         full = {**evaluated, **{k: v for k, v in fact.items() if k.startswith("_")}}
         fired = [self.rules[rule_id] for rule_id in self.evaluator.fired(evaluated)]
         truths = {rule_id: test(full) for rule_id, test in self.compiled.items()}
-        grade, top, missing, no_grade, not_assessed = {}, {}, {}, {}, {}
+        grade: dict[str, int | None] = {}
+        top: dict[str, tuple[str, ...]] = {}
+        missing: dict[str, tuple[str, ...]] = {}
+        no_grade: dict[str, str | None] = {}
+        not_assessed: dict[str, bool] = {}
         for syndrome in SYNDROMES:
             mine = sorted((r for r in fired if r.syndrome == syndrome), key=lambda r: -r.grade)
             not_assessed[syndrome] = self._not_assessed(syndrome, full)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from typing import Any, Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from . import conditions as cond
 from .errors import EngineError
@@ -68,9 +69,9 @@ class DurableEvaluator:
         self._ids = itertools.count()
         self._not_handled = engine.MessageNotHandledException
 
-        class Host(engine.Host):
-            def get_action(self, action_name):
-                def record(context):
+        class Host(engine.Host):  # type: ignore[misc]  # durable-rules publishes no types
+            def get_action(self, action_name: str) -> Callable[[Any], None]:
+                def record(context: Any) -> None:
                     fired.append(action_name)
 
                 return record

@@ -5,7 +5,8 @@ words for people."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from . import conditions as cond
 from .facts import ALWAYS_KNOWN, ATTRIBUTION_FLAGS, SET_ASIDE, expected_absent
@@ -19,6 +20,7 @@ from .results import (
     Unmet,
 )
 from .ruleset import Rule, RuleSet
+from .syndromes import Syndrome
 
 _NEEDS = {
     "eq": "{}", "ne": "not {}", "lt": "below {}", "lte": "{} or less", "gt": "above {}",
@@ -85,7 +87,7 @@ def _shared_not_met(rule: Rule, settings: Mapping[str, Any], fact: Mapping[str, 
     return because, cond.resolve(cond.All(tuple(kept)), rule.named, settings) if kept else cond.Const(True)
 
 
-def _domains(ruleset: RuleSet, resolved: Mapping[str, cond.Node], syndrome: str, fired: list[Rule],
+def _domains(ruleset: RuleSet, resolved: Mapping[str, cond.Node], syndrome: Syndrome, fired: list[Rule],
              fact: Mapping[str, Any], absent_anyway: set[str]) -> tuple[DomainGrade, ...]:
     set_aside = fact.get(SET_ASIDE, {})
     domains = ruleset.manifest.domains.get(syndrome, {})
@@ -121,7 +123,7 @@ def explain(
     ruleset: RuleSet,
     resolved: Mapping[str, cond.Node],
     settings: Mapping[str, Any],
-    syndrome: str,
+    syndrome: Syndrome,
     grade: int | None,
     fact: Mapping[str, Any],
     fired: Iterable[Rule],
@@ -148,6 +150,7 @@ def explain(
             continue
         because, rest = _shared_not_met(rule, settings, fact, shared)
         if because:
+            assert rest is not None  # the rest of the condition, when a shared one is not met
             if isinstance(rest, cond.Const) and not rest.value:
                 continue  # switched off by a setting whatever the shared condition
             tests = [] if isinstance(rest, cond.Const) else cond.blocking_tests(rest, fact)

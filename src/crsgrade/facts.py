@@ -12,13 +12,14 @@ days before, so the waiver (waiver.py) adds `f.fever_waived` and `f.fever_basis`
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
 
 import polars as pl
 
-from .conditions import FactSpec
 from .combining import temperature, total
+from .conditions import FactSpec
 from .observations import (
     CARTOX_ITEMS,
     ICE_ITEMS,
@@ -75,7 +76,7 @@ def format_value(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def _text(enum, label: str) -> FactSpec:
+def _text(enum: type[StrEnum], label: str) -> FactSpec:
     return FactSpec("text", tuple(member.value for member in enum), label=label)
 
 
@@ -228,7 +229,8 @@ def _vasopressor_facts(col: Callable[[str], pl.Expr], dose: Any) -> list[pl.Expr
     hours = col("vasopressor_hours")
     vasopressin = col("vasopressin").fill_null(False)
     mono = (count == 1) & (n_dosed == 1) & ~vasopressin
-    mono_high = pl.any_horizontal([(col(c) >= spec.monotherapy_high_dose).fill_null(False) for c, spec in agents.items()])
+    mono_high = pl.any_horizontal([(col(c) >= spec.monotherapy_high_dose).fill_null(False)
+                                   for c, spec in agents.items()])
     high = (pl.when(vasopressin).then(ne >= dose.with_vasopressin_ne).when(mono).then(mono_high)
             .otherwise(ne >= dose.combination_ne))
     every_dose_known = count.is_not_null() & (count <= n_dosed)
@@ -237,7 +239,8 @@ def _vasopressor_facts(col: Callable[[str], pl.Expr], dose: Any) -> list[pl.Expr
                .when(every_dose_known).then(False))
     recorded_flag = col("vasopressor_high_dose")
     none_given = (count == 0) & ~vasopressin
-    return facts + [
+    return [
+        *facts,
         pl.when(n_dosed > 0).then(ne.round(6)).alias("f.ne_equivalent"),
         pl.coalesce(recorded_flag, pl.when(none_given).then(False), derived).alias("f.vasopressor_high_dose"),
         pl.when(recorded_flag.is_null() & ~none_given & high & ~short & hours.is_null())
@@ -309,7 +312,8 @@ def derive(frame: pl.DataFrame, definitions: Any, settings: Mapping[str, Any]) -
     )
 
 
-def message_facts(definitions: Any, settings: Mapping[str, Any]) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
+def message_facts(definitions: Any, settings: Mapping[str, Any],
+                  ) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
     """The facts messages show but rules do not test, each with the day's columns it is written
     from and how: the oxygen support and FiO2 in words, the vasopressors' basis for high dose,
     why fever counts or is waived. Written once per distinct value."""
@@ -340,8 +344,8 @@ def message_facts(definitions: Any, settings: Mapping[str, Any]) -> dict[str, tu
             return None
         if recorded is not None:
             return "recorded as high-dose" if recorded else "recorded as not high-dose"
-        dosed = {c: amount for c, amount in zip(VASOPRESSOR_DOSES, doses) if amount}
-        if count == 0 and not vasopressin or not (dosed or vasopressin):
+        dosed = {c: amount for c, amount in zip(VASOPRESSOR_DOSES, doses, strict=False) if amount}
+        if (count == 0 and not vasopressin) or not (dosed or vasopressin):
             return None
         total_ne = ne or 0.0
         if vasopressin:

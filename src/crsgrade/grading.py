@@ -14,33 +14,36 @@ and the comparison read those); `Grader.grade()` returns them as typed results.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import polars as pl
 
 from . import conditions as cond
 from . import waiver as waivers
+from .columns import CONTRACT_COLUMNS
 from .combining import combine, disagreements
 from .errors import ObservationError, capped
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
 from .facts import CHILD, derive, o2_rank
-from .columns import CONTRACT_COLUMNS
 from .observations import THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
-from .sources import REC, Input, RawBatch, open_bytes, open_path, open_records, open_table
+from .sources import REC, Input, Piece, RawBatch, open_bytes, open_path, open_records, open_table
+from .syndromes import SYNDROMES
 from .validation import Found, validate
 
 ObservationsInput = str | Path | Iterable[Any]
 
+# `crsgrade grade --format csv`: each part of a syndrome's grade, for every syndrome in turn.
+GRADE_PARTS = ("grade", "rules", "reason", "not_recorded")
 CSV_COLUMNS = (
-    "patient_id", "day", "crs_grade", "icans_grade", "crs_rules", "icans_rules",
-    "crs_reason", "icans_reason", "crs_not_recorded", "icans_not_recorded", "fever_waived",
+    "patient_id", "day", *(f"{s}_{part}" for part in GRADE_PARTS for s in SYNDROMES), "fever_waived",
 )
 
 
@@ -127,10 +130,14 @@ def _whole_patients(batches: Iterator[RawBatch]) -> Iterator[RawBatch]:
         pending = following
 
 
+def _as_is(frame: pl.DataFrame) -> Callable[[], pl.DataFrame]:
+    return lambda: frame
+
+
 def _joined(*batches: RawBatch) -> RawBatch:
     pieces = None
     if any(b.pieces is not None for b in batches):
-        pieces = [p for b in batches for p in (b.pieces or [(lambda f=b.frame: f, 0, b.frame.height)])]
+        pieces = [p for b in batches for p in (b.pieces or [(_as_is(b.frame), 0, b.frame.height)])]
     return RawBatch(pl.concat([b.frame for b in batches], how="vertical_relaxed"),
                     [p for b in batches for p in b.problems], pieces)
 
@@ -141,8 +148,8 @@ def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
     first_kept = frame[REC][rows] if rows < frame.height else None
     before = [p for p in batch.problems if first_kept is None or p[0] < first_kept]
     after = [p for p in batch.problems if first_kept is not None and p[0] >= first_kept]
-    head_pieces: list | None = None
-    tail_pieces: list | None = None
+    head_pieces: list[Piece] | None = None
+    tail_pieces: list[Piece] | None = None
     if batch.pieces is not None:
         head_pieces, tail_pieces, seen = [], [], 0
         for read, start, end in batch.pieces:
@@ -154,6 +161,13 @@ def _cut(batch: RawBatch, rows: int) -> tuple[RawBatch, RawBatch]:
                 tail_pieces.append((read, start + cut, end))
             seen += size
     return (RawBatch(frame.head(rows), before, head_pieces), RawBatch(frame.slice(rows), after, tail_pieces))
+
+
+def _cells(frame: pl.DataFrame, split: list[int]) -> pl.DataFrame:
+    """A batch's rows of cells: neither blank nor one that could not be split into cells."""
+    if not split and not frame["_blank"].any():
+        return frame.drop("_blank")
+    return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
 
 
 def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: bool,
@@ -171,19 +185,13 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
     problems: list[str] = []
     for batch in _whole_patients(batches):
         split = [rec for rec, _ in batch.problems]  # rows that could not be split into cells
-
-        def cells(frame: pl.DataFrame) -> pl.DataFrame:
-            if not split and not frame["_blank"].any():
-                return frame.drop("_blank")
-            return frame.filter(~pl.col("_blank") & ~pl.col(REC).is_in(split)).drop("_blank")
-
-        frame = cells(batch.frame)
+        frame = _cells(batch.frame, split)
         found = Found(source.locate)
         found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
         typed, blanks = validate(frame, infusion_date, found) if frame.height else (frame, 0)
         if len(found.problems) > len(batch.problems) and batch.pieces is not None:
             # numbers were read as numbers: read the cells again as text to quote them as written
-            frame = cells(batch.text())
+            frame = _cells(batch.text(), split)
             found = Found(source.locate)
             found.problems += [(rec, 0, source.locate(rec) + text) for rec, text in batch.problems]
             typed, blanks = validate(frame, infusion_date, found)
@@ -315,8 +323,9 @@ class Grader:
         if "s.ice_total" in days.columns and self.ruleset.definitions.encephalopathy:
             limit = self.ruleset.definitions.encephalopathy.capd_below_age.value(self.settings)
             capd = pl.col("capd_score") if "capd_score" in days.columns else pl.lit(None)
-            children = days.filter((pl.col("s.ice_total") == CHILD) & capd.is_null() & ~pl.col("_after_death")).group_by(
-                "_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
+            children = days.filter(
+                (pl.col("s.ice_total") == CHILD) & capd.is_null() & ~pl.col("_after_death")
+            ).group_by("_p", maintain_order=True).agg(pl.col("patient_id").first(), pl.col("f.age_years").first(),
                                                pl.col("day"))
             for p, pid, age, child_days in children.iter_rows():
                 said.setdefault(p, []).append(
@@ -394,7 +403,7 @@ def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=16)
-def _cached_grader(ruleset: RuleSet, settings: tuple, engine: str) -> Grader:
+def _cached_grader(ruleset: RuleSet, settings: tuple[tuple[str, Any], ...], engine: str) -> Grader:
     return Grader(ruleset, dict(settings), engine)
 
 

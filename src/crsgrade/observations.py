@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 DEFAULT_PATIENT_ID = "1"
 THERAPIES = ("tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic")
@@ -127,7 +128,7 @@ def column(default: Any = ..., *, combine: str, label: str, unit: str, descripti
     over the readings that count for the attribution flag `group`), the label and unit that
     figures and messages use, the other spellings a header may use, the figure panel that draws
     it, and what it means (the docs' column table)."""
-    extra = {"combine": combine, "group": group, "label": label, "unit": unit, "aliases": list(aliases),
+    extra: JsonDict = {"combine": combine, "group": group, "label": label, "unit": unit, "aliases": list(aliases),
              "figure": figure}
     return Field(default, description=description, json_schema_extra=extra, **constraints)
 
@@ -165,7 +166,8 @@ class Observation(BaseModel):
     day: int = column(
         ge=DAY_RANGE[0], le=DAY_RANGE[1], combine="key", label="day", unit="days",
         aliases=("study_day", "day_post_infusion", "days_post_infusion", "day_from_infusion", "d"),
-        description=("day relative to infusion (day 0 = infusion; negative = before), a whole number from -365 to 3650"))
+        description=("day relative to infusion (day 0 = infusion; negative = before), a whole number from -365"
+                     " to 3650"))
     time: datetime.time | None = column(
         None, combine="dropped", label="time", unit="", aliases=("hour", "clock_time", "time_of_day"),
         description="time of a reading (`08:30`), when a day has several rows")
@@ -431,10 +433,10 @@ class Observation(BaseModel):
         "seizure_kind", mode="before",
     )
     @classmethod
-    def _normalise_enum(cls, value: object, info) -> object:
+    def _normalise_enum(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
             value = "_".join(value.strip().lower().replace("-", " ").split())
-            return ENUM_ALIASES.get(info.field_name, {}).get(value, value)
+            return ENUM_ALIASES.get(info.field_name or "", {}).get(value, value)
         return value
 
     @field_validator("other_treatment", mode="before")
@@ -470,7 +472,7 @@ class Observation(BaseModel):
     def _scores_consistent(self) -> Observation:
         for label, total, names in (("ICE", "ice_score", ICE_ITEMS), ("CARTOX-10", "cartox_score", CARTOX_ITEMS)):
             items = [getattr(self, name) for name in names]
-            recorded = [name for name, value in zip(names, items) if value is not None]
+            recorded = [name for name, value in zip(names, items, strict=False) if value is not None]
             if recorded and len(recorded) < len(names):
                 missing = ", ".join(name for name in names if name not in recorded)
                 raise ValueError(f"{label} items are incomplete: {missing} not recorded")
@@ -492,7 +494,7 @@ class Observation(BaseModel):
     def attributed(self, flag: str) -> bool | None:
         """An attribution flag as recorded; the two parts of the neurological assessment fall
         back on neuro_other_cause, which stands for both."""
-        value = getattr(self, flag)
+        value: bool | None = getattr(self, flag)
         if value is None and flag in NEURO_ATTRIBUTION:
             return self.neuro_other_cause
         return value
@@ -508,8 +510,9 @@ class Observation(BaseModel):
 
 
 def _total(obs: Observation, score: str, items: tuple[str, ...]) -> int | None:
-    if getattr(obs, score) is not None:
-        return getattr(obs, score)
+    total: int | None = getattr(obs, score)
+    if total is not None:
+        return total
     values = [getattr(obs, name) for name in items]
     return None if None in values else sum(values)
 
@@ -519,9 +522,13 @@ def _spec(name: str) -> ColumnSpec:
     extra = field.json_schema_extra
     if not isinstance(extra, dict) or not field.description:
         raise TypeError(f"Observation.{name}: declare it with column()")
-    return ColumnSpec(name=name, description=field.description, combine=extra["combine"], group=extra["group"],
-                      label=extra["label"], unit=extra["unit"], aliases=tuple(extra["aliases"]),
-                      figure=extra["figure"])
+    combine, group, label, unit, aliases, figure = (
+        extra[key] for key in ("combine", "group", "label", "unit", "aliases", "figure"))
+    if not (isinstance(combine, str) and isinstance(group, str | None) and isinstance(label, str)
+            and isinstance(unit, str) and isinstance(aliases, list) and isinstance(figure, str | None)):
+        raise TypeError(f"Observation.{name}: declare it with column()")
+    return ColumnSpec(name=name, description=field.description, combine=combine, group=group,
+                      label=label, unit=unit, aliases=tuple(map(str, aliases)), figure=figure)
 
 
 COLUMNS: dict[str, ColumnSpec] = {name: _spec(name) for name in Observation.model_fields}
@@ -529,7 +536,7 @@ COLUMNS: dict[str, ColumnSpec] = {name: _spec(name) for name in Observation.mode
 LABS = tuple(name for name, spec in COLUMNS.items() if spec.figure == "labs")
 
 
-def field_kinds(name: str) -> tuple:
+def field_kinds(name: str) -> tuple[Any, ...]:
     """The types a field's annotation admits (e.g. (float, NoneType))."""
     annotation = Observation.model_fields[name].annotation
     return get_args(annotation) or (annotation,)

@@ -7,12 +7,14 @@ import csv
 import io
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
-from .grading import CSV_COLUMNS
+from .grading import CSV_COLUMNS, GRADE_PARTS
 from .results import GradedPatient, GradingResult, SyndromeGrade
+from .syndromes import NAMES, SYNDROMES, Syndrome
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -48,20 +50,19 @@ def write_csv(frame: pl.DataFrame, handle: BinaryIO, header: bool, raw: bool = F
     ).write_csv(handle, include_header=header, line_terminator="\n", null_value="")
 
 
+_CELL: dict[str, Callable[[SyndromeGrade], Any]] = {
+    "grade": lambda g: "" if g.grade is None else g.grade, "rules": lambda g: " ".join(g.rule_ids),
+    "reason": lambda g: g.reason, "not_recorded": lambda g: " ".join(g.not_recorded)}
+
+
 def to_csv(result: GradingResult, raw: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for day in result.days():
-        writer.writerow([
-            safe_cell(day.patient_id, raw), day.day,
-            "" if day.crs.grade is None else day.crs.grade,
-            "" if day.icans.grade is None else day.icans.grade,
-            " ".join(day.crs.rule_ids), " ".join(day.icans.rule_ids),
-            day.crs.reason, day.icans.reason,
-            " ".join(day.crs.not_recorded), " ".join(day.icans.not_recorded),
-            str(day.fever_waived).lower(),
-        ])
+        writer.writerow([safe_cell(day.patient_id, raw), day.day,
+                         *(_CELL[part](day.grades[s]) for part in GRADE_PARTS for s in SYNDROMES),
+                         str(day.fever_waived).lower()])
     return buffer.getvalue()
 
 
@@ -88,12 +89,18 @@ def _reason_cell(grade: SyndromeGrade) -> Text:
     return text
 
 
+def labelled(labels: Mapping[str, str]) -> list[tuple[Syndrome, str]]:
+    """The syndromes `labels` names (as GradingResult.labels does), each with its label, in its order."""
+    return [(syndrome, label) for name, label in labels.items() for syndrome in SYNDROMES if syndrome == name]
+
+
 def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) -> Table:
     """One patient's days; `labels` are the graded syndromes and their names (CRS, ICANS, CRES)."""
     from rich.table import Table
     from rich.text import Text
 
-    labels = labels or {"crs": "CRS", "icans": "ICANS"}
+    labels = labels or NAMES
+    graded = labelled(labels)
     table = Table(title=Text(f"Patient {patient.patient_id}"), title_justify="left", expand=False)
     table.add_column("Day", justify="right")
     for label in labels.values():
@@ -101,11 +108,11 @@ def patient_table(patient: GradedPatient, labels: dict[str, str] | None = None) 
         table.add_column(f"{label} criterion")
     for day in patient.days:
         cells: list = [str(day.day)]
-        for syndrome in labels:
+        for syndrome, _ in graded:
             cells += [_grade_cell(day.syndrome(syndrome)), _reason_cell(day.syndrome(syndrome))]
         table.add_row(*cells)
     peaks = []
-    for syndrome, label in labels.items():
+    for syndrome, label in graded:
         peak = patient.peak(syndrome)
         peaks.append(f"peak {label} {peak.grade} on day {peak.day}" if peak else f"no {label} grade")
     table.caption = "; ".join(peaks)
@@ -118,7 +125,7 @@ def timeline(result: GradingResult) -> Group:
     from rich.console import Group
     from rich.text import Text
 
-    parts = [patient_table(patient, result.labels) for patient in result.patients]
+    parts: list[Table | Text] = [patient_table(patient, result.labels) for patient in result.patients]
     parts.append(Text(
         f"Graded by {result.ruleset} rules v{result.ruleset_version} with {result.engine}.",
         style="dim",

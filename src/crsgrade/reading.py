@@ -8,9 +8,10 @@ an `Observation`.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .observations import Observation
 from .sources import REC, Input, open_bytes, open_path, open_records

@@ -3,17 +3,18 @@ distinct combination of an outcome and the values its messages show, never once 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
-
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
-from .ruleset import PLACEHOLDER, SYNDROMES, Rule
+from .ruleset import PLACEHOLDER, Rule, SettingRef
+from .syndromes import SYNDROMES, Syndrome
 
 if TYPE_CHECKING:
     from .grading import Grader
@@ -36,7 +37,7 @@ def _pieces(template: str) -> tuple[tuple[bool, str], ...]:
     for match in PLACEHOLDER.finditer(template):
         pieces += [(True, template[last:match.start()]), (False, match.group(1))]
         last = match.end()
-    return tuple(pieces + [(True, template[last:])])
+    return tuple([*pieces, (True, template[last:])])
 
 
 def join_messages(messages: list[str]) -> str:
@@ -51,9 +52,14 @@ def join_messages(messages: list[str]) -> str:
     return "; ".join(unique)
 
 
-def _indented(model: Any, level: int) -> str:
+def _indented(model: BaseModel, level: int) -> str:
     """JSON of a result model, indented by two as it would be `level` levels deep."""
     return model.model_dump_json(indent=2, warnings=False).replace("\n", "\n" + "  " * level)
+
+
+def _reported(row: Mapping[str, Any]) -> dict[Syndrome, int | None]:
+    """The investigator's grades of a day, by syndrome (None where the input has none)."""
+    return {s: row.get(f"reported_{s}_grade") for s in SYNDROMES}
 
 
 def _placeholders(rules: list[Rule]) -> tuple[str, ...]:
@@ -71,11 +77,11 @@ class Renderer:
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], str] = {}
 
-    def _top(self, number: int, syndrome: str) -> list[Rule]:
+    def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
         return [self.evaluation.rules[rule_id] for rule_id in outcome.top[syndrome]]
 
-    def reason(self, number: int, syndrome: str, values: Mapping[str, Any]) -> str:
+    def reason(self, number: int, syndrome: Syndrome, values: Mapping[str, Any]) -> str:
         outcome = self.evaluation.outcomes.items[number]
         if outcome.grade[syndrome] is None:
             return outcome.no_grade[syndrome] or ""
@@ -101,7 +107,7 @@ class Renderer:
                 out[name] = row.get(f"f.{name}")
         return out
 
-    def _reasons(self, days: pl.DataFrame, syndrome: str) -> pl.Series:
+    def _reasons(self, days: pl.DataFrame, syndrome: Syndrome) -> pl.Series:
         """Each day's reason, written once per distinct outcome and the values it shows."""
         numbers = days["_o"].unique().to_list()
         needs = {number: _placeholders(self._top(number, syndrome)) for number in numbers}
@@ -138,7 +144,7 @@ class Renderer:
 
     # -- typed results ----------------------------------------------------------------------
 
-    def _syndrome_grade(self, number: int, syndrome: str, row: Mapping[str, Any]) -> SyndromeGrade:
+    def _syndrome_grade(self, number: int, syndrome: Syndrome, row: Mapping[str, Any]) -> SyndromeGrade:
         outcome = self.evaluation.outcomes.items[number]
         fired = self.evaluation.rules_of(number, syndrome)
         values = self.values(_placeholders(fired), row)
@@ -156,7 +162,6 @@ class Renderer:
         """The graded days of a frame as typed results, patient by patient."""
         from .grading import day_rows, therapies_of
 
-        definitions = self.grader.ruleset.definitions
         rows = day_rows(frame)
         current: list[GradedDay] = []
         patient: str | None = None
@@ -179,9 +184,8 @@ class Renderer:
                               for s, g in grades.items()}
             day_notes = self._notes(row)
             current.append(GradedDay.model_construct(
-                patient_id=row["patient_id"], day=row["day"], crs=grades["crs"], icans=grades["icans"],
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
-                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+                patient_id=row["patient_id"], day=row["day"], grades=grades,
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
                 note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
@@ -209,17 +213,19 @@ class Renderer:
             else:
                 consulted = notes.consulted(row)
                 parts = {s: self._syndrome_json(row, s, consulted) for s in SYNDROMES}
-            day = GradedDay.model_construct(
-                patient_id=row["patient_id"], day=row["day"], crs=None, icans=None,
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row),
-                reported_crs_grade=row.get("reported_crs_grade"), reported_icans_grade=row.get("reported_icans_grade"),
+            day = GradedDay.model_construct(  # each syndrome's null grades is replaced by its part below
+                patient_id=row["patient_id"], day=row["day"], grades=cast(Any, dict.fromkeys(SYNDROMES)),
+                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
                 note=row.get("note"), readings=row["readings"], notes=self._notes(row),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
-            before, between = _indented(day, 2).split('"crs": null', 1)
-            between, after = between.split('"icans": null', 1)
-            yield "".join(("    ", before, '"crs": ', parts["crs"], between, '"icans": ', parts["icans"], after))
+            pieces = ["    "]
+            rest = _indented(day, 2)
+            for syndrome in SYNDROMES:
+                before, rest = rest.split(f'"{syndrome}": null', 1)
+                pieces += [before, f'"{syndrome}": ', parts[syndrome]]
+            yield "".join((*pieces, rest))
 
-    def _syndrome_json(self, row: Mapping[str, Any], syndrome: str, consulted: tuple[Any, ...]) -> str:
+    def _syndrome_json(self, row: Mapping[str, Any], syndrome: Syndrome, consulted: tuple[Any, ...]) -> str:
         grade = self._syndrome_grade(row["_o"], syndrome, row)
         core, derived = self._explanation(row, syndrome, grade.grade, consulted)
         key = (id(grade), id(core), derived)
@@ -245,19 +251,19 @@ class Renderer:
             notes.append(self.values(("fio2_basis",), row)["fio2_basis"])
         return tuple(notes)
 
-    def _explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
+    def _explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
                      consulted: tuple[tuple[str, str, str], ...]) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
         """A day's explanation of a syndrome without the settings its derived facts consulted
         (written once per distinct outcome and facts), and those settings."""
         tested = self.evaluation.tested_by[syndrome]
         values = tuple(row.get(f"f.{name}") for name in tested)
-        aside = tuple((name, row.get(f"s.{name}")) for name in ASIDE_FACTS if row.get(f"s.{name}") is not None)
+        aside = tuple((name, code) for name in ASIDE_FACTS if (code := row.get(f"s.{name}")) is not None)
         derived = tuple(entry for entry in consulted if entry[0] == syndrome)
         key = (row["_o"], syndrome, values, aside, row["f.age_years"] if aside else None)
         found = self._explanations.get(key)
         if found is not None:
             return found, derived
-        fact = {name: value for name, value in zip(tested, values) if value is not None}
+        fact = {name: value for name, value in zip(tested, values, strict=False) if value is not None}
         if aside:
             definitions = self.grader.ruleset.definitions
             fact[SET_ASIDE] = {name: aside_reason(code, row["f.age_years"], definitions, self.grader.settings)
@@ -268,7 +274,7 @@ class Renderer:
         self._explanations[key] = found
         return found, derived
 
-    def explanation(self, row: Mapping[str, Any], syndrome: str, grade: int | None,
+    def explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
                     consulted: tuple[tuple[str, str, str], ...]) -> Any:
         """A day's explanation of a syndrome, with every setting it rests on."""
         core, derived = self._explanation(row, syndrome, grade, consulted)
@@ -320,19 +326,20 @@ class _NoWaiver:
             self.in_episode = True
         elif grade == 0 and self.in_episode:
             self.in_episode = False
-            ends = getattr(waiver.ends, "setting", None) if waiver is not None else None
-            if waived and ends and waiver.ends.value(settings) == "episode_resolved":
-                self.note = (ends, f"no waiver: the {row['_waiver_therapy']} of day {row['_waiver_day']} was given"
-                                   f" in an episode that resolved on day {row['day']}")
+            ends = waiver.ends if waiver is not None else None
+            if waived and isinstance(ends, SettingRef) and ends.value(settings) == "episode_resolved":
+                self.note = (ends.setting, f"no waiver: the {row['_waiver_therapy']} of day {row['_waiver_day']}"
+                                           f" was given in an episode that resolved on day {row['day']}")
         return tuple(used)
 
     def _waiver_settings(self, row: Mapping[str, Any]) -> list[str]:
         waiver, therapy = self.definitions.fever_waiver, row["_waiver_therapy"]
+        assert waiver is not None  # a day is waived only under a system with a fever waiver
         used = [waiver.therapies_by_setting[therapy]] if therapy in waiver.therapies_by_setting else []
         more = waiver.more_other_therapies
         if more is not None and therapy in more.value(self.settings) and therapy not in waiver.other_therapies:
             used.append(more.setting)
-        if row["_prophylactic"] and getattr(waiver.prophylaxis, "setting", None):
+        if row["_prophylactic"] and isinstance(waiver.prophylaxis, SettingRef):
             used.append(waiver.prophylaxis.setting)
         return used
 
@@ -345,14 +352,14 @@ class _NoWaiver:
             flow = row.get("o2_flow_lpm")
             chosen = entry.class_ if not entry.by_flow else (
                 entry.at_or_below if flow is None or flow <= self.definitions.oxygen.flow_boundary_lpm else entry.above)
-            if getattr(chosen, "setting", None):
+            if isinstance(chosen, SettingRef):
                 support = self.written["o2_support"][1](device, flow)
                 used.append(("crs", chosen.setting, f"{support} classed as {row['f.o2_class']}"))
         encephalopathy = self.definitions.encephalopathy
-        setting = getattr(encephalopathy.capd_below_age, "setting", None) if encephalopathy else None
+        below = encephalopathy.capd_below_age if encephalopathy is not None else None
         age = row["f.age_years"]
-        if setting and age is not None and _ice_recorded(row):
-            child = age < encephalopathy.capd_below_age.value(self.settings)
-            used.append(("icans", setting, f"age {age:g}: assessed with {'CAPD, so ICE is not used' if child else 'ICE'}"))
+        if isinstance(below, SettingRef) and age is not None and _ice_recorded(row):
+            tool = "CAPD, so ICE is not used" if age < below.value(self.settings) else "ICE"
+            used.append(("icans", below.setting, f"age {age:g}: assessed with {tool}"))
         return used
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from .errors import capped
+from .syndromes import Syndrome
 
-Syndrome = Literal["crs", "icans"]
+# 2: a day's grades keyed by syndrome (`grades`, `reported_grades`); see docs/commands.md.
+SCHEMA_VERSION = "2"
 
 
 class _Result(BaseModel):
@@ -124,30 +126,39 @@ class SyndromeGrade(_Result):
 
 
 class GradedDay(_Result):
-    """One patient-day. `readings` counts the input rows combined into it."""
+    """One patient-day. `grades` holds every syndrome crsgrade knows (crs, icans), keyed by its
+    name: a syndrome the system does not grade has no grade and a reason saying so, so a further
+    syndrome adds a key rather than a field. `reported_grades` are the investigator's grades
+    where the input has them; `readings` counts the input rows combined into the day."""
 
     patient_id: str
     day: int
-    crs: SyndromeGrade
-    icans: SyndromeGrade
+    grades: dict[Syndrome, SyndromeGrade]
     fever_waived: bool
     therapies: tuple[str, ...] = ()
-    reported_crs_grade: int | None = None
-    reported_icans_grade: int | None = None
+    reported_grades: dict[Syndrome, int | None] = {}
     note: str | None = None
     readings: int = 1
     notes: tuple[str, ...] = ()
     set_aside: tuple[str, ...] = ()  # readings of a combined day whose findings were set aside, and why
 
+    @property
+    def crs(self) -> SyndromeGrade:
+        return self.grades["crs"]
+
+    @property
+    def icans(self) -> SyndromeGrade:
+        return self.grades["icans"]
+
     def syndrome(self, name: Syndrome) -> SyndromeGrade:
-        return self.crs if name == "crs" else self.icans
+        return self.grades[name]
 
     def grade(self, name: Syndrome) -> int | None:
-        return self.syndrome(name).grade
+        return self.grades[name].grade
 
     def reported(self, name: Syndrome) -> int | None:
         """The investigator's grade, when the input has one."""
-        return self.reported_crs_grade if name == "crs" else self.reported_icans_grade
+        return self.reported_grades.get(name)
 
 
 class Peak(_Result):
@@ -164,8 +175,8 @@ class GradedPatient(_Result):
         graded = [d for d in self.days if d.syndrome(syndrome).grade is not None]
         if not graded:
             return None
-        top = max(d.syndrome(syndrome).grade for d in graded)
-        first = next(d.day for d in graded if d.syndrome(syndrome).grade == top)
+        top = max(d.grade(syndrome) or 0 for d in graded)
+        first = next(d.day for d in graded if d.grade(syndrome) == top)
         return Peak(grade=top, day=first)
 
 
@@ -181,17 +192,6 @@ class InputSummary(_Result):
     patient_days: int
     skipped: tuple[str, ...] = ()
 
-    @classmethod
-    def of(cls, read, days) -> InputSummary:
-        """The accounting of a read file (reading.ReadResult) and its combined days."""
-        return cls(
-            rows_read=read.rows_read,
-            rows_combined=sum(count - 1 for _, count in days),
-            rows_rejected=read.rows_skipped,
-            patient_days=len(days),
-            skipped=tuple(read.skipped),
-        )
-
     def line(self) -> str:
         text = (
             f"{self.rows_read} rows read: {self.patient_days} patient-days graded,"
@@ -203,7 +203,7 @@ class InputSummary(_Result):
 class GradingResult(_Result):
     """Every patient's graded days, with the rule set, settings and engine that produced them."""
 
-    schema_version: str = "1"
+    schema_version: str = SCHEMA_VERSION
     ruleset: str
     system_name: str
     labels: dict[str, str]  # the syndromes this system grades, and what it calls them: CRS, ICANS, CRES

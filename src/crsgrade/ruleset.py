@@ -21,11 +21,12 @@ import re
 import reprlib
 import stat
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -42,10 +43,10 @@ from . import conditions as cond
 from .errors import RuleFileError, SettingsError
 from .facts import MESSAGE_ONLY_FACTS, fact_vocabulary
 from .observations import VASOPRESSOR_DOSES, O2Device, Observation
+from .syndromes import SYNDROMES, Syndrome
 
 MANIFEST = "ruleset.yaml"
 CASES = "cases.yaml"
-SYNDROMES = ("crs", "icans")
 WAIVER_ENDS = ("episode_resolved", "never")
 # libyaml's safe loader where PyYAML was built with it (ten times faster), else the Python one:
 # both construct plain data only, never objects.
@@ -105,7 +106,7 @@ def _wrap(value: Any) -> Any:
 
 # A definition value: given directly (`class: high_flow`) or taken from a setting
 # (`at_or_below: {setting: hfnc_at_low_flow}`); either way read with `.value(settings)`.
-Resolvable = Annotated[Union[Constant, SettingRef], BeforeValidator(_wrap)]
+Resolvable = Annotated[Constant | SettingRef, BeforeValidator(_wrap)]
 
 
 # A name a setting of type `names` may hold: a therapy as other_treatment records it.
@@ -138,12 +139,13 @@ class SettingDef(_Strict):
             raise ValueError("only a choice setting has choices")
         if self.type == "bool" and not isinstance(self.default, bool):
             raise ValueError("a bool setting needs a default of true or false")
-        if self.type == "number" and isinstance(self.default, bool | str | tuple):
-            raise ValueError("a number setting needs a number default")
-        if self.type == "number" and (self.min is None or self.max is None):
-            raise ValueError("a number setting needs its allowed range: min and max")
-        if self.type == "number" and not self.min <= self.default <= self.max:
-            raise ValueError(f"default {self.default:g} is outside the allowed range, {self.range}")
+        if self.type == "number":
+            if isinstance(self.default, bool | str | tuple):
+                raise ValueError("a number setting needs a number default")
+            if self.min is None or self.max is None:
+                raise ValueError("a number setting needs its allowed range: min and max")
+            if not self.min <= self.default <= self.max:
+                raise ValueError(f"default {self.default:g} is outside the allowed range, {self.range}")
         if self.type != "number" and (self.min is not None or self.max is not None):
             raise ValueError("only a number setting has min and max")
         if self.type == "names" and (not isinstance(self.default, tuple)
@@ -183,6 +185,8 @@ class SettingDef(_Strict):
                 number = float(raw) if not isinstance(raw, bool) else math.nan
             except (TypeError, ValueError, OverflowError):
                 number = math.nan
+            # a number setting always has both ends: _default_fits refuses one without them
+            assert self.min is not None and self.max is not None
             if not self.min <= number <= self.max:  # nan fails every comparison
                 raise SettingsError(
                     f"setting {name}: {reprlib.repr(raw)} is not a number in the allowed range, {self.range}")
@@ -329,12 +333,12 @@ class Manifest(_Strict):
     version: str
     # The syndromes this system grades, each with the name it gives it (CARTOX calls its
     # neurotoxicity CRES).
-    syndromes: dict[Literal["crs", "icans"], str] = Field(min_length=1)
+    syndromes: dict[Syndrome, str] = Field(min_length=1)
     references: dict[str, Reference]
     settings: dict[str, SettingDef] = {}
     # The domains of a syndrome (ICE/CAPD, consciousness, seizure, ...), each with its name in
     # words; an explanation shows the grade each domain reached.
-    domains: dict[Literal["crs", "icans"], dict[str, str]] = {}
+    domains: dict[Syndrome, dict[str, str]] = {}
     definitions: Definitions
 
 
@@ -367,7 +371,7 @@ class NamedConditionDef(_Strict):
 
 
 class RuleFileDef(_Strict):
-    syndrome: Literal["crs", "icans"]
+    syndrome: Syndrome
     conditions: dict[str, NamedConditionDef] = {}
     rules: list[RuleDef] = Field(min_length=1)
 
@@ -422,7 +426,9 @@ class RuleSet:
 
     def label(self, syndrome: str) -> str:
         """What this system calls a syndrome (CRS, ICANS, CRES)."""
-        return self.manifest.syndromes.get(syndrome, syndrome.upper())
+        if syndrome in SYNDROMES:
+            return self.manifest.syndromes.get(syndrome, syndrome.upper())
+        return syndrome.upper()
 
     @cached_property
     def facts(self) -> dict[str, cond.FactSpec]:
@@ -463,7 +469,7 @@ class RuleSet:
     def resolved(self, settings: Mapping[str, Any]) -> dict[str, cond.Node]:
         """Each rule's condition with refs expanded and settings folded in. A rule that the
         settings switch off entirely is left out."""
-        out = {}
+        out: dict[str, cond.Node] = {}
         for rule in self.rules:
             node = cond.resolve(rule.condition, rule.named, settings)
             if isinstance(node, cond.Const):
@@ -511,7 +517,7 @@ def _compose(text: str) -> yaml.Node | None:
         return None
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
+def _line_of(text: str, loc: tuple[object, ...]) -> int | None:
     """The line in a YAML text of the node at a pydantic error location."""
     node = _compose(text)
     line = node.start_mark.line + 1 if node is not None else None
@@ -593,15 +599,15 @@ def _read_yaml(path: Path, raw: bytes) -> tuple[Any, str]:
         raise RuleFileError(f"{path}: YAML value that cannot be read: {exc}") from None
 
 
-def _bad_number(data: Any) -> tuple[tuple, Any] | None:
+def _bad_number(data: Any) -> tuple[tuple[object, ...], Any] | None:
     """The location and value of the first number that is not one of NUMBERS."""
-    stack: list[tuple[tuple, Any]] = [((), data)]
+    stack: list[tuple[tuple[object, ...], Any]] = [((), data)]
     while stack:
         loc, value = stack.pop()
         if isinstance(value, dict):
-            stack.extend(reversed([(loc + (key,), item) for key, item in value.items()]))
+            stack.extend(reversed([((*loc, key), item) for key, item in value.items()]))
         elif isinstance(value, list):
-            stack.extend(reversed([(loc + (index,), item) for index, item in enumerate(value)]))
+            stack.extend(reversed([((*loc, index), item) for index, item in enumerate(value)]))
         elif isinstance(value, int | float) and not isinstance(value, bool) \
                 and not (value == 0 or 1e-4 <= abs(value) < 1e16):  # nan fails both
             return loc, value
@@ -653,6 +659,31 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
         if spec.citation.ref not in manifest.references:
             problems.append(f"setting {name}: unknown reference '{spec.citation.ref}'")
     defs = manifest.definitions
+    problems += _oxygen_problems(defs, settings)
+    if defs.fever_waiver is not None:
+        problems += _waiver_problems(defs.fever_waiver, settings)
+    if defs.vasopressor_dose is not None:
+        if defs.vasopressor_dose.citation.ref not in manifest.references:
+            problems.append(f"vasopressor_dose: unknown reference '{defs.vasopressor_dose.citation.ref}'")
+        for agent, agent_def in defs.vasopressor_dose.agents.items():
+            if agent_def.column not in VASOPRESSOR_DOSES:
+                problems.append(f"vasopressor_dose: {agent}: '{agent_def.column}' is not a dose column"
+                                f" ({', '.join(VASOPRESSOR_DOSES)})")
+    problems += _fact_name_problems(defs)
+    age = defs.encephalopathy.capd_below_age if defs.encephalopathy else None
+    if isinstance(age, SettingRef) and (
+        settings.get(age.setting) is None or settings[age.setting].type != "number"
+    ):
+        problems.append(f"encephalopathy: '{age.setting}' is not a number setting")
+    elif isinstance(age, Constant) and (isinstance(age.fixed, bool) or not isinstance(age.fixed, int | float)):
+        problems.append("encephalopathy.capd_below_age: a number of years, or {setting: NAME}")
+    if problems:
+        raise RuleFileError("\n".join(_one_line(f"{path}: {problem}") for problem in problems))
+
+
+def _oxygen_problems(defs: Definitions, settings: Mapping[str, SettingDef]) -> list[str]:
+    """Every o2_device value classed, each into an oxygen class or by a choice setting of them."""
+    problems = []
     oxygen = defs.oxygen
     devices = set(oxygen.devices)
     expected = {device.value for device in O2Device}
@@ -675,37 +706,20 @@ def _check_manifest(manifest: Manifest, path: Path) -> None:
                     f"device {device_name}: '{outcome.fixed}' is not one of the oxygen classes"
                     f" {list(oxygen.classes)}"
                 )
-    if defs.fever_waiver is not None:
-        problems += _waiver_problems(defs.fever_waiver, settings)
     for device_name in (defs.fio2_estimate.devices if defs.fio2_estimate else {}):
         if device_name not in expected:
             problems.append(f"fio2_estimate: '{device_name}' is not an o2_device value")
-    if defs.vasopressor_dose is not None:
-        if defs.vasopressor_dose.citation.ref not in manifest.references:
-            problems.append(f"vasopressor_dose: unknown reference '{defs.vasopressor_dose.citation.ref}'")
-        for agent, spec in defs.vasopressor_dose.agents.items():
-            if spec.column not in VASOPRESSOR_DOSES:
-                problems.append(f"vasopressor_dose: {agent}: '{spec.column}' is not a dose column"
-                                f" ({', '.join(VASOPRESSOR_DOSES)})")
-    vocabulary = fact_vocabulary(oxygen.classes)
-    for label, names in (("event_facts", defs.event_facts),
-                         ("event_details", [*defs.event_details, *defs.event_details.values()]),
-                         ("encephalopathy.tools", defs.encephalopathy.tools if defs.encephalopathy else ())):
-        for name in names:
-            if name not in vocabulary:
-                problems.append(f"{label}: '{name}' is not a fact")
-    for name in defs.not_assessable.sets_aside if defs.not_assessable else ():
-        if name not in vocabulary:
-            problems.append(f"not_assessable.sets_aside: '{name}' is not a fact")
-    age = defs.encephalopathy.capd_below_age if defs.encephalopathy else None
-    if isinstance(age, SettingRef) and (
-        settings.get(age.setting) is None or settings[age.setting].type != "number"
-    ):
-        problems.append(f"encephalopathy: '{age.setting}' is not a number setting")
-    elif isinstance(age, Constant) and (isinstance(age.fixed, bool) or not isinstance(age.fixed, int | float)):
-        problems.append("encephalopathy.capd_below_age: a number of years, or {setting: NAME}")
-    if problems:
-        raise RuleFileError("\n".join(_one_line(f"{path}: {problem}") for problem in problems))
+    return problems
+
+
+def _fact_name_problems(defs: Definitions) -> list[str]:
+    """The facts the definitions name are facts."""
+    vocabulary = fact_vocabulary(defs.oxygen.classes)
+    named = (("event_facts", defs.event_facts),
+             ("event_details", [*defs.event_details, *defs.event_details.values()]),
+             ("encephalopathy.tools", defs.encephalopathy.tools if defs.encephalopathy else ()),
+             ("not_assessable.sets_aside", defs.not_assessable.sets_aside if defs.not_assessable else ()))
+    return [f"{label}: '{name}' is not a fact" for label, names in named for name in names if name not in vocabulary]
 
 
 def _waiver_problems(waiver: WaiverDef, settings: Mapping[str, SettingDef]) -> list[str]:
@@ -759,7 +773,7 @@ def _dependency_order(named: Mapping[str, cond.Node]) -> tuple[list[str], list[s
                 on_trail.discard(trail[-1])
                 order.append(trail.pop())
             elif target in on_trail:
-                return order, trail[trail.index(target):] + [target]
+                return order, [*trail[trail.index(target):], target]
             elif target not in done:
                 trail.append(target)
                 on_trail.add(target)
@@ -769,74 +783,41 @@ def _dependency_order(named: Mapping[str, cond.Node]) -> tuple[list[str], list[s
 
 def _load_rule_file(path: Path, raw: bytes, manifest: Manifest,
                     facts: Mapping[str, cond.FactSpec]) -> list[Rule]:
-    spec, text, data = _parse(RuleFileDef, path, raw)
+    spec, text, _data = _parse(RuleFileDef, path, raw)
     settings = {
         name: cond.SettingSpec(s.type, tuple(s.choices)) for name, s in manifest.settings.items()
     }
     parser = cond.Parser(facts, settings, set(spec.conditions))
     problems: list[str] = []
 
-    def fail(loc: tuple, rule_id: str | None, message: str) -> None:
+    def fail(loc: tuple[str | int, ...], rule_id: str | None, message: str) -> None:
         line = _line_of(text, loc)
         where = f"{path}:{line}" if line else str(path)
         problems.append(_one_line(f"{where}:{f' rule {rule_id}:' if rule_id else ''} {message}"))
 
-    named: dict[str, cond.Node] = {}
-    for name, named_def in spec.conditions.items():
-        try:
-            named[name] = parser.parse(named_def.when, f"conditions.{name}")
-        except cond.ConditionError as exc:
-            fail(("conditions", name), None, str(exc))
-    # The depth and tests of each named condition with its refs expanded, while all are in bounds.
-    extents: dict[str, tuple[int, int]] | None = None
-    if not problems:
-        order, cycle = _dependency_order(named)
-        if cycle:
-            fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
-        else:
-            extents = {}
-            for name in order:
-                extents[name] = cond.extent(named[name], extents)
-                problem = _bounds_problem(*extents[name])
-                if problem:
-                    fail(("conditions", name), None, f"conditions.{name}: {problem}")
-                    extents = None
-                    break
-
+    named, extents = _named_conditions(spec, parser, fail)
     unmet_texts = {name: c.unmet for name, c in spec.conditions.items() if c.unmet}
-    domains = manifest.domains.get(spec.syndrome, {})
     rules, seen = [], set()
     for index, rule in enumerate(spec.rules):
         loc = ("rules", index)
         if rule.id in seen:
-            fail(loc + ("id",), rule.id, "duplicate rule id")
-        expected_id = f"{manifest.rule_prefix}-{manifest.syndromes.get(spec.syndrome, '?')}-{rule.grade}-"
-        if not rule.id.startswith(expected_id):
-            fail(loc + ("id",), rule.id, f"id must start with {expected_id} (prefix, syndrome, grade)")
+            fail((*loc, "id"), rule.id, "duplicate rule id")
         seen.add(rule.id)
-        if rule.domain is not None and rule.domain not in domains:
-            fail(loc + ("domain",), rule.id,
-                 f"domain: unknown domain '{rule.domain}'; {MANIFEST} declares: {', '.join(domains) or 'none'}")
-        if rule.citation.ref not in manifest.references:
-            fail(loc + ("citation",), rule.id,
-                 f"citation: unknown reference '{rule.citation.ref}';"
-                 f" known: {', '.join(manifest.references)}")
-        for placeholder in PLACEHOLDER.findall(rule.message):
-            if placeholder not in facts and placeholder not in MESSAGE_ONLY_FACTS:
-                fail(loc + ("message",), rule.id, f"message: unknown fact '{{{placeholder}}}'")
+        for key, message in _rule_def_problems(rule, spec.syndrome, manifest, facts):
+            fail((*loc, key), rule.id, message)
         try:
             node = parser.parse(rule.when, "when")
         except cond.ConditionError as exc:
-            fail(loc + ("when",), rule.id, str(exc))
+            fail((*loc, "when"), rule.id, str(exc))
             continue
         problem = _bounds_problem(*cond.extent(node, extents)) if extents is not None else None
         if problem:
-            fail(loc + ("when",), rule.id, f"when: {problem}")
+            fail((*loc, "when"), rule.id, f"when: {problem}")
         for kind in ("matches", "does_not_match"):
             for number, example in enumerate(getattr(rule.examples, kind)):
                 problem = _example_problem(example, facts)
                 if problem:
-                    fail(loc + ("examples", kind, number), rule.id, f"examples.{kind}[{number}]: {problem}")
+                    fail((*loc, "examples", kind, number), rule.id, f"examples.{kind}[{number}]: {problem}")
         rules.append(Rule(
             id=rule.id, name=rule.name, syndrome=spec.syndrome, grade=rule.grade,
             since=rule.since, evidence=rule.evidence, statement=rule.statement.strip(),
@@ -847,6 +828,52 @@ def _load_rule_file(path: Path, raw: bytes, manifest: Manifest,
     if problems:
         raise RuleFileError("\n".join(problems))
     return rules
+
+
+def _named_conditions(spec: RuleFileDef, parser: cond.Parser, fail: Callable[..., None],
+                      ) -> tuple[dict[str, cond.Node], dict[str, tuple[int, int]] | None]:
+    """A rule file's named conditions, and the depth and tests of each with its references
+    expanded (None when one is out of bounds or they refer to each other)."""
+    named: dict[str, cond.Node] = {}
+    for name, named_def in spec.conditions.items():
+        try:
+            named[name] = parser.parse(named_def.when, f"conditions.{name}")
+        except cond.ConditionError as exc:
+            fail(("conditions", name), None, str(exc))
+    if len(named) < len(spec.conditions):
+        return named, None
+    order, cycle = _dependency_order(named)
+    if cycle:
+        fail(("conditions", cycle[0]), None, f"named conditions refer to each other: {' -> '.join(cycle)}")
+        return named, None
+    extents: dict[str, tuple[int, int]] = {}
+    for name in order:
+        extents[name] = cond.extent(named[name], extents)
+        problem = _bounds_problem(*extents[name])
+        if problem:
+            fail(("conditions", name), None, f"conditions.{name}: {problem}")
+            return named, None
+    return named, extents
+
+
+def _rule_def_problems(rule: RuleDef, syndrome: Syndrome, manifest: Manifest,
+                       facts: Mapping[str, cond.FactSpec]) -> list[tuple[str, str]]:
+    """What is wrong with a rule's id, domain, citation and message, each with its key."""
+    problems = []
+    expected_id = f"{manifest.rule_prefix}-{manifest.syndromes.get(syndrome, '?')}-{rule.grade}-"
+    if not rule.id.startswith(expected_id):
+        problems.append(("id", f"id must start with {expected_id} (prefix, syndrome, grade)"))
+    domains = manifest.domains.get(syndrome, {})
+    if rule.domain is not None and rule.domain not in domains:
+        problems.append(("domain", f"domain: unknown domain '{rule.domain}'; {MANIFEST} declares:"
+                                   f" {', '.join(domains) or 'none'}"))
+    if rule.citation.ref not in manifest.references:
+        problems.append(("citation", f"citation: unknown reference '{rule.citation.ref}';"
+                                     f" known: {', '.join(manifest.references)}"))
+    problems += [("message", f"message: unknown fact '{{{placeholder}}}'")
+                 for placeholder in PLACEHOLDER.findall(rule.message)
+                 if placeholder not in facts and placeholder not in MESSAGE_ONLY_FACTS]
+    return problems
 
 
 def _bounds_problem(depth: int, tests: int) -> str | None:

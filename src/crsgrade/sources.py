@@ -21,18 +21,24 @@ import io
 import json
 import re
 import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from .columns import KNOWN_COLUMNS, column_for
-from .observations import Observation, field_kinds
 from .errors import ObservationError, printable, shortened
+from .observations import Observation, field_kinds
 from .suggestions import did_you_mean
 
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
+
 BATCH_BYTES = 8 << 20
+# A chunk of a file read as text: how to read it, its first row and its end row.
+Piece = tuple[Callable[[], pl.DataFrame], int, int]
 # Columns polars may read as numbers straight away (validation checks their bounds): the
 # contract's numeric columns, and the unitless temperature.
 NUMERIC = frozenset(name for name in (*KNOWN_COLUMNS,) if name == "temperature" or (
@@ -53,7 +59,7 @@ class RawBatch:
     frame: pl.DataFrame
     problems: list[tuple[int, str]] = field(default_factory=list)
     # the same rows as text: pieces (read a chunk as text, first row, end row), one per chunk
-    pieces: list[tuple[Callable[[], pl.DataFrame], int, int]] | None = None
+    pieces: list[Piece] | None = None
 
     def text(self) -> pl.DataFrame:
         """The batch's rows with every cell as text."""
@@ -110,9 +116,8 @@ _UNKNOWN_NAMED = 20
 
 def _require_day(columns: Iterable[str | None], source: str, problems: list[str]) -> None:
     if not {"day", "date"} & set(columns):
-        raise ObservationError(problems + [
-            f"{source}:1: no 'day' column; give the day relative to infusion, or 'date' with"
-            " 'infusion_date' (a column or --infusion-date)"])
+        raise ObservationError([*problems, f"{source}:1: no 'day' column; give the day relative to infusion, or"
+                                           " 'date' with 'infusion_date' (a column or --infusion-date)"])
 
 
 # --- text -------------------------------------------------------------------------------------
@@ -207,7 +212,7 @@ class _Csv:
         self.names = [c if c is not None else f"_u{i}" for i, c in enumerate(self.columns)]
         self._lines: list[int] | None = None
 
-    def _reader(self, data: bytes) -> Iterator[list[str]]:
+    def _reader(self, data: bytes) -> CsvReader:
         # polars reads a cell of any length: so must the csv module (its default stops at 128 KB)
         csv.field_size_limit(max(csv.field_size_limit(), len(data)))
         return csv.reader(io.StringIO(data.decode("utf-8"), newline=""), delimiter=self.delimiter)
@@ -539,7 +544,8 @@ def open_table(table: Any) -> Input:
     _require_day(columns, "table", problems)
     if problems:
         raise ObservationError(problems)
-    kept = frame.select([pl.col(name).alias(column) for name, column in zip(frame.columns, columns) if column])
+    kept = frame.select([pl.col(name).alias(column)
+                         for name, column in zip(frame.columns, columns, strict=False) if column])
     kept = kept.with_columns([pl.col(c).cast(pl.String) for c, dtype in kept.schema.items()
                               if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
     batch = RawBatch(with_blank(kept.with_columns(pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC))))

@@ -106,7 +106,8 @@ def patient_rows(rng: random.Random, patient_id: str, days: int, readings_share:
     age = rng.randint(3, 11) if child else 12 if rng.random() < 0.03 else rng.randint(18, 82)
     crs = _course(rng, _weighted(rng, _CRS_PEAK), rng.randint(0, 6)) if rng.random() < 0.75 else {}
     icans = _course(rng, _weighted(rng, _ICANS_PEAK), rng.randint(3, 10)) if rng.random() < 0.3 else {}
-    rows, treated = [], False
+    rows: list[dict] = []
+    treated = False
     for day in range(-2, days - 2):
         if rng.random() < 0.05:
             continue  # a day missing from the record
@@ -155,7 +156,8 @@ def older_system_inputs(rng: random.Random, row: dict) -> dict:
     if row.get("hypotension") == "yes":
         out["fluid_boluses"] = rng.choice([0, 1, 2, 3])
     device = row.get("o2_device")
-    if device in ("high_flow_nasal_cannula", "venturi", "cpap", "bipap", "mechanical_ventilation") and rng.random() < 0.7:
+    high_support = ("high_flow_nasal_cannula", "venturi", "cpap", "bipap", "mechanical_ventilation")
+    if device in high_support and rng.random() < 0.7:
         out["fio2"] = rng.choice([0.3, 0.4, 45, 60, 100])
     elif device == "nasal_cannula" and rng.random() < 0.2:
         out["fio2"] = rng.choice([28, 36, 40])

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 
 import polars as pl
 
@@ -164,8 +165,8 @@ def _fast(name: str, column: pl.Expr) -> pl.Expr:
     if what == "enum":
         enum = enum_of(name)
         assert enum is not None
-        spellings = {m.value: m.value for m in enum} | ENUM_ALIASES.get(name, {})
-        return column.replace_strict(spellings, default=None, return_dtype=pl.String)
+        names = {m.value: m.value for m in enum} | ENUM_ALIASES.get(name, {})
+        return column.replace_strict(names, default=None, return_dtype=pl.String)
     if what == "text" and name != "other_treatment":
         stripped = column.str.strip_chars()
         return pl.when((stripped != "") & ~stripped.str.contains(_CONTROL.get(name, _ANY_CONTROL))).then(stripped)
@@ -182,14 +183,16 @@ class Found:
     warnings: list[tuple[int, int, str]] = field(default_factory=list)
 
     def problem(self, recs: list[int], order: int, messages: list[str]) -> None:
-        self.problems += [(rec, order, printable(self.locate(rec) + message)) for rec, message in zip(recs, messages)]
+        self.problems += [(rec, order, printable(self.locate(rec) + message))
+                          for rec, message in zip(recs, messages, strict=True)]
 
     def problem_as_is(self, rec: int, order: int, message: str) -> None:
         """A problem whose message names its own locations (several readings of a day)."""
         self.problems.append((rec, order, printable(message)))
 
     def warning(self, recs: list[int], order: int, messages: list[str]) -> None:
-        self.warnings += [(rec, order, printable(self.locate(rec) + message)) for rec, message in zip(recs, messages)]
+        self.warnings += [(rec, order, printable(self.locate(rec) + message))
+                          for rec, message in zip(recs, messages, strict=True)]
 
 
 # Where each kind of problem comes in a row's list: cells as split, the unitless temperature,
@@ -222,8 +225,8 @@ def _convert(frame: pl.DataFrame, found: Found) -> pl.DataFrame:
         bad = [c for c in cells if not judged[c][0]]
         if bad:
             rows = frame.filter(column.is_in(bad)).select(REC, name)
-            found.problem(rows[REC].to_list(), _order(name),
-                          [f":{name}: value '{shortened(cell)}' — {allowed(name, cell)}" for cell in rows[name].to_list()])
+            found.problem(rows[REC].to_list(), _order(name), [
+                f":{name}: value '{shortened(cell)}' — {allowed(name, cell)}" for cell in rows[name].to_list()])
     return typed
 
 
@@ -453,16 +456,17 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
             shown = raw.filter(pl.col(REC).is_in(no_weight[REC].to_list())).select(per_kg).to_series().to_list()
             found.problem(no_weight[REC].to_list(), _ACROSS + 1, [
                 f":{per_kg}: value '{cell}' — a dose per kg needs the patient's weight: give weight_kg on this or"
-                f" another row of patient {pid}" for cell, pid in zip(shown, no_weight["patient_id"].to_list())])
+                f" another row of patient {pid}"
+                for cell, pid in zip(shown, no_weight["patient_id"].to_list(), strict=True)])
         given = pl.col(column)
-        disagree = frame.filter((given.is_not_null() & converted.is_not_null()
-                                 & ((given - converted).abs() > 0.02 * pl.max_horizontal(given, converted))))
+        disagree = frame.filter(given.is_not_null() & converted.is_not_null()
+                                 & ((given - converted).abs() > 0.02 * pl.max_horizontal(given, converted)))
         if disagree.height:
             shown = raw.filter(pl.col(REC).is_in(disagree[REC].to_list())).select(column).to_series().to_list()
             found.problem(disagree[REC].to_list(), _ACROSS + 1, [
                 f":{column}: value '{cell}' disagrees with {per_kg} {d:g} × weight_kg {w:g} = {c:g} µg/min"
                 for cell, (d, w, c) in zip(shown, disagree.select(
-                    pl.col(per_kg), weight.alias("_w"), converted.alias("_c")).iter_rows())])
+                    pl.col(per_kg), weight.alias("_w"), converted.alias("_c")).iter_rows(), strict=False)])
         frame = frame.with_columns(pl.coalesce(given, converted).alias(column))
     return frame
 

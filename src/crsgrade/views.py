@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group
 from rich.panel import Panel
@@ -15,11 +16,11 @@ from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
-from .output import GRADE_STYLE, safe_cell
+from .output import GRADE_STYLE, labelled, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
+from .syndromes import ACROSS_SYSTEMS, NAMES, SYNDROMES
 
-NAMES = {"crs": "CRS", "icans": "ICANS"}
 _FACTS = fact_vocabulary(())  # the clinical words of every fact
 
 
@@ -65,9 +66,9 @@ def _syndrome_section(label: str, grade: SyndromeGrade) -> Group:
         lines.append(Text(f"  could be higher: {', '.join(grade.not_recorded)} not recorded", style="yellow"))
     for condition in explanation.conditions_not_met:
         lines.append(Text(f"  {condition.text}", style="dim"))
-    for rule in explanation.not_met:
-        reasons = "; ".join(in_words(u, rule.grade, _FACTS) for u in rule.unmet) or "everything else met"
-        lines.append(Text(f"  ✗ grade {rule.grade} not met — {rule.id}: {reasons}", style="dim"))
+    for missed in explanation.not_met:
+        reasons = "; ".join(in_words(u, missed.grade, _FACTS) for u in missed.unmet) or "everything else met"
+        lines.append(Text(f"  ✗ grade {missed.grade} not met — {missed.id}: {reasons}", style="dim"))
     for setting in explanation.settings:
         lines.append(Text(f"  {setting.effect} (setting {setting.name} = {setting_text(setting.value)})",
                           style="magenta"))
@@ -81,8 +82,10 @@ def explanation_panel(day: GradedDay, labels: dict[str, str] | None = None) -> P
     parts: list[Any] = []
     if day.note:
         parts.append(Text(day.note, style="italic"))
-    for number, (syndrome, label) in enumerate(labels.items()):
-        parts += ([Text("")] if number else []) + [_syndrome_section(label, day.syndrome(syndrome))]
+    for number, (syndrome, label) in enumerate(labelled(labels)):
+        if number:
+            parts.append(Text(""))
+        parts.append(_syndrome_section(label, day.syndrome(syndrome)))
     extra = []
     if day.fever_waived:
         extra.append("fever waived today")
@@ -150,7 +153,7 @@ def summary_tables(summary: CohortSummary) -> Group:
 
 SUMMARY_CSV_COLUMNS = (
     "patient_id", "first_day", "last_day",
-    *(f"{s}_{f}" for s in ("crs", "icans") for f in (
+    *(f"{s}_{f}" for s in SYNDROMES for f in (
         "occurred", "highest_grade", "highest_grade_day", "onset_day", "resolution_day",
         "duration_days", "episodes", "tocilizumab", "steroids", "other_therapies")),
 )
@@ -169,7 +172,8 @@ def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
                 show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
 
     for p in summary.patients:
-        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day, *cells(p.crs), *cells(p.icans)])
+        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day,
+                         *(c for s in SYNDROMES for c in cells(p.syndromes[s]))])
     return buffer.getvalue()
 
 
@@ -245,8 +249,9 @@ def systems_table(rulesets: list[RuleSet]) -> Table:
         parts = [f"{len(unverified)} of {len(ruleset.rules)} rules"] if unverified else []
         parts += [f"{name.replace('_', ' ')} table" for name in ruleset.unverified_tables]
         first = next(iter(manifest.references.values()))
-        table.add_row(*(Text(cell) for cell in (f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
-                                                first.short, ", ".join(tested), "; ".join(parts) or "none")))
+        cells = (f"{manifest.system}\n({manifest.name})", ", ".join(manifest.syndromes.values()),
+                 first.short, ", ".join(tested), "; ".join(parts) or "none")
+        table.add_row(*(Text(cell) for cell in cells))
     return table
 
 
@@ -264,7 +269,7 @@ def comparison_tables(comparison: Comparison) -> Group:
     for patient_id, days in by_patient.items():
         table = Table(title=Text(f"Patient {patient_id}"), title_justify="left")
         table.add_column("Day", justify="right")
-        columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+        columns = [(syndrome, system) for syndrome in SYNDROMES for system in comparison.graders_of(syndrome)]
         for syndrome, system in columns:
             table.add_column(_system_header(comparison, system, syndrome), justify="center")
         rows: dict[int, dict] = {}
@@ -277,7 +282,7 @@ def comparison_tables(comparison: Comparison) -> Group:
             for syndrome, day in of_day.items():
                 if day.differ:
                     why = "; ".join(f"{comparison.names[s]} {g.text()}: {g.reason}" for s, g in day.grades.items())
-                    differences.append(f"day {number} {_syndrome_name(syndrome)}: {why}")
+                    differences.append(f"day {number} {ACROSS_SYSTEMS[syndrome]}: {why}")
         parts.append(table)
         if differences:
             parts.append(Text("Where they differ:\n" + "\n".join(f"  {line}" for line in differences), style="yellow"))
@@ -288,10 +293,6 @@ def comparison_tables(comparison: Comparison) -> Group:
     return Group(*parts)
 
 
-def _syndrome_name(syndrome: str) -> str:
-    return "CRS" if syndrome == "crs" else "neurotoxicity"
-
-
 def _compared_cell(grade, differ: bool) -> Text:
     style = GRADE_STYLE.get(grade.grade, "dim") if grade.grade is not None else "dim"
     return Text(grade.text(), style=f"{style} underline" if differ else style)
@@ -300,15 +301,16 @@ def _compared_cell(grade, differ: bool) -> Text:
 def _highest_table(comparison: Comparison) -> Table:
     table = Table(title="Highest grade per patient", title_justify="left")
     table.add_column("Patient")
-    columns = [(syndrome, system) for syndrome in ("crs", "icans") for system in comparison.graders_of(syndrome)]
+    columns = [(syndrome, system) for syndrome in SYNDROMES for system in comparison.graders_of(syndrome)]
     for syndrome, system in columns:
         table.add_column(_system_header(comparison, system, syndrome), justify="center")
     rows: dict[str, dict] = {}
     for patient in comparison.patients:
         rows.setdefault(patient.patient_id, {})[patient.syndrome] = patient
     for patient_id, of_patient in rows.items():
-        table.add_row(Text(patient_id), *(_compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
-                                    for syndrome, system in columns))
+        table.add_row(Text(patient_id), *(
+            _compared_cell(of_patient[syndrome].highest[system], of_patient[syndrome].differ)
+            for syndrome, system in columns))
     return table
 
 
@@ -320,14 +322,14 @@ def _agreement_tables(comparison: Comparison) -> list[Any]:
     for pair in comparison.agreement:
         a, b = (comparison.names[s] for s in pair.systems)
         summary.add_row(
-            _syndrome_name(pair.syndrome), f"{a} × {b}", str(pair.patients),
+            ACROSS_SYSTEMS[pair.syndrome], f"{a} × {b}", str(pair.patients),
             "–" if pair.presence_percent is None else f"{pair.presence_agreeing} ({pair.presence_percent:g} %)",
             "–" if pair.identical_percent is None else f"{pair.identical} ({pair.identical_percent:g} %)",
             "–" if pair.weighted_kappa is None else f"{pair.weighted_kappa:.2f}",
         )
         if pair.patients:
-            table = Table(title=f"{_syndrome_name(pair.syndrome)}, patients by highest grade: {a} (rows) × {b} (columns)",
-                          title_justify="left", min_width=72)
+            title = f"{ACROSS_SYSTEMS[pair.syndrome]}, patients by highest grade: {a} (rows) × {b} (columns)"
+            table = Table(title=title, title_justify="left", min_width=72)
             table.add_column(a)
             for grade in range(6):
                 table.add_column(str(grade), justify="right")

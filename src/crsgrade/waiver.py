@@ -18,7 +18,8 @@ Waivers are found one per patient per round, left to right; a patient rarely has
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import polars as pl
 
