@@ -71,7 +71,7 @@ def cohort(command: list[str], folder: Path, patients: int, repeat: int, browser
           f"  {'command':<30} {'seconds':>8} {'vs grade --format csv':>22}")
     seconds = best_seconds([baseline] + [[*command, *arguments] for _, arguments in runs], repeat)
     print(f"  {'grade --format csv':<30} {seconds[0]:>8.2f} {1:>21.2f}x")
-    for (label, _), taken in zip(runs, seconds[1:]):
+    for (label, _), taken in zip(runs, seconds[1:], strict=True):
         print(f"  {label:<30} {taken:>8.2f} {taken / seconds[0]:>21.2f}x")
     size = html.stat().st_size
     print(f"  report: {size / 1e6:.1f} MB, {size / count / 1000:.1f} KB of HTML per patient;"

@@ -88,7 +88,7 @@ def test_grade_strips_print_every_grade(seed):
 def test_each_tile_carries_the_criterion_that_set_its_grade(seed):
     result, figure = seed
     strips = {s.name: s for s in figure.panel("grades").strips}
-    for day, tile in zip(result.patients[0].days, strips["CRS"].tiles):
+    for day, tile in zip(result.patients[0].days, strips["CRS"].tiles, strict=True):
         assert tile.criterion == f"{day.crs.reason} ({' '.join(day.crs.rule_ids)})"
     assert strips["CRS"].tiles[3].criterion.startswith("fever 39.4 °C with hypotension needing one vasopressor")
     missing = course_of(rows({"day": 0, "temp_c": 37.0}, {"day": 2, "temp_c": 37.2})).panel("grades").strips[0].tiles[1]
@@ -234,7 +234,7 @@ def test_course_svg_shows_what_the_model_says(tmp_path, seed):
     line = found["series-daily-maximum-temperature"]
     assert line.find(f"{SVG}polyline").get("stroke") == temperature.colour
     assert [c.find(f"{SVG}title").text for c in line.findall(f"{SVG}circle")] == [
-        f"day {d}: {v:g}" for d, v in zip(temperature.days, temperature.values)]
+        f"day {d}: {v:g}" for d, v in zip(temperature.days, temperature.values, strict=True)]
     assert found["lane-oxygen-support"].get("stroke") == figure.panel("oxygen").step_lane.colour
     shown = texts(root)
     assert {"days after infusion", "38 °C", "day 0 (infusion)", "max temp (°C)", "positive pressure",

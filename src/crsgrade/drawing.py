@@ -13,10 +13,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: files only
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch, Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch, Rectangle
 
-from .figures import (  # noqa: E402
+from .figures import (
     MARKER_COLOURS,
     CohortFigure,
     CourseFigure,
@@ -82,8 +82,8 @@ def _draw_panel(ax, panel: Panel) -> None:
             ax.step([d - 0.5 for d in days], values, where="post", color=lane.colour, linewidth=2)
         ax.set_ylim(-0.4, len(lane.levels) - 0.6)
         ax.set_yticks(range(len(lane.levels)), lane.levels)
-    for row, lane in enumerate(reversed(panel.event_lanes)):
-        ax.scatter(lane.days, [row] * len(lane.days), marker="v", s=30, color=lane.colour)
+    for row, event in enumerate(reversed(panel.event_lanes)):
+        ax.scatter(event.days, [row] * len(event.days), marker="v", s=30, color=event.colour)
     if panel.event_lanes:
         ax.set_ylim(-0.6, len(panel.event_lanes) - 0.4)
         ax.set_yticks(range(len(panel.event_lanes)), [lane.name for lane in reversed(panel.event_lanes)])
@@ -105,7 +105,7 @@ def draw_course(figure: CourseFigure):
     with _style():
         fig, axes = plt.subplots(len(heights), 1, sharex=True, figsize=(9, sum(heights) + 1.2),
                                  gridspec_kw={"height_ratios": heights}, squeeze=False)
-        for ax, panel in zip(axes[:, 0], figure.panels):
+        for ax, panel in zip(axes[:, 0], figure.panels, strict=True):
             _draw_panel(ax, panel)
             ax.axvline(0, color="#000000", linewidth=0.8, linestyle="--")
         top, bottom = axes[0, 0], axes[-1, 0]
@@ -165,9 +165,9 @@ def _swimmer(swim, figure: CohortFigure) -> None:
     swim.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     swim.set_xlabel("days after infusion")
     swim.set_title(figure.title, fontsize=9, loc="left")
-    handles = _legend_handles() + [
-        plt.Line2D([], [], marker="v", linestyle="", color=MARKER_COLOURS["tocilizumab"], label="tocilizumab"),
-        plt.Line2D([], [], marker="s", linestyle="", color=MARKER_COLOURS["steroids"], label="steroids")]
+    handles = [*_legend_handles(),
+               plt.Line2D([], [], marker="v", linestyle="", color=MARKER_COLOURS["tocilizumab"], label="tocilizumab"),
+               plt.Line2D([], [], marker="s", linestyle="", color=MARKER_COLOURS["steroids"], label="steroids")]
     swim.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
 
 

@@ -12,10 +12,12 @@ grey with a dash, never white like a low grade.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .observations import COLUMNS, LABS, THERAPIES
+from .syndromes import Syndrome
 
 if TYPE_CHECKING:
     import polars as pl
@@ -83,7 +85,7 @@ class StepLane:
     def runs(self) -> list[list[tuple[int, int]]]:
         """The recorded levels in runs of consecutive days: a day not recorded breaks the line."""
         runs: list[list[tuple[int, int]]] = []
-        for day, value in zip(self.days, self.values):
+        for day, value in zip(self.days, self.values, strict=True):
             if value is None:
                 continue
             if runs and runs[-1][-1][0] == day - 1:
@@ -129,12 +131,14 @@ class CourseFigure:
         return tuple(p.key for p in self.panels)
 
 
-_LOOKS = {None: (NOT_ASSESSED_LABEL, NOT_ASSESSED_COLOUR, True, "#000000"),
-          **{g: (str(g), colour, False, "#ffffff" if g >= 4 else "#000000") for g, colour in GRADE_COLOURS.items()}}
+_LOOKS: dict[int | None, tuple[str, str, bool, str]] = {
+    None: (NOT_ASSESSED_LABEL, NOT_ASSESSED_COLOUR, True, "#000000"),
+    **{g: (str(g), colour, False, "#ffffff" if g >= 4 else "#000000") for g, colour in GRADE_COLOURS.items()}}
 
 
 def tile(day: int, grade: int | None, criterion: str = "") -> Tile:
-    return Tile(day, grade, *_LOOKS[grade], criterion)
+    label, colour, hatched, text_colour = _LOOKS[grade]
+    return Tile(day, grade, label, colour, hatched, text_colour, criterion)
 
 
 def grade_legend() -> list[Tile]:
@@ -160,7 +164,7 @@ def _criterion(row: Mapping[str, Any], syndrome: str) -> str:
     return f"{reason} ({rules})" if rules else reason
 
 
-def _strips(rows: Sequence[Mapping[str, Any]], labels: Mapping[str, str], span: range) -> tuple[GradeStrip, ...]:
+def _strips(rows: Sequence[Mapping[str, Any]], labels: Mapping[Syndrome, str], span: range) -> tuple[GradeStrip, ...]:
     """A patient's grade strips over `span`: a tile per day, "not recorded" where the input has
     no row for the day."""
     by_day = {r["day"]: r for r in rows}
@@ -186,7 +190,7 @@ def therapies_given(row: Mapping[str, Any]) -> list[str]:
     return [t for t in THERAPIES if row.get(t)] + others
 
 
-def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[str, str], definitions: Any,
+def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[Syndrome, str], definitions: Any,
                   system_name: str) -> CourseFigure:
     """A patient's clinical course over days after infusion, with the daily grades below it.
 
@@ -236,14 +240,14 @@ def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[str, str], 
     return CourseFigure(patient_id, title, x_range, tuple(panels))
 
 
-def day_columns(labels: Mapping[str, str]) -> list[str]:
+def day_columns(labels: Mapping[Syndrome, str]) -> list[str]:
     """The columns of a graded frame that the figures read."""
     graded = [f"{s}_{part}" for s in labels for part in ("grade", "reason", "rules")]
     return ["patient_id", "day", "f.temp_c", "sbp_min", "dbp_min", "f.o2_class", "vasopressors", *THERAPIES,
             "other_treatment", *LABS, *graded]
 
 
-def patients_days(frames: Iterable[pl.DataFrame], labels: Mapping[str, str],
+def patients_days(frames: Iterable[pl.DataFrame], labels: Mapping[Syndrome, str],
                   only: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Each patient's graded days (in input order), as dicts of the figures' columns (None
     where the input has no such column), from the frames of Grader.frames."""
@@ -327,7 +331,7 @@ class Graded:
     patient's graded days (rows with the columns of `day_columns`)."""
 
     system_name: str
-    labels: Mapping[str, str]
+    labels: Mapping[Syndrome, str]
     patients: Mapping[str, Sequence[Mapping[str, Any]]]
 
     @classmethod

@@ -15,8 +15,9 @@ import datetime
 import hashlib
 import html
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, cast
 
 from . import __version__
 from .episodes import CohortSummary, SyndromeSummary, episodes, summarise
@@ -24,6 +25,7 @@ from .figures import CohortFigure, CourseFigure
 from .results import GradedDay, GradingResult, SyndromeGrade
 from .ruleset import RuleSet
 from .svgfigures import cohort_svg, course_svg
+from .syndromes import Syndrome
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #111; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }
@@ -59,9 +61,12 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = Fa
     """A table; with no header text, a table of name-value rows (the first cell a header)."""
     keyed = not any(headers)
 
+    def cell(i: int, c: Any) -> str:
+        tag = "th" if keyed and i == 0 else "td"
+        return f"<{tag}>{c if raw else _e(c)}</{tag}>"
+
     def cells(row: Sequence[Any]) -> str:
-        return "".join(f"<{'th' if keyed and i == 0 else 'td'}>{c if raw else _e(c)}</{'th' if keyed and i == 0 else 'td'}>"
-                       for i, c in enumerate(row))
+        return "".join(cell(i, c) for i, c in enumerate(row))
 
     body = "".join(f"<tr>{cells(row)}</tr>" for row in rows)
     if keyed:
@@ -114,7 +119,8 @@ def _header(result: GradingResult, ruleset: RuleSet, source: str, digest: str | 
     parts = [f'<header id="header"><h1>{_e(manifest.name)} grading report</h1>',
              _table(("", ""), rows)]
     if settings:
-        parts.append("<h3>Settings</h3>" + _table(("setting", "value", "default", "what it decides"), settings, raw=True))
+        headers = ("setting", "value", "default", "what it decides")
+        parts.append("<h3>Settings</h3>" + _table(headers, settings, raw=True))
     else:
         parts.append(f'<p class="muted">{_e(manifest.name)} has no settings.</p>')
     return "".join(parts) + "</header>"
@@ -179,9 +185,15 @@ def _discrepancies(result: GradingResult, summary: CohortSummary) -> str:
     return "".join(parts) + "</section>"
 
 
-def _day_row(day: GradedDay, labels: dict[str, str]) -> str:
+def _graded(labels: Mapping[str, str]) -> list[tuple[Syndrome, str]]:
+    """The syndromes a system grades (its rule set declares them among SYNDROMES), with its
+    names for them, in its order."""
+    return [(cast("Syndrome", syndrome), label) for syndrome, label in labels.items()]
+
+
+def _day_row(day: GradedDay, labels: Mapping[str, str]) -> str:
     cells = [f"<td>{day.day}</td>"]
-    for syndrome in labels:
+    for syndrome, _ in _graded(labels):
         grade = day.syndrome(syndrome)
         cells += [_grade_cell(grade), f"<td>{_reason(grade)}</td>"]
     extra = (list(day.therapies) + list(day.notes) + ([day.note] if day.note else [])
@@ -211,9 +223,9 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
     episode_rows = [
         (label, e.onset_day, e.peak_grade, e.peak_day, e.last_day,
          "not resolved" if e.resolution_day is None else e.resolution_day, e.duration_days)
-        for syndrome, label in labels.items() for e in episodes(patient.days, syndrome)
+        for syndrome, label in _graded(labels) for e in episodes(patient.days, syndrome)
     ]
-    registry = [[label] + _registry_cells(getattr(summary, syndrome)) for syndrome, label in labels.items()]
+    registry = [[label, *_registry_cells(getattr(summary, syndrome))] for syndrome, label in labels.items()]
     return "".join([
         f'<article class="patient" id="{anchor}"><h2>Patient {_e(patient.patient_id)}</h2>',
         f"<figure>{course_svg}</figure>",
@@ -233,7 +245,7 @@ def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, course
            progress: Callable[[int, int], None] | None = None) -> str:
     """The report as one HTML document; `progress` is told (patients written, patients) as the
     patients are written."""
-    generated = (generated or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
+    when = (generated or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds")
     summary = summarise(result)
     by_id = {p.patient_id: p for p in summary.patients}
     anchors = _anchors([p.patient_id for p in result.patients])
@@ -246,13 +258,14 @@ def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, course
             progress(n + 1, len(result.patients))
     patients = "".join(written)
     references = "".join(
-        f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>" for r in ruleset.manifest.references.values())
+        f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>"
+        for r in ruleset.manifest.references.values())
     title = f"{ruleset.manifest.name} grading report — {source}"
     return "".join([
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        _header(result, ruleset, source, digest, generated),
+        _header(result, ruleset, source, digest, when),
         '<nav><h2>Contents</h2><ol><li><a href="#inputs">Inputs</a></li><li><a href="#cohort">Cohort</a></li>'
         '<li><a href="#discrepancies">Against reported grades</a></li></ol>'
         f'<h3>Patients</h3><ol id="patient-index">{nav}</ol></nav>',

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from typing import Iterable, Sequence
 
 FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
 # characters XML 1.0 does not allow at all (the readers refuse control characters, but a figure
@@ -36,7 +36,7 @@ def esc(value: object) -> str:
 
 def num(x: float) -> str:
     """A coordinate, to a tenth of a unit: short and always the same text for the same value."""
-    text = "%.1f" % x
+    text = f"{x:.1f}"
     if text[-1] == "0":
         text = text[:-2]
         return "0" if text == "-0" else text
@@ -157,7 +157,7 @@ def y_axis(scale: Scale, values: Sequence[float], labels: Sequence[str], left: f
         parts.append('<g text-anchor="end" dominant-baseline="central">')
         at = num(left - 6)
         parts.extend(f'<text x="{at}" y="{scale.at(value)}">{esc(label)}</text>'
-                     for value, label in zip(values, labels))
+                     for value, label in zip(values, labels, strict=True))
         parts.append("</g>")
     middle = (top + bottom) / 2
     parts.append(text(title_x, middle, title, 'text-anchor="middle"',

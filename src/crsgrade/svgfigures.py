@@ -15,8 +15,8 @@ for each tile (or `<patient>-<strip>` for a heat map row, drawn as runs of equal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
-from typing import Sequence
 
 from .figures import (
     MARKER_COLOURS,
@@ -143,7 +143,7 @@ def course_svg(figure: CourseFigure, prefix: str = "") -> str:
     x = Scale(*figure.x_range, left, right)
     day_ticks = ticks(figure.x_range[0], figure.x_range[1], most=12, integer=True)
     unit = x(1) - x(0)
-    top = 46
+    top: float = 46
     parts = [f"<defs>{hatch_pattern(hatch)}</defs>",
              text(10, 20, figure.title, 'font-size="13"'),
              text(x(0) + 3, top - 6, "day 0 (infusion)", 'font-size="10"')]
@@ -173,7 +173,7 @@ def _course_panel(panel: Panel, patient_id: str, x: Scale, top: float, bottom: f
         rows = list(range(len(lanes)))
         parts = [y_axis(y, rows, [clipped(lane.name, _LABEL_CHARACTERS) for lane in reversed(lanes)], left,
                         panel.y_label, 12)]
-        for row, lane in zip(reversed(rows), lanes):
+        for row, lane in zip(reversed(rows), lanes, strict=True):
             parts.append(f'<g id="{ids("lane-" + lane.name)}" fill="{lane.colour}"><title>{esc(lane.name)}</title>')
             for day in lane.days:
                 parts.append(f'<path d="M{x.at(day, -4.5)} {num(y(row) - 4)}h9l-4.5 8z">'
@@ -181,11 +181,11 @@ def _course_panel(panel: Panel, patient_id: str, x: Scale, top: float, bottom: f
             parts.append("</g>")
         return "".join(parts)
     if panel.step_lane is not None:
-        lane = panel.step_lane
-        y = Scale(-0.4, len(lane.levels) - 0.6, bottom, top)
-        parts = [y_axis(y, range(len(lane.levels)), lane.levels, left, panel.y_label, 12)]
+        step = panel.step_lane
+        y = Scale(-0.4, len(step.levels) - 0.6, bottom, top)
+        parts = [y_axis(y, range(len(step.levels)), step.levels, left, panel.y_label, 12)]
         path = []
-        for run in lane.runs():
+        for run in step.runs():
             (first, level), end = run[0], run[-1][0] + 0.5
             path.append(f"M{num(x(first - 0.5))} {num(y(level))}")
             for day, value in run[1:]:
@@ -193,8 +193,8 @@ def _course_panel(panel: Panel, patient_id: str, x: Scale, top: float, bottom: f
                     path.append(f"H{num(x(day - 0.5))}V{num(y(value))}")
                     level = value
             path.append(f"H{num(x(end))}")
-        parts.append(f'<path id="{ids("lane-" + lane.name)}" d="{"".join(path)}" fill="none" stroke="{lane.colour}"'
-                     f' stroke-width="2.2"><title>{esc(lane.name)}</title></path>')
+        parts.append(f'<path id="{ids("lane-" + step.name)}" d="{"".join(path)}" fill="none" stroke="{step.colour}"'
+                     f' stroke-width="2.2"><title>{esc(step.name)}</title></path>')
         return "".join(parts)
     values = [v for s in panel.series for v in s.values] + [value for value, _ in panel.reference_lines]
     if panel.log:
@@ -209,11 +209,11 @@ def _course_panel(panel: Panel, patient_id: str, x: Scale, top: float, bottom: f
         y = Scale(lo, hi, bottom, top)
         marks = ticks(lo, hi, most=6)
     parts = [y_axis(y, marks, [tick_label(m) for m in marks], left, panel.y_label, 12)]
-    for value, label in panel.reference_lines:
-        parts.append(f'<path d="M{num(left)} {num(y(value))}H{num(x.end)}" stroke="#555" stroke-dasharray="1.5 3"/>')
-        parts.append(text(x.end, y(value) - 4, label, 'text-anchor="end"', 'font-size="10"', 'fill="#555"'))
+    for at, label in panel.reference_lines:
+        parts.append(f'<path d="M{num(left)} {num(y(at))}H{num(x.end)}" stroke="#555" stroke-dasharray="1.5 3"/>')
+        parts.append(text(x.end, y(at) - 4, label, 'text-anchor="end"', 'font-size="10"', 'fill="#555"'))
     for number, series in enumerate(panel.series):
-        points = [(day, value, x.at(day), num(y(value))) for day, value in zip(series.days, series.values)
+        points = [(day, value, x.at(day), num(y(value))) for day, value in zip(series.days, series.values, strict=True)
                   if value > 0 or not panel.log]
         dash = ' stroke-dasharray="5 3"' if series.dashed else ""
         line = " ".join(f"{cx},{cy}" for _, _, cx, cy in points)
@@ -264,7 +264,7 @@ def cohort_svg(figure: CohortFigure, prefix: str = "") -> str:
     names = [clipped(r.patient_id, _LABEL_CHARACTERS) for r in figure.rows] if not figure.heatmap else []
     left = 40 + max([text_width(n, 11) for n in names] + [90])
     right = COHORT_WIDTH - 170
-    top = 58 if figure.heatmap else 40
+    top: float = 58 if figure.heatmap else 40
     parts = [text(10, 20, figure.title, 'font-size="13"')]
     if figure.heatmap:
         body, bottom = _heatmap(figure, ids, left, right, top)
@@ -341,13 +341,13 @@ def _heatmap(figure: CohortFigure, ids: Ids, left: float, right: float, top: flo
             strip = row.strips[number]
             y = top + index * row_height
             parts.append(f'<g id="{ids(f"{row.patient_id}-{name.lower()}")}">')
-            for grade, run in groupby(strip.tiles, key=lambda t: t.grade):
-                run = list(run)
+            for grade, equal in groupby(strip.tiles, key=lambda t: t.grade):
+                run = list(equal)
                 first, last = run[0].day, run[-1].day
                 days = f"day {first}" if first == last else f"days {first}–{last}"
                 said = f"grade {grade}" if grade is not None else "not assessed"
-                start, end = x(first - 0.5), x(last + 0.5)
-                parts.append(f'<rect x="{num(start)}" y="{num(y)}" width="{num(end - start)}"'
+                x_start, x_end = x(first - 0.5), x(last + 0.5)
+                parts.append(f'<rect x="{num(x_start)}" y="{num(y)}" width="{num(x_end - x_start)}"'
                              f' height="{num(row_height + 0.4)}" fill="{run[0].colour}"><title>Patient'
                              f" {esc(row.patient_id)}, {days}: {name} {said}</title></rect>")
             parts.append("</g>")
@@ -413,7 +413,7 @@ def _incidence(figure: CohortFigure, ids: Ids, left: float, right: float, top: f
     for number, series in enumerate(figure.incidence):
         # later curves thinner, so that one drawn over another stays visible
         path = [f"M{num(x(series.days[0]))} {num(y(series.values[0]))}"] if series.days else []
-        for day, value, following in zip(series.days, series.values, series.days[1:] + (None,)):
+        for day, value, following in zip(series.days, series.values, (*series.days[1:], None), strict=True):
             path.append(f"V{num(y(value))}H{num(x(following if following is not None else day + 0.5))}")
         dash = ' stroke-dasharray="6 3"' if series.dashed else ""
         parts.append(f'<path id="{ids("incidence-" + series.name)}" d="{"".join(path)}" fill="none"'
