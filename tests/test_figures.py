@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,6 +14,7 @@ from crsgrade.figures import (
     GRADE_COLOURS,
     HEATMAP_ABOVE,
     NOT_ASSESSED_COLOUR,
+    Graded,
     cohort_figure,
     courses,
     grade_legend,
@@ -37,6 +39,12 @@ def rows(*days: dict) -> list[dict]:
 def course_of(records: list[dict], system: str = "astct2019"):
     _, figures = courses(Grader(engine="python", system=system), records)
     return next(iter(figures.values()))
+
+
+def graded(source, system: str = "astct2019") -> Graded:
+    """A cohort graded as the commands grade it: the frames of Grader.frames."""
+    grader = Grader(engine="python", system=system)
+    return Graded.of(grader, grader.frames(source))
 
 
 # --- the course figure, as a model ---------------------------------------------------------------
@@ -81,6 +89,16 @@ def test_grade_strips_print_every_grade(seed):
         assert all(t.colour == GRADE_COLOURS[t.grade] and not t.hatched for t in after)
     icans_day7 = strips["ICANS"].tiles[12]
     assert (icans_day7.label, icans_day7.text_colour) == ("4", "#ffffff")
+
+
+def test_each_tile_carries_the_criterion_that_set_its_grade(seed):
+    result, figure = seed
+    strips = {s.name: s for s in figure.panel("grades").strips}
+    for day, tile in zip(result.patients[0].days, strips["CRS"].tiles, strict=True):
+        assert tile.criterion == f"{day.crs.reason} ({' '.join(day.crs.rule_ids)})"
+    assert strips["CRS"].tiles[3].criterion.startswith("fever 39.4 °C with hypotension needing one vasopressor")
+    missing = course_of(rows({"day": 0, "temp_c": 37.0}, {"day": 2, "temp_c": 37.2})).panel("grades").strips[0].tiles[1]
+    assert (missing.grade, missing.criterion) == (None, "not recorded")
 
 
 def test_not_assessed_is_not_grade_0():
@@ -132,8 +150,7 @@ def test_grade_colours_are_ordered_by_lightness():
 # --- the cohort figure -------------------------------------------------------------------------------
 
 def test_cohort_rows_sorted_by_highest_grade_then_onset():
-    result = Grader(engine="python").grade(ROOT / "examples" / "cohort.csv")
-    figure = cohort_figure(result)
+    figure = cohort_figure(graded(ROOT / "examples" / "cohort.csv"))
     assert [r.patient_id for r in figure.rows] == ["P02", "P03", "P01", "P04"]
     assert not figure.heatmap
     p02 = figure.rows[0]
@@ -144,8 +161,7 @@ def test_cohort_rows_sorted_by_highest_grade_then_onset():
 
 
 def test_cumulative_incidence_rises_to_the_share_of_patients_with_an_episode():
-    result = Grader(engine="python").grade(ROOT / "examples" / "cohort.csv")
-    curves = {s.name: s for s in cohort_figure(result).incidence}
+    curves = {s.name: s for s in cohort_figure(graded(ROOT / "examples" / "cohort.csv")).incidence}
     assert set(curves) == {"CRS any grade", "CRS grade ≥ 3", "ICANS any grade", "ICANS grade ≥ 3"}
     for curve in curves.values():
         assert list(curve.values) == sorted(curve.values)
@@ -160,30 +176,97 @@ def test_distribution_under_several_systems_and_a_heat_map_for_large_cohorts(tmp
     path = tmp_path / "cohort.csv"
     write_cohort(path, 1500, seed=5)
     result = Grader(engine="python").grade(path)
-    lee = Grader(engine="python", system="lee2014").grade(path)
-    figure = cohort_figure(result, [lee])
+    figure = cohort_figure(graded(path), [graded(path, "lee2014")])
     assert len(figure.rows) > HEATMAP_ABOVE and figure.heatmap
     assert [(d.system, d.syndrome) for d in figure.distributions] == [
         ("ASTCT 2019", "CRS"), ("ASTCT 2019", "ICANS"), ("Lee 2014", "CRS")]
     assert all(sum(n for _, n in d.counts) == len(result.patients) for d in figure.distributions)
+    peaks = {p.patient_id: p.peak("crs") for p in result.patients}
+    crs = dict(figure.distributions[0].counts)
+    assert all(crs[g] == sum(1 for peak in peaks.values() if peak is not None and peak.grade == g) for g in range(6))
+    assert len({(d.colour, d.hatch) for d in figure.distributions}) == 3  # each bar group looks different
+    groups = figure.peak_groups()  # where each highest CRS grade begins, for the heat map's axis
+    assert [g for g, _, _ in groups] == sorted((g for g, _, _ in groups), reverse=True)
+    assert [(first, count) for _, first, count in groups] == [
+        (sum(n for _, _, n in groups[:i]), crs[g]) for i, (g, _, _) in enumerate(groups)]
 
 
-# --- drawn --------------------------------------------------------------------------------------------
+# --- drawn as SVG: the same panels, tiles, labels and colours as the model -----------------------------
 
-def test_course_svg_structure(tmp_path):
+def elements(root: ET.Element) -> dict[str, ET.Element]:
+    found = {}
+    for element in root.iter():
+        if element.get("id"):
+            assert element.get("id") not in found, f"id {element.get('id')} twice"
+            found[element.get("id")] = element
+    return found
+
+
+def texts(root: ET.Element) -> list[str]:
+    return ["".join(e.itertext()).strip() for e in root.iter(f"{SVG}text")]
+
+
+def check_tiles(found: dict[str, ET.Element], strip, tile_id: str, patient: str, labelled: bool = True) -> None:
+    """Each tile of a strip: its fill, its hatch, its printed grade and its <title>."""
+    for t in strip.tiles:
+        group = found[tile_id.format(day=t.day)]
+        rects = group.findall(f"{SVG}rect")
+        assert rects[0].get("fill") == t.colour
+        assert len(rects) == (2 if t.hatched else 1) and (not t.hatched or rects[1].get("fill").startswith("url(#"))
+        grade = f"grade {t.label}" if t.grade is not None else "not assessed"
+        criterion = f" — {t.criterion}" if t.criterion else ""
+        assert group.find(f"{SVG}title").text == f"Patient {patient}, day {t.day}: {strip.name} {grade}{criterion}"
+        label = found.get(tile_id.format(day=t.day) + "-label")
+        if labelled or not t.hatched:
+            assert label.text == t.label and label.get("fill", "#000000") == t.text_colour
+        else:
+            assert label is None
+
+
+def test_course_svg_shows_what_the_model_says(tmp_path, seed):
+    _, figure = seed
     out = tmp_path / "course.svg"
-    assert run("plot", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    assert run("plot", str(EXAMPLE), "-o", str(out), "-q").exit_code == 0
     root = ET.parse(out).getroot()
-    ids = {e.get("id") for e in root.iter() if e.get("id")}
-    for key in ("temperature", "oxygen", "vasopressors", "treatments", "grades"):
-        assert f"panel-{key}" in ids
-    assert {f"crs-day{d}" for d in range(14)} <= ids and {f"icans-day{d}" for d in range(14)} <= ids
-    assert "lane-dasatinib" in ids
-    texts = ["".join(e.itertext()).strip() for e in root.iter(f"{SVG}text")]
-    assert "days after infusion" in texts and "38 °C" in texts and "day 0 (infusion)" in texts
-    label = next(e for e in root.iter() if e.get("id") == "icans-day7-label")
-    assert "".join(label.itertext()).strip() == "4"
-    assert "not assessed (–)" in texts
+    found = elements(root)
+    assert root.find(f"{SVG}title").text == figure.title
+    assert [key.removeprefix("panel-") for key in found if key.startswith("panel-")] == list(figure.keys)
+    for strip in figure.panel("grades").strips:
+        check_tiles(found, strip, strip.name.lower() + "-day{day}", "case1")
+    for lane in figure.panel("treatments").event_lanes:
+        drawn = found[f"lane-{lane.name}"]
+        assert drawn.get("fill") == lane.colour and len(drawn.findall(f"{SVG}path")) == len(lane.days)
+    [temperature] = figure.panel("temperature").series
+    line = found["series-daily-maximum-temperature"]
+    assert line.find(f"{SVG}polyline").get("stroke") == temperature.colour
+    assert [c.find(f"{SVG}title").text for c in line.findall(f"{SVG}circle")] == [
+        f"day {d}: {v:g}" for d, v in zip(temperature.days, temperature.values, strict=True)]
+    assert found["lane-oxygen-support"].get("stroke") == figure.panel("oxygen").step_lane.colour
+    shown = texts(root)
+    assert {"days after infusion", "38 °C", "day 0 (infusion)", "max temp (°C)", "positive pressure",
+            "dasatinib"} <= set(shown)
+    assert [t for t in shown if t.startswith("grade ") or t.startswith("not assessed")] == [
+        "grade 0", "grade 1", "grade 2", "grade 3", "grade 4", "grade 5", "not assessed (–)"]
+    assert found["icans-day7-label"].text == "4"
+
+
+def test_a_day_not_assessed_is_hatched_and_says_why():
+    from crsgrade.svgfigures import course_svg
+
+    figure = course_of(rows({"day": 0, "temp_c": 37.0}, {"day": 3, "temp_c": 37.2},
+                            {"day": 4, "o2_device": "nasal_cannula", "o2_flow_lpm": 2}))
+    found = elements(ET.fromstring(course_svg(figure, "p7-")))
+    for strip in figure.panel("grades").strips:
+        check_tiles(found, strip, "p7-" + strip.name.lower() + "-day{day}", "p")
+    assert "not recorded" in found["p7-crs-day1"].find(f"{SVG}title").text
+    assert all(key.startswith("p7-") for key in found)  # inlined in a report, a figure's ids are its own
+
+
+def test_same_figure_same_bytes(tmp_path):
+    first, second = tmp_path / "a.svg", tmp_path / "b.svg"
+    for out in (first, second):
+        assert run("plot", str(ROOT / "examples" / "cohort.csv"), "--cohort", "-o", str(out), "-q").exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
 
 
 @pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")])
@@ -196,12 +279,70 @@ def test_plot_writes_each_format(tmp_path, suffix, magic):
 
 def test_plot_cohort_svg(tmp_path):
     out = tmp_path / "cohort.svg"
-    result = run("plot", str(ROOT / "examples" / "regrading.csv"), "--cohort", "--systems", "lee2014,penn",
-                 "-o", str(out), "-q")
+    source = ROOT / "examples" / "regrading.csv"
+    result = run("plot", str(source), "--cohort", "--systems", "lee2014,penn", "-o", str(out), "-q")
     assert result.exit_code == 0, result.output
-    ids = {e.get("id") for e in ET.parse(out).getroot().iter() if e.get("id")}
-    assert {"panel-swimmer", "panel-distribution", "panel-incidence", "R01-crs-day0", "R04-icans-day3"} <= ids
-    assert {"bars-ASTCT 2019-CRS-0", "bars-Lee 2014-CRS-3", "bars-Penn-CRS-na"} <= ids
+    root = ET.parse(out).getroot()
+    found = elements(root)
+    assert {"panel-swimmer", "panel-distribution", "panel-incidence", "R01-crs-day0", "R04-icans-day3"} <= set(found)
+    # ids are valid HTML ids: a system's name "ASTCT 2019" is written ASTCT-2019
+    assert {"bars-ASTCT-2019-CRS-0", "bars-Lee-2014-CRS-3", "bars-Penn-CRS-na"} <= set(found)
+    figure = cohort_figure(graded(source), [graded(source, "lee2014"), graded(source, "penn")])
+    for row in figure.rows:
+        for strip in row.strips:  # the grade printed only on graded days, as before
+            check_tiles(found, strip, f"{row.patient_id}-{strip.name.lower()}-day{{day}}", row.patient_id, False)
+        for day, therapy in row.markers:
+            assert f"{row.patient_id}-{therapy}-day{day}" in found
+    for group in figure.distributions:
+        for grade, count in group.counts:
+            bar = found[f"bars-{group.system.replace(' ', '-')}-{group.syndrome}-{'na' if grade is None else grade}"]
+            assert bar.find(f"{SVG}rect").get("fill") == group.colour
+            assert bar.find(f"{SVG}text").text == str(count) and f": {count} patients" in bar.find(f"{SVG}title").text
+    for curve in figure.incidence:
+        assert found["incidence-" + re.sub(r"[^A-Za-z0-9_-]+", "-", curve.name)].get("stroke") == curve.colour
+    assert {"% of patients with a first episode", "highest grade (– not gradable)", "tocilizumab", "steroids",
+            "not assessed (–)"} <= set(texts(root))
+
+
+def test_a_large_cohort_is_a_heat_map_per_syndrome_drawn_as_runs(tmp_path):
+    """Every patient a row of each heat map, in the figure's order; each run of equal grade one
+    rectangle whose fill and <title> (patient, days, grade) match the model's tiles."""
+    from crsgrade.synthetic import write_cohort
+
+    path = tmp_path / "cohort.csv"
+    write_cohort(path, 1500, seed=5)
+    out = tmp_path / "heat.svg"
+    assert run("plot", str(path), "--cohort", "-o", str(out), "-q").exit_code == 0
+    found = elements(ET.parse(out).getroot())
+    figure = cohort_figure(graded(path))
+    assert figure.heatmap and "panel-heatmap" in found
+    for number, name in enumerate(["CRS", "ICANS"]):
+        heatmap = found[f"heatmap-{name.lower()}"]
+        assert [g.get("id") for g in heatmap.findall(f"{SVG}g")] == [
+            f"{r.patient_id}-{name.lower()}" for r in figure.rows]
+        for row in figure.rows:
+            drawn = []
+            for rect in found[f"{row.patient_id}-{name.lower()}"].findall(f"{SVG}rect"):
+                said = re.fullmatch(rf"Patient {row.patient_id}, days? (-?\d+)(?:–(-?\d+))?: {name} (.+)",
+                                    rect.find(f"{SVG}title").text)
+                first, last = int(said[1]), int(said[2] or said[1])
+                drawn += [(day, said[3], rect.get("fill")) for day in range(first, last + 1)]
+            tiles = row.strips[number].tiles
+            assert drawn == [(t.day, f"grade {t.grade}" if t.grade is not None else "not assessed", t.colour)
+                             for t in tiles]
+    assert len(found) < 10 * len(figure.rows)  # runs, not a tile per day
+    groups = {f"grade {g} ({n})" for g, _, n in figure.peak_groups()}
+    assert groups & set(texts(ET.parse(out).getroot())) == groups
+
+
+def test_a_large_cohort_draws_as_png_too(tmp_path):
+    from crsgrade.synthetic import write_cohort
+
+    path = tmp_path / "cohort.csv"
+    write_cohort(path, 1500, seed=5)
+    out = tmp_path / "heat.png"
+    assert run("plot", str(path), "--cohort", "-o", str(out), "-q").exit_code == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -116,6 +116,47 @@ def test_report_under_another_system(tmp_path):
     assert "CARTOX grading report" in text and "CRES" in text and "CARTOX-CRES-3-PARTIAL-SEIZURE" in text
 
 
+def test_the_same_input_writes_the_same_report(tmp_path):
+    """Byte for byte, but for the time it was generated."""
+    first, _ = report(tmp_path, ROOT / "examples" / "cohort.csv")
+    text = first.read_bytes()
+    second, _ = report(tmp_path, ROOT / "examples" / "cohort.csv")
+    generated = re.compile(rb"generated</th><td>[^<]+<")
+    assert generated.sub(b"", text) == generated.sub(b"", second.read_bytes())
+
+
+def test_a_cohort_report_stays_small(tmp_path):
+    """Figures written from the model, not through a plotting library's SVG: at most 40 KB of
+    HTML a patient (the course figure with a <title> on each grade tile, and the tables)."""
+    from crsgrade.synthetic import write_cohort
+
+    cohort = tmp_path / "cohort.csv"
+    write_cohort(cohort, 1500, seed=4)
+    path, text = report(tmp_path, cohort)
+    patients = text.count('class="patient"')
+    assert patients > 40  # the cohort figure is a heat map
+    assert path.stat().st_size / patients < 40_000
+
+
+def test_the_report_shows_progress_only_on_a_terminal(monkeypatch, tmp_path):
+    import io
+
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    import crsgrade.cli as cli
+
+    screen = io.StringIO()
+    monkeypatch.setattr(cli, "_err", Console(file=screen, force_terminal=True, width=100))
+    monkeypatch.setattr(cli, "_PROGRESS_PATIENTS", 0)
+    command = ["report", str(ROOT / "examples" / "cohort.csv"), "-o", str(tmp_path / "r.html")]
+    assert CliRunner().invoke(cli.app, command).exit_code == 0
+    assert "writing the report" in screen.getvalue()
+    screen.truncate(0)
+    assert CliRunner().invoke(cli.app, [*command, "-q"]).exit_code == 0
+    assert screen.getvalue().strip("\x00") == ""
+
+
 def test_report_needs_an_html_name(tmp_path):
     result = run("report", str(EXAMPLE), "-o", str(tmp_path / "report.pdf"))
     assert result.exit_code == 1 and "the report is HTML; use a name ending in .html" in result.stderr
@@ -154,35 +195,44 @@ def _open_offline(path: Path, check):
 
 
 @needs_browser
-@pytest.mark.parametrize("source", ["example", "synthetic"])
-def test_renders_offline_in_chromium(tmp_path, source):
+@pytest.mark.parametrize("source, patient_days", [("example", 0), ("synthetic", 400), ("heat map", 1500)])
+def test_renders_offline_in_chromium(tmp_path, source, patient_days):
     if source == "example":
-        path, _ = report(tmp_path, EXAMPLE)
-        patients = 1
+        path, text = report(tmp_path, EXAMPLE)
     else:
         from crsgrade.synthetic import write_cohort
 
         cohort = tmp_path / "cohort.csv"
-        write_cohort(cohort, 400, seed=3)
+        write_cohort(cohort, patient_days, seed=3)
         path, text = report(tmp_path, cohort)
-        patients = text.count('class="patient"')
-        assert patients > 5
+    anchors = re.findall(r'<article class="patient" id="([^"]+)"', text)
+    assert len(anchors) == (1 if source == "example" else len(set(re.findall(r"^(P\d+),", (tmp_path / "cohort.csv")
+                                                                          .read_text(), re.M))))
 
     def check(page):
         for section in SECTIONS:
             assert page.locator(f"#{section}").count() == 1, section
-        assert page.locator("article.patient").count() == patients
+        # every patient present: in the contents, with an article, and a row of the cohort figure
+        assert page.locator("article.patient").evaluate_all("els => els.map(e => e.id)") == anchors
+        assert page.locator("#patient-index a").count() == len(anchors)
+        rows = page.locator("#cohort-heatmap-crs > g" if source == "heat map"
+                            else "#cohort-figure svg [id$='-crs-day0']")
+        assert rows.count() == len(anchors)
         box = page.locator("#cohort-figure svg").bounding_box()
         assert box and box["width"] > 300 and box["height"] > 200
-        tile = page.locator("article.patient svg [id$='crs-day0']").first
-        assert tile.is_visible()
+        for tile in (page.locator("article.patient svg [id$='crs-day0']").first,
+                     page.locator("article.patient svg [id$='crs-day0']").last):
+            tile.scroll_into_view_if_needed()  # a patient is laid out when it comes into view
+            assert tile.is_visible()
         page.emulate_media(media="print")
         assert not page.locator("nav").is_visible()  # the contents are not printed
+        assert page.locator("article.patient").evaluate_all(
+            "els => els.every(e => getComputedStyle(e).breakBefore === 'page')")  # a patient a page
         return page.pdf(format="A4")
 
     pdf = _open_offline(path, check)
     pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
-    assert pages >= patients + 1  # each patient starts a page
+    assert pages >= len(anchors) + 1  # each patient starts a page
 
 
 def test_patient_anchors_are_valid_ids(tmp_path):
@@ -193,3 +243,29 @@ def test_patient_anchors_are_valid_ids(tmp_path):
     parser.feed(text)
     assert {"patient-P-1", "patient-P-1-1", "patient--b-"} <= set(parser.ids)
     assert '<a href="#patient-P-1-1">P-1</a>' in text and "Patient &lt;b&gt;" in text
+
+
+def test_hostile_ids_and_treatments_are_text_in_the_figures(tmp_path):
+    source = tmp_path / "hostile.csv"
+    source.write_text('patient_id,day,temp_c,other_treatment\n"<script>x</script>",0,38.2,"<img src=x onerror=y>"\n'
+                      '"a""b\'&c",0,37.1,\n', encoding="utf-8")
+    _, text = report(tmp_path, source)
+    assert "<script" not in text and "<img" not in text
+    assert "Patient &lt;script&gt;x&lt;/script&gt;, day 0: CRS grade 1" in text  # a tile's title
+    assert "&lt;img src=x onerror=y&gt;, day 0" in text  # a treatment's dose
+    parser = _Ids()
+    parser.feed(text)
+    assert parser.fetching == [] and len(parser.ids) == len(set(parser.ids))
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in parser.ids)
+
+
+def test_the_report_does_not_load_the_plotting_library(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; from crsgrade.cli import app\n"
+            "app(['report', sys.argv[1], '-o', sys.argv[2], '-q'], standalone_mode=False)\n"
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "r.html")], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import io
 import json
 import os
@@ -18,7 +19,7 @@ import typer
 import typer.core
 from rich.console import Console
 from rich.padding import Padding
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from . import __version__
@@ -512,6 +513,55 @@ def _systems(values: list[str]) -> list[str]:
     return chosen
 
 
+def _graded_frames(grader: Grader, file: Path, infusion_date: datetime.datetime | None, skip_invalid: bool,
+                   quiet: bool) -> tuple[list, Accounting]:
+    """Grades a file through the pipeline of `grade` (Grader.frames): its graded frames."""
+    accounting = Accounting()
+    with _progress(file, quiet, "grading") as progress:
+        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress))
+    return frames, accounting
+
+
+def _said(accounting: Accounting, quiet: bool) -> None:
+    summary_ = accounting.summary()
+    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
+
+
+# A report of this many patients takes about a second or more to write: show progress.
+_PROGRESS_PATIENTS = 300
+
+
+@contextlib.contextmanager
+def _patient_progress(patients: int, quiet: bool, what: str):
+    """A progress bar over patients on stderr for long runs; nothing when stderr is not a terminal."""
+    if quiet or patients < _PROGRESS_PATIENTS or not _err.is_terminal:
+        yield None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("patients"), TimeElapsedColumn())
+    with Progress(*columns, console=_err, transient=True) as progress:
+        task = progress.add_task(what, total=patients)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while the report is built: it makes hundreds of thousands of
+    objects that all live to the end (every graded day, tile and line of the page), which the
+    collector would otherwise go over again and again, for a sixth of the report's time."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+_FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
 @app.command()
 def plot(
     file: FileArgument,
@@ -534,31 +584,46 @@ def plot(
     treatments, laboratory values, daily grades), or with --cohort the cohort's grades per
     patient, the distribution of highest grades and the cumulative incidence."""
     _not_the_input(file, output)
-    from .drawing import FORMATS, draw_cohort, draw_course, save
-    from .figures import cohort_figure, course_figures
+    from .figures import Graded, cohort_figure, course_figures
 
     kind = output.suffix.lower().lstrip(".")
-    if kind not in FORMATS:
+    if kind not in _FIGURE_FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
     others = [name for name in _systems(systems) if name != system]
-    grader, frames, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
+    _said(accounting, quiet)
     if cohort:
-        when = infusion_date.date() if infusion_date else None
-        compared = [Grader(engine=engine.value, system=name).grade(file, infusion_date=when, skip_invalid=skip_invalid)
-                    for name in others]
-        figure = draw_cohort(cohort_figure(result, compared))
-        with _writing(output) as handle:
-            save(figure, handle, kind)
+        compared = []
+        for name in others:
+            other = Grader(engine=engine.value, system=name)
+            compared.append(Graded.of(other, _graded_frames(other, file, infusion_date, skip_invalid, True)[0]))
+        _write_figure(cohort_figure(Graded.of(grader, frames), compared), output, kind)
         return
-    known = [p.patient_id for p in result.patients]
+    known = list(dict.fromkeys(pid for frame in frames for pid in frame["patient_id"].unique(maintain_order=True)))
     if patient is None and len(known) > 1:
         raise CrsgradeError(f"{file} has {len(known)} patients; choose one with --patient"
                             f" ({capped(known)}) or draw them all with --cohort")
     chosen = patient if patient is not None else known[0]
     if chosen not in known:
         raise CrsgradeError(f"no patient '{chosen}' in the file; patients: {capped(known)}")
-    figure = course_figures(grader, result, frames, only=chosen)[chosen]
-    drawn = draw_course(figure)
+    _write_figure(course_figures(grader, Graded.of(grader, frames, only=chosen))[chosen], output, kind)
+
+
+def _write_figure(figure, output: Path, kind: str) -> None:
+    """SVG written straight from the figure model; PNG and PDF drawn with matplotlib."""
+    from .figures import CohortFigure
+
+    if kind == "svg":
+        from .svg import document
+        from .svgfigures import cohort_svg, course_svg
+
+        drawn = cohort_svg(figure) if isinstance(figure, CohortFigure) else course_svg(figure)
+        _emit(text=document(drawn), output=output)
+        return
+    from .drawing import draw_cohort, draw_course, save
+
+    drawn = draw_cohort(figure) if isinstance(figure, CohortFigure) else draw_course(figure)
     with _writing(output) as handle:
         save(drawn, handle, kind)
 
@@ -579,15 +644,21 @@ def report(
     where every input row went, the cohort with its figure and registry fields, discrepancies
     with reported grades, and each patient's course, daily grades with reasons, and episodes."""
     _not_the_input(file, output)
-    from .figures import cohort_figure, course_figures
+    from .figures import Graded, cohort_figure, course_figures
     from .report import file_digest, render
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
-    grader, frames, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
-    digest = None if str(file) == "-" else file_digest(file)
-    text = render(result, grader.ruleset, cohort_figure(result), course_figures(grader, result, frames),
-                  "standard input" if str(file) == "-" else file.name, digest)
+    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
+    with _collector_paused():
+        result = grader.result(frames, accounting)
+        _said(accounting, quiet)
+        digest = None if str(file) == "-" else file_digest(file)
+        graded = Graded.of(grader, frames)
+        with _patient_progress(len(result.patients), quiet, "writing the report") as progress:
+            text = render(result, grader.ruleset, cohort_figure(graded), course_figures(grader, graded),
+                          "standard input" if str(file) == "-" else file.name, digest, progress=progress)
     _emit(text=text, output=output)
 
 

@@ -1,7 +1,9 @@
 """One self-contained HTML file that a trial monitor or registry can open, read, print and archive.
 
 Everything is inside the file — styles, and the figures as inline SVG — so it opens with no
-network at all and never asks for anything outside itself. It records what produced it (crsgrade
+network at all and never asks for anything outside itself. A browser lays out a patient only
+when it comes into view (`content-visibility: auto`; printed, every patient is laid out), so a
+report of thousands of patients opens in seconds. It records what produced it (crsgrade
 version, rule set and its hash, every setting beside its default, the input's hash and the time),
 where every input row went, the cohort, and each patient's course with the daily grades and
 the reasons for them.
@@ -13,14 +15,17 @@ import datetime
 import hashlib
 import html
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, cast
 
 from . import __version__
 from .episodes import CohortSummary, SyndromeSummary, episodes, summarise
 from .figures import CohortFigure, CourseFigure
 from .results import GradedDay, GradingResult, SyndromeGrade
 from .ruleset import RuleSet
+from .svgfigures import cohort_svg, course_svg
+from .syndromes import Syndrome
 
 _CSS = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #111; max-width: 1100px; margin: 1.5em auto; padding: 0 1em; }
@@ -37,10 +42,11 @@ td.na { background: repeating-linear-gradient(45deg, #e6e6e6, #e6e6e6 3px, #fff 
 figure { margin: 0.5em 0 1em; }
 figure svg { max-width: 100%; height: auto; }
 nav ol { columns: 4; font-size: 0.9em; }
+.patient { content-visibility: auto; contain-intrinsic-size: auto 1800px; }
 @media print {
   body { font-size: 10pt; max-width: none; margin: 0; }
   nav { display: none; }
-  .patient { break-before: page; }
+  .patient { break-before: page; content-visibility: visible; }
   tr, figure { break-inside: avoid; }
   a { color: inherit; text-decoration: none; }
 }
@@ -55,9 +61,12 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = Fa
     """A table; with no header text, a table of name-value rows (the first cell a header)."""
     keyed = not any(headers)
 
+    def cell(i: int, c: Any) -> str:
+        tag = "th" if keyed and i == 0 else "td"
+        return f"<{tag}>{c if raw else _e(c)}</{tag}>"
+
     def cells(row: Sequence[Any]) -> str:
-        return "".join(f"<{'th' if keyed and i == 0 else 'td'}>{c if raw else _e(c)}</{'th' if keyed and i == 0 else 'td'}>"
-                       for i, c in enumerate(row))
+        return "".join(cell(i, c) for i, c in enumerate(row))
 
     body = "".join(f"<tr>{cells(row)}</tr>" for row in rows)
     if keyed:
@@ -83,8 +92,9 @@ def _grade_cell(grade: SyndromeGrade) -> str:
 
 def _reason(grade: SyndromeGrade) -> str:
     text = _e(grade.reason)
-    if grade.rule_ids:
-        text += f'<br><span class="muted">{_e(" ".join(grade.rule_ids))}</span>'
+    rule_ids = grade.rule_ids
+    if rule_ids:
+        text += f'<br><span class="muted">{_e(" ".join(rule_ids))}</span>'
     if grade.not_recorded:
         text += f'<br><span class="muted">could be higher: {_e(", ".join(grade.not_recorded))} not recorded</span>'
     return text
@@ -109,7 +119,8 @@ def _header(result: GradingResult, ruleset: RuleSet, source: str, digest: str | 
     parts = [f'<header id="header"><h1>{_e(manifest.name)} grading report</h1>',
              _table(("", ""), rows)]
     if settings:
-        parts.append("<h3>Settings</h3>" + _table(("setting", "value", "default", "what it decides"), settings, raw=True))
+        headers = ("setting", "value", "default", "what it decides")
+        parts.append("<h3>Settings</h3>" + _table(headers, settings, raw=True))
     else:
         parts.append(f'<p class="muted">{_e(manifest.name)} has no settings.</p>')
     return "".join(parts) + "</header>"
@@ -174,9 +185,15 @@ def _discrepancies(result: GradingResult, summary: CohortSummary) -> str:
     return "".join(parts) + "</section>"
 
 
-def _day_row(day: GradedDay, labels: dict[str, str]) -> str:
+def _graded(labels: Mapping[str, str]) -> list[tuple[Syndrome, str]]:
+    """The syndromes a system grades (its rule set declares them among SYNDROMES), with its
+    names for them, in its order."""
+    return [(cast("Syndrome", syndrome), label) for syndrome, label in labels.items()]
+
+
+def _day_row(day: GradedDay, labels: Mapping[str, str]) -> str:
     cells = [f"<td>{day.day}</td>"]
-    for syndrome in labels:
+    for syndrome, _ in _graded(labels):
         grade = day.syndrome(syndrome)
         cells += [_grade_cell(grade), f"<td>{_reason(grade)}</td>"]
     extra = (list(day.therapies) + list(day.notes) + ([day.note] if day.note else [])
@@ -206,9 +223,9 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
     episode_rows = [
         (label, e.onset_day, e.peak_grade, e.peak_day, e.last_day,
          "not resolved" if e.resolution_day is None else e.resolution_day, e.duration_days)
-        for syndrome, label in labels.items() for e in episodes(patient.days, syndrome)
+        for syndrome, label in _graded(labels) for e in episodes(patient.days, syndrome)
     ]
-    registry = [[label] + _registry_cells(getattr(summary, syndrome)) for syndrome, label in labels.items()]
+    registry = [[label, *_registry_cells(getattr(summary, syndrome))] for syndrome, label in labels.items()]
     return "".join([
         f'<article class="patient" id="{anchor}"><h2>Patient {_e(patient.patient_id)}</h2>',
         f"<figure>{course_svg}</figure>",
@@ -224,32 +241,36 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
 
 
 def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, courses: dict[str, CourseFigure],
-           source: str, digest: str | None, generated: datetime.datetime | None = None) -> str:
-    """The report as one HTML document."""
-    from .drawing import draw_cohort, draw_course, svg_text
-
-    generated = (generated or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds")
+           source: str, digest: str | None, generated: datetime.datetime | None = None,
+           progress: Callable[[int, int], None] | None = None) -> str:
+    """The report as one HTML document; `progress` is told (patients written, patients) as the
+    patients are written."""
+    when = (generated or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds")
     summary = summarise(result)
     by_id = {p.patient_id: p for p in summary.patients}
     anchors = _anchors([p.patient_id for p in result.patients])
     nav = "".join(f'<li><a href="#{anchors[p.patient_id]}">{_e(p.patient_id)}</a></li>' for p in result.patients)
-    patients = "".join(
-        _patient(result, p, by_id[p.patient_id], svg_text(draw_course(courses[p.patient_id]), f"p{n}-"),
-                 anchors[p.patient_id])
-        for n, p in enumerate(result.patients))
+    written = []
+    for n, p in enumerate(result.patients):
+        written.append(_patient(result, p, by_id[p.patient_id], course_svg(courses[p.patient_id], f"p{n}-"),
+                                anchors[p.patient_id]))
+        if progress is not None and (n % 50 == 49 or n == len(result.patients) - 1):
+            progress(n + 1, len(result.patients))
+    patients = "".join(written)
     references = "".join(
-        f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>" for r in ruleset.manifest.references.values())
+        f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>"
+        for r in ruleset.manifest.references.values())
     title = f"{ruleset.manifest.name} grading report — {source}"
     return "".join([
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        _header(result, ruleset, source, digest, generated),
+        _header(result, ruleset, source, digest, when),
         '<nav><h2>Contents</h2><ol><li><a href="#inputs">Inputs</a></li><li><a href="#cohort">Cohort</a></li>'
         '<li><a href="#discrepancies">Against reported grades</a></li></ol>'
         f'<h3>Patients</h3><ol id="patient-index">{nav}</ol></nav>',
         _inputs(result),
-        _cohort(result, summary, svg_text(draw_cohort(cohort), "cohort-")),
+        _cohort(result, summary, cohort_svg(cohort, "cohort-")),
         _discrepancies(result, summary),
         f'<section id="patients"><h2>Patients</h2>{patients}</section>',
         f'<footer id="references"><h2>References</h2><ul>{references}</ul>'
