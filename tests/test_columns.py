@@ -20,7 +20,7 @@ def test_every_column_declares_everything(name):
     assert spec.description.strip() and spec.label.strip(), name
     assert isinstance(spec.unit, str) and isinstance(spec.aliases, tuple)
     assert spec.combine in COMBINE
-    assert spec.figure in (None, "labs")
+    assert spec.figure in (None, "labs", "counts")
     assert spec.group is None or COLUMNS[spec.group].combine == "attribution"
     for alias in spec.aliases:
         assert column_for(alias) == name

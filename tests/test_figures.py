@@ -94,9 +94,12 @@ def test_grade_strips_print_every_grade(seed):
 def test_each_tile_carries_the_criterion_that_set_its_grade(seed):
     result, figure = seed
     strips = {s.name: s for s in figure.panel("grades").strips}
-    for day, tile in zip(result.patients[0].days, strips["CRS"].tiles, strict=True):
-        assert tile.criterion == f"{day.crs.reason} ({' '.join(day.crs.rule_ids)})"
-    assert strips["CRS"].tiles[3].criterion.startswith("fever 39.4 °C with hypotension needing one vasopressor")
+    tiles = {tile.day: tile for tile in strips["CRS"].tiles}
+    for day in result.patients[0].days:
+        rules = " ".join(day.crs.rule_ids)
+        assert tiles[day.day].criterion == (f"{day.crs.reason} ({rules})" if rules else day.crs.reason)
+    assert tiles[-5].criterion == "not gradable: temp_c not recorded" and tiles[-4].criterion == "not recorded"
+    assert tiles[3].criterion.startswith("fever 39.4 °C with hypotension needing one vasopressor")
     missing = course_of(rows({"day": 0, "temp_c": 37.0}, {"day": 2, "temp_c": 37.2})).panel("grades").strips[0].tiles[1]
     assert (missing.grade, missing.criterion) == (None, "not recorded")
 
@@ -371,3 +374,13 @@ def test_plot_a_patient_of_the_synthetic_cohort(tmp_path):
     assert result.exit_code == 0, result.output
     ids = {e.get("id") for e in ET.parse(out).getroot().iter() if e.get("id")}
     assert {"panel-grades", "lane-tocilizumab", "crs-day-2"} <= ids
+
+
+def test_blood_counts_lane_with_the_icaht_thresholds():
+    figure = course_of(rows({"day": -5, "anc": 900, "platelets": 60, "baseline": True},
+                            {"day": 2, "anc": 80, "platelets": 30}, {"day": 3, "platelets": 25}))
+    counts = figure.panel("counts")
+    assert counts.log and counts.reference_lines == ((500.0, "ANC 500"), (100.0, "ANC 100"))
+    by_name = {s.name: dict(zip(s.days, s.values, strict=True)) for s in counts.series}
+    assert by_name == {"ANC (/µL)": {-5: 900, 2: 80}, "platelets (×10⁹/L)": {-5: 60, 2: 30, 3: 25}}
+    assert "counts" not in course_of(rows({"day": 0, "temp_c": 38.5})).keys

@@ -15,6 +15,7 @@ matplotlib.use("Agg")  # no display: files only
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from .figures import (
     MARKER_COLOURS,
@@ -43,7 +44,7 @@ def _style():
         yield
 
 
-_HEIGHTS = {"temperature": 1.6, "blood_pressure": 1.3, "oxygen": 0.9, "vasopressors": 0.8, "labs": 1.6}
+_HEIGHTS = {"temperature": 1.6, "blood_pressure": 1.3, "oxygen": 0.9, "vasopressors": 0.8, "labs": 1.6, "counts": 1.6}
 
 
 def _strip_height(panel: Panel) -> float:
@@ -67,6 +68,9 @@ def _draw_panel(ax, panel: Panel) -> None:
     ax.set_ylabel(panel.y_label)
     if panel.log:
         ax.set_yscale("log")
+        # plain numbers, as the SVG writes them: with maths text off, matplotlib's default log
+        # labels would print their TeX source
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}"))
     for s in panel.series:
         ax.plot(s.days, s.values, marker="o", markersize=3, color=s.colour, linestyle="--" if s.dashed else "-",
                 label=s.name)

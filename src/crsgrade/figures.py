@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .observations import COLUMNS, LABS, THERAPIES
+from .hematotoxicity import load_hematotoxicity
+from .observations import COLUMNS, COUNTS, LABS, THERAPIES
 from .syndromes import Syndrome
 
 if TYPE_CHECKING:
@@ -234,6 +235,15 @@ def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[Syndrome, s
         panels.append(Panel("labs", "laboratory (log)", log=True, series=tuple(
             series(f"{COLUMNS[name].label} ({COLUMNS[name].unit})", name, LINE_COLOURS[(i + 3) % len(LINE_COLOURS)])
             for i, name in enumerate(labs))))
+    counts = [name for name in COUNTS if any(d[name] is not None for d in days)]
+    if counts:
+        # the ANC thresholds early ICAHT counts days below, from its rule file
+        thresholds = load_hematotoxicity().icaht.counting.early_thresholds.values()
+        panels.append(Panel("counts", "blood counts (log)", log=True, series=tuple(
+            series(f"{COLUMNS[name].label} ({COLUMNS[name].unit})", name, LINE_COLOURS[(i + 1) % len(LINE_COLOURS)])
+            for i, name in enumerate(counts)),
+            reference_lines=tuple((value, f"ANC {value:g}") for value in sorted(thresholds, reverse=True))
+            if "anc" in counts else ()))
     panels.append(Panel("grades", "grade", strips=_strips(days, labels, _span(x_range))))
     patient_id = days[0]["patient_id"]
     title = f"Patient {patient_id}: clinical course and {' and '.join(labels.values())} grades ({system_name})"
@@ -244,7 +254,7 @@ def day_columns(labels: Mapping[Syndrome, str]) -> list[str]:
     """The columns of a graded frame that the figures read."""
     graded = [f"{s}_{part}" for s in labels for part in ("grade", "reason", "rules")]
     return ["patient_id", "day", "f.temp_c", "sbp_min", "dbp_min", "f.o2_class", "vasopressors", *THERAPIES,
-            "other_treatment", *LABS, *graded]
+            "other_treatment", *LABS, *COUNTS, *graded]
 
 
 def patients_days(frames: Iterable[pl.DataFrame], labels: Mapping[Syndrome, str],

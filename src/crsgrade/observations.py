@@ -416,7 +416,7 @@ class Observation(BaseModel):
     # Blood counts and chemistry, for hematotoxicity (hematotoxicity.py, rules/hematotoxicity/):
     # each day's worst value; a row marked `baseline` is the draw before lymphodepletion.
     anc: float | None = column(
-        None, ge=0, le=100000.0, combine="lowest", label="ANC", unit="/µL",
+        None, ge=0, le=100000.0, combine="lowest", label="ANC", unit="/µL", figure="counts",
         aliases=("neutrophils", "absolute_neutrophil_count", "anc_ul", "neutrophil_count"),
         description=("absolute neutrophil count, /µL (the day's lowest): CAR-HEMATOTOX at baseline, ICAHT after"
                      " infusion"))
@@ -425,7 +425,7 @@ class Observation(BaseModel):
         aliases=("hb", "hgb", "haemoglobin", "hemoglobin_g_dl"),
         description="hemoglobin, g/dL (the day's lowest): CAR-HEMATOTOX at baseline")
     platelets: float | None = column(
-        None, ge=0, le=5000.0, combine="lowest", label="platelets", unit="×10⁹/L",
+        None, ge=0, le=5000.0, combine="lowest", label="platelets", unit="×10⁹/L", figure="counts",
         aliases=("plt", "platelet_count", "platelets_10_9_l"),
         description="platelet count, ×10⁹/L (the day's lowest): CAR-HEMATOTOX at baseline; EASIX")
     ldh: float | None = column(
@@ -579,6 +579,7 @@ def _spec(name: str) -> ColumnSpec:
 COLUMNS: dict[str, ColumnSpec] = {name: _spec(name) for name in Observation.model_fields}
 # Laboratory values drawn in the course figure (not graded).
 LABS = tuple(name for name, spec in COLUMNS.items() if spec.figure == "labs")
+COUNTS = tuple(name for name, spec in COLUMNS.items() if spec.figure == "counts")
 
 
 def field_kinds(name: str) -> tuple[Any, ...]:

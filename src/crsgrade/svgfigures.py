@@ -48,7 +48,7 @@ from .svg import (
 )
 
 WIDTH = 900
-_HEIGHTS = {"temperature": 150, "blood_pressure": 120, "oxygen": 80, "vasopressors": 70, "labs": 150}
+_HEIGHTS = {"temperature": 150, "blood_pressure": 120, "oxygen": 80, "vasopressors": 70, "labs": 150, "counts": 150}
 _GAP = 18  # between panels
 _LABEL_CHARACTERS = 28  # a longer lane or patient name is cut (in full in its <title>)
 
