@@ -238,3 +238,15 @@ def test_an_unknown_reference_is_refused(tmp_path):
                                              "ref: nobody2020, where: \"x\""))
     with pytest.raises(RuleFileError, match="unknown reference 'nobody2020'"):
         load_hematotoxicity(folder)
+
+
+def test_the_report_and_explain_show_hematotoxicity(tmp_path):
+    runner = CliRunner()
+    example = EXAMPLE.parent / "hematotoxicity.csv"
+    report = tmp_path / "report.html"
+    assert runner.invoke(app, ["report", str(example), "-o", str(report), "-q"]).exit_code == 0
+    page = report.read_text(encoding="utf-8")
+    assert page.count("<h3>Hematotoxicity</h3>") == 2 and "ICAHT-EARLY-3-ANC-500-14-DAYS" in page
+    assert "Rejeski K, Subklewe M" in page  # the scores' references join the system's
+    shown = runner.invoke(app, ["explain", str(example), "--patient", "H01", "--day", "12", "-q"]).stdout
+    assert "blood: ANC 320.0 /µL, platelets 48.0 ×10⁹/L, G-CSF given" in " ".join(shown.split()).replace("│ ", "")

@@ -649,7 +649,8 @@ def report(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
-    grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
+    grading, scoring = _score_sets(_parse_sets(set_))
+    grader = Grader(rules, grading, engine.value, system=system)
     frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
     with _collector_paused():
         result = grader.result(frames, accounting)
@@ -658,7 +659,8 @@ def report(
         graded = Graded.of(grader, frames)
         with _patient_progress(len(result.patients), quiet, "writing the report") as progress:
             text = render(result, grader.ruleset, cohort_figure(graded), course_figures(grader, graded),
-                          "standard input" if str(file) == "-" else file.name, digest, progress=progress)
+                          "standard input" if str(file) == "-" else file.name, digest, progress=progress,
+                          score_settings=scoring)
     _emit(text=text, output=output)
 
 

@@ -155,6 +155,19 @@ class HematotoxSummary(BaseModel):
     m_easix_baseline: float | None
     easix_by_day: dict[int, float] = {}
 
+    def recorded(self) -> bool:
+        """Whether the record held anything these scores could use."""
+        return (self.car_hematotox_score is not None or self.icaht_early_grade is not None
+                or self.icaht_late_grade is not None or self.easix_baseline is not None or self.gcsf_days > 0)
+
+    def score_text(self) -> str:
+        """CAR-HEMATOTOX as tables show it: "2 to 6, high", "0, low", "–"."""
+        if self.car_hematotox_score is None:
+            return "–"
+        score = (f"{self.car_hematotox_score}" if self.car_hematotox_max == self.car_hematotox_score
+                 else f"{self.car_hematotox_score} to {self.car_hematotox_max}")
+        return f"{score}, {self.car_hematotox_risk or 'risk not known'}"
+
 
 @dataclass(frozen=True)
 class Hematotoxicity:

@@ -22,6 +22,7 @@ from typing import Any, cast
 from . import __version__
 from .episodes import CohortSummary, SyndromeSummary, episodes, summarise
 from .figures import CohortFigure, CourseFigure
+from .hematotoxicity import HematotoxSummary, load_hematotoxicity
 from .results import GradedDay, GradingResult, SyndromeGrade
 from .ruleset import RuleSet
 from .svgfigures import cohort_svg, course_svg
@@ -157,7 +158,7 @@ _REGISTRY = ("highest grade", "on day", "onset day", "resolution day", "days", "
 def _cohort(result: GradingResult, summary: CohortSummary, figure_svg: str) -> str:
     labels = result.labels
     cohort_rows = [(label, *summary.cohort[syndrome].cells()) for syndrome, label in labels.items()]
-    registry = [[p.patient_id] + [c for syndrome in labels for c in _registry_cells(getattr(p, syndrome))]
+    registry = [[p.patient_id] + [c for syndrome, _ in _graded(labels) for c in _registry_cells(p.syndromes[syndrome])]
                 for p in summary.patients]
     headers = ["patient"] + [f"{label} {h}" for label in labels.values() for h in _REGISTRY]
     return "".join([
@@ -216,6 +217,21 @@ def _anchors(patient_ids: Sequence[str]) -> dict[str, str]:
     return anchors
 
 
+def _hematotoxicity(h: HematotoxSummary) -> str:
+    """A patient's CAR-HEMATOTOX, ICAHT, G-CSF days and EASIX, when the record held any."""
+    if not h.recorded():
+        return ""
+
+    def grade(value: int | None, rules: tuple[str, ...]) -> str:
+        return "–" if value is None else f"{value} ({' '.join(rules)})" if rules else str(value)
+    row = (h.score_text(), ", ".join(h.car_hematotox_missing), " ".join(h.car_hematotox_rules),
+           grade(h.icaht_early_grade, h.icaht_early_rules), grade(h.icaht_late_grade, h.icaht_late_rules),
+           h.gcsf_days, "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
+    return "<h3>Hematotoxicity</h3>" + _table(
+        ("CAR-HEMATOTOX", "not recorded", "its items", "early ICAHT", "late ICAHT", "G-CSF days", "baseline EASIX"),
+        [row])
+
+
 def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: str) -> str:
     labels = result.labels
     head = "".join(f"<th>{_e(label)}</th><th>{_e(label)}: why</th>" for label in labels.values())
@@ -225,7 +241,7 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
          "not resolved" if e.resolution_day is None else e.resolution_day, e.duration_days)
         for syndrome, label in _graded(labels) for e in episodes(patient.days, syndrome)
     ]
-    registry = [[label, *_registry_cells(getattr(summary, syndrome))] for syndrome, label in labels.items()]
+    registry = [[label, *_registry_cells(summary.syndromes[syndrome])] for syndrome, label in _graded(labels)]
     return "".join([
         f'<article class="patient" id="{anchor}"><h2>Patient {_e(patient.patient_id)}</h2>',
         f"<figure>{course_svg}</figure>",
@@ -236,17 +252,19 @@ def _patient(result: GradingResult, patient, summary, course_svg: str, anchor: s
         _table(("syndrome", "onset day", "peak grade", "peak day", "last day", "resolution day", "days"), episode_rows)
         if episode_rows else '<p class="muted">No episode.</p>',
         "<h3>Registry fields</h3>", _table(["syndrome", *_REGISTRY], registry),
+        _hematotoxicity(summary.hematotoxicity),
         "</article>",
     ])
 
 
 def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, courses: dict[str, CourseFigure],
            source: str, digest: str | None, generated: datetime.datetime | None = None,
-           progress: Callable[[int, int], None] | None = None) -> str:
+           progress: Callable[[int, int], None] | None = None,
+           score_settings: Mapping[str, Any] | None = None) -> str:
     """The report as one HTML document; `progress` is told (patients written, patients) as the
-    patients are written."""
+    patients are written; `score_settings` are the hematotoxicity scores' settings."""
     when = (generated or datetime.datetime.now(datetime.UTC)).isoformat(timespec="seconds")
-    summary = summarise(result)
+    summary = summarise(result, score_settings)
     by_id = {p.patient_id: p for p in summary.patients}
     anchors = _anchors([p.patient_id for p in result.patients])
     nav = "".join(f'<li><a href="#{anchors[p.patient_id]}">{_e(p.patient_id)}</a></li>' for p in result.patients)
@@ -257,9 +275,10 @@ def render(result: GradingResult, ruleset: RuleSet, cohort: CohortFigure, course
         if progress is not None and (n % 50 == 49 or n == len(result.patients) - 1):
             progress(n + 1, len(result.patients))
     patients = "".join(written)
-    references = "".join(
-        f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>"
-        for r in ruleset.manifest.references.values())
+    cited = list(ruleset.manifest.references.values())
+    if any(p.hematotoxicity.recorded() for p in summary.patients):
+        cited += load_hematotoxicity().manifest.references.values()
+    references = "".join(f"<li>{_e(r.citation)}{' doi:' + _e(r.doi) if r.doi else ''}</li>" for r in cited)
     title = f"{ruleset.manifest.name} grading report — {source}"
     return "".join([
         '<!doctype html><html lang="en"><head><meta charset="utf-8">',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Group
@@ -15,8 +15,9 @@ from rich.text import Text
 from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
-from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary
-from .hematotoxicity import Hematotoxicity, HematotoxSummary
+from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary, format_value
+from .hematotoxicity import Hematotoxicity
+from .observations import COLUMNS
 from .output import GRADE_STYLE, labelled, safe_cell
 from .results import GradedDay, SyndromeGrade
 from .ruleset import RuleSet
@@ -94,12 +95,23 @@ def explanation_panel(day: GradedDay, labels: dict[str, str] | None = None) -> P
         extra.append("given: " + ", ".join(day.therapies))
     if day.readings > 1:
         extra.append(f"{day.readings} readings combined")
+    if day.blood:
+        extra.append(blood_text(day.blood))
     extra += list(day.notes)
     if extra:
         parts += [Text(""), Text("; ".join(extra), style="dim")]
     for reading in day.set_aside:
         parts.append(Text(f"set aside: {reading}", style="dim"))
     return Panel(Group(*parts), title=Text(f"Patient {day.patient_id} · day {day.day}"), title_align="left")
+
+
+def blood_text(blood: Mapping[str, Any]) -> str:
+    """A day's blood values in words: "baseline draw: CRP 19.5 mg/L, ferritin 2598 ng/mL"."""
+    values = [f"{COLUMNS[name].label} {format_value(value)} {COLUMNS[name].unit}".strip()
+              for name, value in blood.items() if not isinstance(value, bool)]
+    flags = [COLUMNS[name].label for name, value in blood.items() if value is True and name != "baseline"]
+    words = ", ".join(values + [f"{flag} given" for flag in flags])
+    return f"baseline draw: {words}" if blood.get("baseline") else f"blood: {words}"
 
 
 def _syndrome_cell(s: SyndromeSummary) -> str:
@@ -131,7 +143,7 @@ def summary_tables(summary: CohortSummary) -> Group:
     for name, f in summary.cohort.items():
         cohort.add_row(labels[name], *f.cells())
     parts: list[Any] = [patients, cohort]
-    if any(_has_hematotoxicity(p.hematotoxicity) for p in summary.patients):
+    if any(p.hematotoxicity.recorded() for p in summary.patients):
         parts.append(_hematotoxicity_table(summary))
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
@@ -158,19 +170,6 @@ def _syndromes_of(labels: Iterable[str]) -> list[Syndrome]:
     return [s for s in SYNDROMES if s in labels]
 
 
-def _has_hematotoxicity(h: HematotoxSummary) -> bool:
-    return (h.car_hematotox_score is not None or h.icaht_early_grade is not None or h.icaht_late_grade is not None
-            or h.easix_baseline is not None or h.gcsf_days > 0)
-
-
-def _score_text(h: HematotoxSummary) -> str:
-    if h.car_hematotox_score is None:
-        return "–"
-    score = (f"{h.car_hematotox_score}" if h.car_hematotox_max == h.car_hematotox_score
-             else f"{h.car_hematotox_score} to {h.car_hematotox_max}")
-    return f"{score}, {h.car_hematotox_risk or 'risk not known'}"
-
-
 def _hematotoxicity_table(summary: CohortSummary) -> Table:
     table = Table(title="Hematotoxicity", title_justify="left", show_lines=True)
     for column in ("Patient", "CAR-\nHEMATOTOX", "not recorded", "early ICAHT", "late ICAHT", "G-CSF days",
@@ -178,7 +177,7 @@ def _hematotoxicity_table(summary: CohortSummary) -> Table:
         table.add_column(column, no_wrap=column.startswith("CAR-"))
     for p in summary.patients:
         h = p.hematotoxicity
-        table.add_row(Text(p.patient_id), Text(_score_text(h)), Text(", ".join(h.car_hematotox_missing)),
+        table.add_row(Text(p.patient_id), Text(h.score_text()), Text(", ".join(h.car_hematotox_missing)),
                       _grade_text(h.icaht_early_grade),
                       _grade_text(h.icaht_late_grade), str(h.gcsf_days),
                       "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
