@@ -88,3 +88,14 @@ def test_every_laboratory_column_is_drawn_with_its_label_and_unit():
     [labs] = [panel for panel in figures["p"].panels if panel.key == "labs"]
     assert [series.name for series in labs.series] == [
         f"{COLUMNS[name].label} ({COLUMNS[name].unit})" for name in LABS]
+
+
+def test_every_column_in_another_unit_names_its_contract_column():
+    from crsgrade.observations import UNIT_CONVERSIONS
+
+    converted = {n for n, s in COLUMNS.items() if s.combine == "converted"}
+    assert converted == set(UNIT_CONVERSIONS)
+    for name, (target, factor) in UNIT_CONVERSIONS.items():
+        assert COLUMNS[target].combine not in ("converted", "folded") and factor > 0
+        assert COLUMNS[name].label == COLUMNS[target].label and COLUMNS[name].unit != COLUMNS[target].unit
+        assert bounds(name)[1] * factor == pytest.approx(bounds(target)[1], rel=0.01), name

@@ -250,3 +250,28 @@ def test_the_report_and_explain_show_hematotoxicity(tmp_path):
     assert "Rejeski K, Subklewe M" in page  # the scores' references join the system's
     shown = runner.invoke(app, ["explain", str(example), "--patient", "H01", "--day", "12", "-q"]).stdout
     assert "blood: ANC 320.0 /µL, platelets 48.0 ×10⁹/L, G-CSF given" in " ".join(shown.split()).replace("│ ", "")
+
+
+@pytest.mark.parametrize(("header", "cell", "column", "value"), [
+    ("ANC (G/L)", "1.1", "anc", 1100.0), ("Hemoglobin (g/L)", "85", "hemoglobin", 8.5),
+    ("CRP (mg/dL)", "4.5", "crp", 45.0), ("Creatinine (µmol/L)", "88.42", "creatinine", 1.0),
+    ("Bilirubin (µmol/L)", "34.2", "bilirubin", 2.0), ("Fibrinogen (g/L)", "1.5", "fibrinogen", 150.0),
+])
+def test_values_in_another_unit_are_converted(tmp_path, header, cell, column, value):
+    path = tmp_path / "obs.csv"
+    path.write_text(f"patient_id,day,{header}\np,-5,{cell}\n", encoding="utf-8")
+    day = crsgrade.grade(path).patient("p").day(-5)
+    assert day.blood.get(column, value) == pytest.approx(value)
+    from crsgrade.grading import Grader
+
+    frame = Grader(engine="python").grade_frame(path)
+    assert frame[column].item() == pytest.approx(value)
+
+
+def test_a_value_given_in_both_units_must_agree(tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_text("patient_id,day,hemoglobin,hemoglobin_g_l\np,-5,9.0,120\np,-4,9.0,90\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "obs.csv:2:hemoglobin: value '9.0' disagrees with hemoglobin_g_l 120 (12 g/dL)" in result.stderr
+    assert "obs.csv:3" not in result.stderr

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from .errors import capped
-from .observations import CARTOX_ITEMS, COLUMNS, ICE_ITEMS, NEURO_ATTRIBUTION
+from .observations import CARTOX_ITEMS, COLUMNS, ICE_ITEMS, NEURO_ATTRIBUTION, UNIT_CONVERSIONS
 from .sources import REC
 from .validation import Found, columns_of, enum_rank
 
@@ -71,6 +71,9 @@ _IN_WORDS = {
 
 def _how(name: str) -> str:
     spec = COLUMNS[name]
+    if spec.combine == "converted":
+        target, factor = UNIT_CONVERSIONS[name]
+        return f"converted into {target} on reading (× {factor:.6g})"
     if spec.combine == "folded":  # into its group's temperature, or the parts it stands for
         into = [n for n, s in COLUMNS.items() if s.group == spec.group and s.combine == "temperature"] \
             if spec.group else list(NEURO_ATTRIBUTION)
@@ -251,7 +254,8 @@ def _combine_several(frame: pl.DataFrame, o2_rank: Callable[[Column], pl.Expr],
     combined = combined.join(notes, on=_DAY, how="left")
     # not kept, or folded into another column (temp_f into temp_c, neuro_other_cause into its parts)
     return combined.with_columns([pl.lit(None, dtype=frame.schema[c]).alias(c) for c in
-                                  (*_declared("dropped"), *_declared("folded")) if c in frame.columns])
+                                  (*_declared("dropped"), *_declared("folded"), *_declared("converted"))
+                                  if c in frame.columns])
 
 
 def _set_aside(frame: pl.DataFrame, locate: Callable[[int], str]) -> pl.DataFrame:

@@ -117,7 +117,14 @@ PLAUSIBLE_MAX_FLOW = {
 # How the readings of one day combine, per column (combining.py implements each; the docs say
 # each in words): see `column`.
 COMBINE = ("key", "dropped", "temperature", "any", "highest", "lowest", "worst", "agree", "notes",
-           "names", "oxygen", "score", "attribution", "folded", "not_assessable")
+           "names", "oxygen", "score", "attribution", "folded", "not_assessable", "converted")
+# Columns given in another unit, converted into the contract's on reading: column -> (the
+# contract's column, the factor its value is multiplied by).
+UNIT_CONVERSIONS: dict[str, tuple[str, float]] = {
+    "anc_10_9_l": ("anc", 1000.0), "hemoglobin_g_l": ("hemoglobin", 0.1), "crp_mg_dl": ("crp", 10.0),
+    "creatinine_umol_l": ("creatinine", 1 / 88.42), "bilirubin_umol_l": ("bilirubin", 1 / 17.1),
+    "fibrinogen_g_l": ("fibrinogen", 100.0),
+}
 
 
 def column(default: Any = ..., *, combine: str, label: str, unit: str, description: str,
@@ -449,6 +456,27 @@ class Observation(BaseModel):
         None, ge=0, le=100.0, combine="highest", label="bilirubin", unit="mg/dL",
         aliases=("total_bilirubin", "bili"),
         description="total bilirubin, mg/dL (the day's highest); recorded, not graded")
+    anc_10_9_l: float | None = column(
+        None, ge=0, le=100.0, combine="converted", label="ANC", unit="×10⁹/L",
+        aliases=("anc_g_l", "neutrophils_10_9_l", "anc_x10_9_l"),
+        description="absolute neutrophil count in ×10⁹/L (G/L), converted to /µL (× 1000)")
+    hemoglobin_g_l: float | None = column(
+        None, gt=0, le=250.0, combine="converted", label="hemoglobin", unit="g/L", aliases=("hb_g_l", "hgb_g_l"),
+        description="hemoglobin in g/L, converted to g/dL (÷ 10)")
+    crp_mg_dl: float | None = column(
+        None, gt=0, le=1000.0, combine="converted", label="CRP", unit="mg/dL",
+        description="CRP in mg/dL, converted to mg/L (× 10)")
+    creatinine_umol_l: float | None = column(
+        None, gt=0, le=4421.0, combine="converted", label="creatinine", unit="µmol/L",
+        aliases=("creatinine_mol_l", "creat_umol_l"),
+        description="creatinine in µmol/L, converted to mg/dL (÷ 88.42)")
+    bilirubin_umol_l: float | None = column(
+        None, ge=0, le=1710.0, combine="converted", label="bilirubin", unit="µmol/L",
+        aliases=("bilirubin_mol_l", "total_bilirubin_umol_l"),
+        description="total bilirubin in µmol/L, converted to mg/dL (÷ 17.1)")
+    fibrinogen_g_l: float | None = column(
+        None, ge=0, le=20.0, combine="converted", label="fibrinogen", unit="g/L",
+        description="fibrinogen in g/L, converted to mg/dL (× 100)")
     gcsf: bool | None = column(
         None, combine="any", label="G-CSF", unit="",
         aliases=("g_csf", "filgrastim", "pegfilgrastim", "growth_factor"),

@@ -26,11 +26,13 @@ from .columns import CONTRACT_COLUMNS
 from .errors import printable, shortened
 from .observations import (
     CARTOX_ITEMS,
+    COLUMNS,
     DAY_RANGE,
     DEFAULT_PATIENT_ID,
     ENUM_ALIASES,
     ICE_ITEMS,
     PLAUSIBLE_MAX_FLOW,
+    UNIT_CONVERSIONS,
     USUAL_DAYS,
     VASOPRESSOR_DOSES,
     WEIGHT_BASED_DOSES,
@@ -471,6 +473,26 @@ def _per_minute(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.Data
     return frame
 
 
+def _units(frame: pl.DataFrame, raw: pl.DataFrame, found: Found) -> pl.DataFrame:
+    """Values given in another unit, in the contract's; given both ways, they must agree within 2 %."""
+    for variant, (column, factor) in UNIT_CONVERSIONS.items():
+        if variant not in frame.columns:
+            continue
+        frame = _ensure(frame, (column,))
+        converted, given = (pl.col(variant) * factor).round(6), pl.col(column)
+        disagree = frame.filter(given.is_not_null() & converted.is_not_null()
+                                & ((given - converted).abs() > 0.02 * pl.max_horizontal(given, converted)))
+        if disagree.height:
+            shown = raw.filter(pl.col(REC).is_in(disagree[REC].to_list())).select(column).to_series().to_list()
+            unit = COLUMNS[column].unit
+            found.problem(disagree[REC].to_list(), _COLUMN[column], [
+                f":{column}: value '{cell}' disagrees with {variant} {v:g} ({c:g} {unit})"
+                for cell, (v, c) in zip(shown, disagree.select(pl.col(variant), converted.alias("_c")).iter_rows(),
+                                        strict=True)])
+        frame = frame.with_columns(pl.coalesce(given, converted).alias(column))
+    return frame
+
+
 def _baseline(frame: pl.DataFrame, found: Found) -> None:
     """A baseline draw is before lymphodepletion: a value after infusion is not a baseline."""
     if "baseline" not in frame.columns:
@@ -552,6 +574,7 @@ def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Foun
     frame = _days(frame, numeric_raw, infusion_date, found)
     _scores(frame, found)
     frame = _per_minute(frame, numeric_raw, found)
+    frame = _units(frame, numeric_raw, found)
     _temperatures_agree(frame, found)
     _contradictions(frame, found)
     _baseline(frame, found)
