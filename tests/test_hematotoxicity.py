@@ -275,3 +275,13 @@ def test_a_value_given_in_both_units_must_agree(tmp_path):
     assert result.exit_code == 1
     assert "obs.csv:2:hemoglobin: value '9.0' disagrees with hemoglobin_g_l 120 (12 g/dL)" in result.stderr
     assert "obs.csv:3" not in result.stderr
+
+
+def test_compare_shows_hematotoxicity_once_for_every_system():
+    example = EXAMPLE.parent / "hematotoxicity.csv"
+    comparison = crsgrade.compare(example, systems=["astct2019", "penn"])
+    assert set(comparison.hematotoxicity) == {"H01", "H02"}
+    assert comparison.hematotoxicity["H01"].icaht_early_grade == 3
+    shown = CliRunner().invoke(app, ["compare", str(example), "--systems", "astct2019,penn", "-q"]).stdout
+    assert "Hematotoxicity (the same under every system)" in shown
+    assert crsgrade.compare(EXAMPLE.parent / "cohort.csv").hematotoxicity == {}

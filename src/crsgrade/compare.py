@@ -18,9 +18,12 @@ from itertools import combinations
 from typing import Any
 
 import polars as pl
+from pydantic import Field
 
+from .episodes import summarise
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
+from .hematotoxicity import HematotoxSummary
 from .output import spreadsheet_safe
 from .results import SCHEMA_VERSION, GradingResult, InputSummary, SyndromeGrade, _Result
 from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
@@ -94,6 +97,8 @@ class Comparison(_Result):
     days: tuple[ComparedDay, ...]
     patients: tuple[ComparedPatient, ...]
     agreement: tuple[PairAgreement, ...]
+    # per patient whose record it could use, hematotoxicity: the same under every system
+    hematotoxicity: dict[str, HematotoxSummary] = Field(default_factory=dict)
 
     def graders_of(self, syndrome: str) -> list[str]:
         """The compared systems that grade a syndrome."""
@@ -216,10 +221,11 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
         for syndrome in SYNDROMES
         for a, b in combinations(graders_of(syndrome), 2)
     ]
+    hematotoxicity = {p.patient_id: p.hematotoxicity for p in summarise(first).patients if p.hematotoxicity.recorded()}
     return Comparison(
         systems=tuple(systems), names={s: r.system_name for s, r in results.items()}, labels=labels,
         settings={s: r.settings for s, r in results.items()}, input=first.input, warnings=first.warnings,
-        days=tuple(days), patients=tuple(patients), agreement=tuple(agreement),
+        days=tuple(days), patients=tuple(patients), agreement=tuple(agreement), hematotoxicity=hematotoxicity,
     )
 
 

@@ -16,7 +16,7 @@ from .compare import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary, format_value
-from .hematotoxicity import Hematotoxicity
+from .hematotoxicity import Hematotoxicity, HematotoxSummary
 from .observations import COLUMNS
 from .output import GRADE_STYLE, labelled, safe_cell
 from .results import GradedDay, SyndromeGrade
@@ -144,7 +144,7 @@ def summary_tables(summary: CohortSummary) -> Group:
         cohort.add_row(labels[name], *f.cells())
     parts: list[Any] = [patients, cohort]
     if any(p.hematotoxicity.recorded() for p in summary.patients):
-        parts.append(_hematotoxicity_table(summary))
+        parts.append(_hematotoxicity_table((p.patient_id, p.hematotoxicity) for p in summary.patients))
     for name, c in summary.concordance.items():
         grades = sorted({g for row in c.table.values() for g in row} | set(c.table), key=lambda g: (g == "–", g))
         table = Table(title=f"{labels[name]} grade: computed (rows) × reported (columns), days",
@@ -170,14 +170,13 @@ def _syndromes_of(labels: Iterable[str]) -> list[Syndrome]:
     return [s for s in SYNDROMES if s in labels]
 
 
-def _hematotoxicity_table(summary: CohortSummary) -> Table:
-    table = Table(title="Hematotoxicity", title_justify="left", show_lines=True)
+def _hematotoxicity_table(patients: Iterable[tuple[str, HematotoxSummary]], title: str = "Hematotoxicity") -> Table:
+    table = Table(title=title, title_justify="left", show_lines=True)
     for column in ("Patient", "CAR-\nHEMATOTOX", "not recorded", "early ICAHT", "late ICAHT", "G-CSF days",
                    "baseline EASIX"):
         table.add_column(column, no_wrap=column.startswith("CAR-"))
-    for p in summary.patients:
-        h = p.hematotoxicity
-        table.add_row(Text(p.patient_id), Text(h.score_text()), Text(", ".join(h.car_hematotox_missing)),
+    for patient_id, h in patients:
+        table.add_row(Text(patient_id), Text(h.score_text()), Text(", ".join(h.car_hematotox_missing)),
                       _grade_text(h.icaht_early_grade),
                       _grade_text(h.icaht_late_grade), str(h.gcsf_days),
                       "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
@@ -361,6 +360,9 @@ def comparison_tables(comparison: Comparison) -> Group:
         if differences:
             parts.append(Text("Where they differ:\n" + "\n".join(f"  {line}" for line in differences), style="yellow"))
     parts.append(_highest_table(comparison))
+    if comparison.hematotoxicity:
+        parts.append(_hematotoxicity_table(comparison.hematotoxicity.items(),
+                                           "Hematotoxicity (the same under every system)"))
     parts += _agreement_tables(comparison)
     parts.append(Text('"2+": could be higher, as values a higher grade needs were not recorded (see'
                       " `crsgrade grade --system ...`); \"–\": not gradable.", style="dim"))
