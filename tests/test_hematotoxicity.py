@@ -285,3 +285,9 @@ def test_compare_shows_hematotoxicity_once_for_every_system():
     shown = CliRunner().invoke(app, ["compare", str(example), "--systems", "astct2019,penn", "-q"]).stdout
     assert "Hematotoxicity (the same under every system)" in shown
     assert crsgrade.compare(EXAMPLE.parent / "cohort.csv").hematotoxicity == {}
+
+
+def test_settings_lists_the_scores_settings():
+    out = CliRunner().invoke(app, ["settings"]).stdout
+    assert "Settings of the hematotoxicity scores" in out
+    assert "car_hematotox_cutoff_scores = true" in out and "icaht_early_duration = cumulative" in out

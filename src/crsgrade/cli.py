@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +28,7 @@ from .errors import CrsgradeError, SettingsError, capped, printable
 from .evaluators import durable_available
 from .grading import Accounting, Grader
 from .results import GradedDay, GradingResult
-from .ruleset import DEFAULT_SYSTEM, default_rules_dir, load_ruleset, shipped_systems
+from .ruleset import DEFAULT_SYSTEM, SettingDef, default_rules_dir, load_ruleset, shipped_systems
 from .syndromes import SYNDROMES
 
 # explain, summary, rules, demo and the rich views import what they need when run, so that
@@ -745,7 +746,16 @@ def settings(system: SystemOption = DEFAULT_SYSTEM, rules: RulesOption = None) -
                                 " (change with --set NAME=VALUE)\n"))
     if not ruleset.manifest.settings:
         console.print(Text(f"{ruleset.manifest.name} has no settings: its rule files leave nothing open."))
-    for name, spec in ruleset.manifest.settings.items():
+    _print_settings(console, ruleset.manifest.settings)
+    from .hematotoxicity import load_hematotoxicity
+
+    console.print(Text.assemble(("Settings of the hematotoxicity scores", "bold"),
+                                " (summary and report; change with --set NAME=VALUE)\n"))
+    _print_settings(console, load_hematotoxicity().manifest.settings)
+
+
+def _print_settings(console: Console, declared: Mapping[str, SettingDef]) -> None:
+    for name, spec in declared.items():
         allowed = " | ".join(spec.choices) if spec.type == "choice" else (
             f"number, {spec.range}" if spec.type == "number" else spec.type)
         console.print(Text.assemble((name, "bold cyan"), f" = {spec.text(spec.default)}  ", (f"({allowed})", "dim")),
