@@ -78,6 +78,8 @@ class GradeRuleDef(_Strict):
     phase: Literal["early", "late"]
     grade: StrictInt = Field(ge=1, le=4)
     since: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    # "verify": read from reproductions of the consensus table, not yet from the table itself
+    evidence: Literal["confirmed", "verify"] = "confirmed"
     statement: str = Field(min_length=1)
     rationale: str = Field(min_length=1)
     citation: Citation
@@ -132,6 +134,7 @@ class Criterion:
     condition: cond.Node
     examples: Examples
     phase: str = ""
+    evidence: str = "confirmed"
 
 
 class HematotoxSummary(BaseModel):
@@ -330,7 +333,8 @@ def _criteria(path: Path, entries: Iterable[Any], facts: Mapping[str, cond.FactS
                 if problem:
                     problems.append(f"{path}: rule {entry.id}: examples.{kind}[{number}]: {problem}")
         parsed.append(Criterion(entry.id, getattr(entry, value), " ".join(entry.statement.split()), entry.citation,
-                                node, entry.examples, getattr(entry, "phase", "")))
+                                node, entry.examples, getattr(entry, "phase", ""),
+                                getattr(entry, "evidence", "confirmed")))
     if problems:
         raise RuleFileError("\n".join(problems))
     return tuple(parsed)

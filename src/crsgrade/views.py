@@ -266,7 +266,8 @@ def score_tables(scores: Hematotoxicity, which: str) -> Group:
     table.add_column("Source")
     for c in sorted(criteria, key=lambda c: (c.phase, -c.value, c.id)):
         where = f"{c.phase}: " if c.phase else ""
-        table.add_row(str(c.value), Text(where + c.statement), c.id,
+        verify = f"\n({_VERIFY})" if c.evidence == "verify" else ""
+        table.add_row(str(c.value), Text(where + c.statement + verify), c.id,
                       Text(f"{cite[c.citation.ref]}, {c.citation.where}"))
     parts: list[Any] = [Text(f"{manifest.title} (rules v{manifest.version})", style="bold"), table]
     if which == "car_hematotox":
