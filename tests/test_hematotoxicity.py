@@ -132,14 +132,39 @@ def test_thresholds_include_their_value():
     assert summary(anc(days_low(2, 3, value=501))).icaht_early_grade == 0
 
 
-def test_not_recovered_by_day_30_is_grade_4():
-    result = summary(anc(days_low(20, 39)))
-    assert result.icaht_early_grade == 4 and result.icaht_early_rules == ("ICAHT-EARLY-4-NOT-RECOVERED",)
+def test_never_recovered_through_days_0_to_30_is_grade_4():
+    result = summary(anc(days_low(0, 39)))
+    assert result.icaht_early_grade == 4 and "ICAHT-EARLY-4-NOT-RECOVERED" in result.icaht_early_rules
 
 
-def test_a_record_stopping_inside_an_episode_before_day_30_leaves_recovery_unknown():
+@pytest.mark.parametrize("first_low", [-2, -5])
+def test_neutropenia_begun_before_day_0_counts_from_day_0(first_low):
+    values = {day: 300 for day in range(first_low, 46)}
+    assert summary(anc(values)).icaht_early_rules == ("ICAHT-EARLY-4-NOT-RECOVERED",)
+    days = [Day(-5, {"baseline": True, "anc": 400}), *anc({day: 300 for day in range(0, 40)})]
+    assert summary(days).icaht_early_grade == 4
+    assert summary(anc({-2: 300, 6: 300, 7: 2000, 8: 2000, 9: 2000})).icaht_early_grade == 2  # days 0-6
+
+
+def test_a_late_onset_still_low_on_day_30_is_graded_by_its_days():
+    assert summary(anc(days_low(20, 39))).icaht_early_grade == 2  # days 20-30: 11 days
+    assert summary(anc(days_low(30, 30))).icaht_early_grade == 1
+    assert summary(anc(days_low(29, 35))).icaht_early_grade == 1  # days 29-30 in the window
+
+
+def test_a_record_stopping_inside_an_episode_before_day_30_says_how_far_it_went():
     result = summary(anc({day: 300 for day in range(5, 12)}))
-    assert result.icaht_early_grade == 2  # 7 days; whether it recovered by day 30 is not known
+    assert result.icaht_early_grade == 2 and result.icaht_early_last_day == 11  # 7 days; could be higher
+    stopped = summary(anc({day: 300 for day in range(0, 12)}))
+    assert stopped.icaht_early_grade == 2 and stopped.icaht_early_last_day == 11  # recovery not known
+
+
+def test_days_after_a_recorded_death_are_not_read():
+    rows = [{"patient_id": "p", "day": day, "anc": 300} for day in range(0, 11)]
+    rows[-1]["death_cause"] = "other"
+    rows += [{"patient_id": "p", "day": day, "anc": 50} for day in range(11, 45)]
+    result = summarise(crsgrade.grade(rows)).patients[0].hematotoxicity
+    assert (result.icaht_early_grade, result.icaht_late_grade) == (2, None)  # days 0-10: 11 days
 
 
 def test_a_recovery_shorter_than_three_values_stays_inside_the_episode():
@@ -291,3 +316,31 @@ def test_settings_lists_the_scores_settings():
     out = CliRunner().invoke(app, ["settings"]).stdout
     assert "Settings of the hematotoxicity scores" in out
     assert "car_hematotox_cutoff_scores = true" in out and "icaht_early_duration = cumulative" in out
+
+
+def test_an_early_grade_from_a_record_ending_before_day_30_could_be_higher():
+    short = summary(anc({day: 300 for day in range(5, 12)}))
+    assert short.icaht_early_could_be_higher and short.early_text() == "2+ (ANC to day 11)"
+    full = summary(anc(days_low(5, 11)))
+    assert not full.icaht_early_could_be_higher and full.early_text() == "2"
+
+
+def test_compare_takes_the_scores_settings():
+    example = EXAMPLE.parent / "hematotoxicity.csv"
+    values = {day: (300 if 2 <= day <= 4 or 8 <= day <= 11 else 2000) for day in range(0, 40)}
+    rows = [{"patient_id": "p", "day": day, "anc": value} for day, value in values.items()]
+    assert crsgrade.compare(rows, systems=["astct2019"]).hematotoxicity["p"].icaht_early_grade == 2
+    longest = crsgrade.compare(rows, systems=["astct2019"], settings={"icaht_early_duration": "longest_episode"})
+    assert longest.hematotoxicity["p"].icaht_early_grade == 1
+    result = CliRunner().invoke(app, ["compare", str(example), "-q", "--set", "icaht_early_duration=longest_episode"])
+    assert result.exit_code == 0, result.output
+
+
+def test_anc_that_looks_like_g_per_l_is_warned_about(tmp_path):
+    path = tmp_path / "obs.csv"
+    path.write_text("patient_id,day,Neutrophils\np,0,1.1\np,1,0.9\nq,0,800\nr,0,12\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", str(path)])
+    assert result.exit_code == 0
+    assert ("obs.csv:2:anc: patient p has ANC values of at most 1.1, which look like ×10⁹/L: give them as"
+            " anc_10_9_l") in result.stderr
+    assert "patient q" not in result.stderr and "patient r" not in result.stderr  # whole numbers: /µL

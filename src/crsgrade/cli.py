@@ -110,14 +110,6 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
-def _score_sets(settings: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """The settings of the grading system, and those of the hematotoxicity scores."""
-    from .hematotoxicity import load_hematotoxicity
-
-    own = load_hematotoxicity().manifest.settings
-    return ({k: v for k, v in settings.items() if k not in own}, {k: v for k, v in settings.items() if k in own})
-
-
 FileArgument = Annotated[
     Path,
     typer.Argument(metavar="FILE", help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
@@ -440,9 +432,10 @@ def summary(
     _not_the_input(file, output)
     format = _format_for(format, output, Format)
     from .episodes import days_of, summarise_days
+    from .hematotoxicity import split_settings
     from .views import summary_csv, summary_tables
 
-    grading, scoring = _score_sets(_parse_sets(set_))
+    grading, scoring = split_settings(_parse_sets(set_))
     grader = Grader(rules, grading, engine.value, system=system)
     accounting = Accounting()
     days = []
@@ -480,9 +473,11 @@ def compare(
     _not_the_input(file, output)
     format = _format_for(format, output, Format)
     from .compare import compared_frames, comparison_csv, graders_for
+    from .hematotoxicity import split_settings
 
     when = infusion_date.date() if infusion_date else None
-    graders = graders_for(_systems(systems) or None, _parse_sets(set_), engine.value)
+    grading, scoring = split_settings(_parse_sets(set_))
+    graders = graders_for(_systems(systems) or None, grading, engine.value)
     accounting = Accounting()
     batches = compared_frames(file, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
                               reasons=format is not Format.csv)
@@ -498,7 +493,7 @@ def compare(
 
         listed = list(batches)
         result = _compared({g.ruleset.manifest.system: g.result([b[n] for b in listed], accounting)
-                            for n, g in enumerate(graders)})
+                            for n, g in enumerate(graders)}, scoring)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     if format is Format.table:
         _emit(comparison_tables(result), output=output)
@@ -650,7 +645,9 @@ def report(
 
     if output.suffix.lower() not in (".html", ".htm"):
         raise CrsgradeError(f"{output}: the report is HTML; use a name ending in .html")
-    grading, scoring = _score_sets(_parse_sets(set_))
+    from .hematotoxicity import split_settings
+
+    grading, scoring = split_settings(_parse_sets(set_))
     grader = Grader(rules, grading, engine.value, system=system)
     frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
     with _collector_paused():

@@ -23,7 +23,7 @@ from pydantic import Field
 from .episodes import summarise
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
-from .hematotoxicity import HematotoxSummary
+from .hematotoxicity import HematotoxSummary, split_settings
 from .output import spreadsheet_safe
 from .results import SCHEMA_VERSION, GradingResult, InputSummary, SyndromeGrade, _Result
 from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
@@ -154,14 +154,16 @@ def compare(
     skip_invalid: bool = False,
 ) -> Comparison:
     """Grades the observations under each system (all shipped systems by default, ASTCT 2019
-    first) and compares them. `settings` are applied to every system that declares them."""
-    graders = graders_for(systems, settings, engine)
+    first) and compares them. `settings` are applied to every system that declares them, and to
+    the hematotoxicity scores."""
+    grading, scoring = split_settings(settings)
+    graders = graders_for(systems, grading, engine)
     accounting = Accounting()
     batches = list(compared_frames(observations, graders, accounting, infusion_date=infusion_date,
                                    skip_invalid=skip_invalid))
     results = {grader.ruleset.manifest.system: grader.result([b[n] for b in batches], accounting)
                for n, grader in enumerate(graders)}
-    return _compared(results)
+    return _compared(results, scoring)
 
 
 def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFrame]], handle: Any,
@@ -194,7 +196,7 @@ def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFram
         first = False
 
 
-def _compared(results: Mapping[str, GradingResult]) -> Comparison:
+def _compared(results: Mapping[str, GradingResult], score_settings: Mapping[str, Any] | None = None) -> Comparison:
     systems = list(results)
     first = results[systems[0]]
     labels = {s: dict(r.labels) for s, r in results.items()}
@@ -221,7 +223,8 @@ def _compared(results: Mapping[str, GradingResult]) -> Comparison:
         for syndrome in SYNDROMES
         for a, b in combinations(graders_of(syndrome), 2)
     ]
-    hematotoxicity = {p.patient_id: p.hematotoxicity for p in summarise(first).patients if p.hematotoxicity.recorded()}
+    hematotoxicity = {p.patient_id: p.hematotoxicity for p in summarise(first, score_settings).patients
+                      if p.hematotoxicity.recorded()}
     return Comparison(
         systems=tuple(systems), names={s: r.system_name for s, r in results.items()}, labels=labels,
         settings={s: r.settings for s, r in results.items()}, input=first.input, warnings=first.warnings,

@@ -160,7 +160,7 @@ def days_of(frame: Any) -> list[Day]:
     from .rendering import blood_of
 
     columns = ["patient_id", "day", *(f"{s}_grade" for s in SYNDROMES), *(f"reported_{s}_grade" for s in SYNDROMES),
-               *THERAPIES, "other_treatment", *BLOOD]
+               *THERAPIES, "other_treatment", *BLOOD, "_after_death"]
     rows = frame.select([c for c in columns if c in frame.columns]).iter_rows(named=True)
     return [Day(r["patient_id"], r["day"], {s: r[f"{s}_grade"] for s in SYNDROMES}, therapies_of(r),
                 {s: r.get(f"reported_{s}_grade") for s in SYNDROMES}, blood_of(r)) for r in rows]

@@ -40,6 +40,8 @@ MARKER_COLOURS = {"tocilizumab": "#0072B2", "steroids": "#000000"}
 # Above this many patients the cohort's grades are drawn as a heat map for each syndrome: one thin
 # row per patient, no numbers (they would not fit) and no treatment markers.
 HEATMAP_ABOVE = 40
+# A count of 0 cannot be drawn on a log axis: counts below this are drawn at it.
+COUNTS_FLOOR = 1.0
 
 
 class Tile(NamedTuple):
@@ -202,9 +204,11 @@ def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[Syndrome, s
     numbers = tuple(d["day"] for d in days)
     x_range = _x_range(numbers)
 
-    def series(name: str, column: str, colour: str, dashed: bool = False) -> Series:
+    def series(name: str, column: str, colour: str, dashed: bool = False, floor: float | None = None) -> Series:
+        """A column's line; on a log axis (`floor`), values below it are drawn at it."""
         points = [(d["day"], d[column]) for d in days if d[column] is not None]
-        return Series(name, tuple(n for n, _ in points), tuple(float(v) for _, v in points), colour, dashed)
+        values = tuple(float(v) if floor is None else max(float(v), floor) for _, v in points)
+        return Series(name, tuple(n for n, _ in points), values, colour, dashed)
 
     threshold = definitions.fever.threshold_c
     panels = [Panel("temperature", "max temp (°C)",
@@ -239,9 +243,10 @@ def course_figure(days: Sequence[Mapping[str, Any]], labels: Mapping[Syndrome, s
     if counts:
         # the ANC thresholds early ICAHT counts days below, from its rule file
         thresholds = load_hematotoxicity().icaht.counting.early_thresholds.values()
-        panels.append(Panel("counts", "blood counts (log)", log=True, series=tuple(
-            series(f"{COLUMNS[name].label} ({COLUMNS[name].unit})", name, LINE_COLOURS[(i + 1) % len(LINE_COLOURS)])
-            for i, name in enumerate(counts)),
+        panels.append(Panel("counts", f"blood counts (log; < {COUNTS_FLOOR:g} at {COUNTS_FLOOR:g})", log=True,
+            series=tuple(series(f"{COLUMNS[name].label} ({COLUMNS[name].unit})", name,
+                                LINE_COLOURS[(i + 1) % len(LINE_COLOURS)], floor=COUNTS_FLOOR)
+                         for i, name in enumerate(counts)),
             reference_lines=tuple((value, f"ANC {value:g}") for value in sorted(thresholds, reverse=True))
             if "anc" in counts else ()))
     panels.append(Panel("grades", "grade", strips=_strips(days, labels, _span(x_range))))

@@ -150,6 +150,9 @@ class HematotoxSummary(BaseModel):
     car_hematotox_rules: tuple[str, ...]
     car_hematotox_missing: tuple[str, ...]
     icaht_early_grade: int | None
+    # the last day of days 0-30 with an ANC; when the record ends earlier the grade could be higher
+    icaht_early_last_day: int | None
+    icaht_early_could_be_higher: bool
     icaht_early_rules: tuple[str, ...]
     icaht_late_grade: int | None
     icaht_late_rules: tuple[str, ...]
@@ -162,6 +165,14 @@ class HematotoxSummary(BaseModel):
         """Whether the record held anything these scores could use."""
         return (self.car_hematotox_score is not None or self.icaht_early_grade is not None
                 or self.icaht_late_grade is not None or self.easix_baseline is not None or self.gcsf_days > 0)
+
+    def early_text(self) -> str:
+        """Early ICAHT as tables show it: "2", "2+ (ANC to day 11)", "–"."""
+        if self.icaht_early_grade is None:
+            return "–"
+        if self.icaht_early_could_be_higher:
+            return f"{self.icaht_early_grade}+ (ANC to day {self.icaht_early_last_day})"
+        return str(self.icaht_early_grade)
 
     def score_text(self) -> str:
         """CAR-HEMATOTOX as tables show it: "2 to 6, high", "0, low", "–"."""
@@ -204,7 +215,7 @@ class Hematotoxicity:
         risks = {name for value in (score, most) for name, node in self.risk
                  if _holds(node, {"score": value}, settings)}
         counting = self.icaht.counting
-        early_facts, early_known = _early_facts(days, counting, settings["icaht_early_duration"])
+        early_facts, early_to = _early_facts(days, counting, settings["icaht_early_duration"])
         late_fact = _late_second_lowest(days, counting)
         early = [g for g in self.grades if g.phase == "early" and _holds(g.condition, early_facts, settings)]
         late = [g for g in self.grades if g.phase == "late" and
@@ -216,7 +227,10 @@ class Hematotoxicity:
             car_hematotox_risk=risks.pop() if recorded and len(risks) == 1 else None,
             car_hematotox_rules=tuple(item.id for item in fired),
             car_hematotox_missing=missing,
-            icaht_early_grade=_grade(early, early_known),
+            icaht_early_grade=_grade(early, early_to is not None),
+            icaht_early_last_day=early_to,
+            icaht_early_could_be_higher=early_to is not None and early_to < counting.early_window[1]
+            and (_grade(early, True) or 0) < 4,
             icaht_early_rules=_top(early),
             icaht_late_grade=_grade(late, late_fact is not None),
             icaht_late_rules=_top(late),
@@ -225,6 +239,13 @@ class Hematotoxicity:
             m_easix_baseline=_easix(baseline, "crp"),
             easix_by_day={day: value for day, value in easix.items() if day >= 0},
         )
+
+
+def split_settings(settings: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settings given together: those of the grading systems, and those of these scores."""
+    own = load_hematotoxicity().manifest.settings
+    given = dict(settings or {})
+    return {k: v for k, v in given.items() if k not in own}, {k: v for k, v in given.items() if k in own}
 
 
 def _holds(node: cond.Node, fact: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
@@ -283,25 +304,35 @@ def _episodes(anc: Sequence[tuple[int, float]], threshold: float,
     return found
 
 
-def _early_facts(days: Sequence[Any], counting: Counting, duration: str) -> tuple[dict[str, Any], bool]:
-    """The early-ICAHT facts, and whether any ANC was recorded in the window."""
+def _early_facts(days: Sequence[Any], counting: Counting, duration: str) -> tuple[dict[str, Any], int | None]:
+    """The early-ICAHT facts, and the last day of the window with an ANC (None: none there).
+
+    Episodes are found on the whole record, so that one begun before day 0 counts from day 0;
+    each is clipped to the window."""
     first, end = counting.early_window
     anc = [(d.day, d.blood["anc"]) for d in days if d.blood.get("anc") is not None]
-    window = [(day, value) for day, value in anc if first <= day <= end]
+    window = [day for day, _ in anc if first <= day <= end]
     facts: dict[str, Any] = {}
     for name, threshold in counting.early_thresholds.items():
-        lengths = [min(b, end) - max(a, first) + 1 for a, b, _ in _episodes(window, threshold, counting.recovery_days)]
+        spans = [(max(a, first), min(b, end), recovered) for a, b, recovered
+                 in _episodes(anc, threshold, counting.recovery_days) if a <= end and b >= first]
+        lengths = [b - a + 1 for a, b, _ in spans]
         facts[name] = (sum(lengths) if duration == "cumulative" else max(lengths)) if lengths else 0
-    severe = [e for e in _episodes(anc, counting.early_thresholds["early_days_anc_500"], counting.recovery_days)
-              if first <= e[0] <= end]
-    if not severe:
-        facts["early_anc_not_recovered"] = False if window else None
-    else:
-        _, last, recovered = severe[-1]
-        # still low on day 30 or later: not recovered; recovered before it: no; the record
-        # stopping inside the episode before day 30: not known
-        facts["early_anc_not_recovered"] = True if last >= end else (False if recovered else None)
-    return facts, bool(window)
+        if name == "early_days_anc_500":
+            facts["early_anc_not_recovered"] = _not_recovered(spans, first, end, window)
+    return facts, max(window) if window else None
+
+
+def _not_recovered(spans: list[tuple[int, int, bool]], first: int, end: int, window: list[int]) -> bool | None:
+    """Whether the ANC stayed at or below 500 from the first day of the window to its last: True
+    for an episode covering it; not known when one covering it so far stops with the record
+    before its end; False otherwise (and None with no ANC in the window)."""
+    if not window:
+        return None
+    covering = [(b, recovered) for a, b, recovered in spans if a <= first]
+    if any(b >= end for b, _ in covering):
+        return True
+    return None if any(not recovered for _, recovered in covering) else False
 
 
 def _late_second_lowest(days: Sequence[Any], counting: Counting) -> float | None:

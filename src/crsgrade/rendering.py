@@ -59,7 +59,10 @@ def _indented(model: BaseModel, level: int) -> str:
 
 
 def blood_of(row: Mapping[str, Any]) -> dict[str, float | bool]:
-    """The day's recorded blood values that hematotoxicity reads."""
+    """The day's recorded blood values that hematotoxicity reads (none after a recorded death:
+    the scores are censored there)."""
+    if row.get("_after_death"):
+        return {}
     return {name: row[name] for name in BLOOD if row.get(name) is not None}
 
 

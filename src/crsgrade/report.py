@@ -222,10 +222,12 @@ def _hematotoxicity(h: HematotoxSummary) -> str:
     if not h.recorded():
         return ""
 
-    def grade(value: int | None, rules: tuple[str, ...]) -> str:
-        return "–" if value is None else f"{value} ({' '.join(rules)})" if rules else str(value)
+    def with_rules(text: str, rules: tuple[str, ...]) -> str:
+        return f"{text} ({' '.join(rules)})" if rules else text
+
+    late = "–" if h.icaht_late_grade is None else str(h.icaht_late_grade)
     row = (h.score_text(), ", ".join(h.car_hematotox_missing), " ".join(h.car_hematotox_rules),
-           grade(h.icaht_early_grade, h.icaht_early_rules), grade(h.icaht_late_grade, h.icaht_late_rules),
+           with_rules(h.early_text(), h.icaht_early_rules), with_rules(late, h.icaht_late_rules),
            h.gcsf_days, "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
     return "<h3>Hematotoxicity</h3>" + _table(
         ("CAR-HEMATOTOX", "not recorded", "its items", "early ICAHT", "late ICAHT", "G-CSF days", "baseline EASIX"),

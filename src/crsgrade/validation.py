@@ -410,6 +410,24 @@ def _unusual_days(frame: pl.DataFrame, found: Found) -> None:
         " check they count days from infusion" for pid, _, day, count in unusual.iter_rows()])
 
 
+# An ANC in /µL below this with a fraction is far likelier a count in ×10⁹/L.
+_ANC_LOOKS_PER_NL = 30
+
+
+def _anc_unit(frame: pl.DataFrame, found: Found) -> None:
+    """One warning per patient whose every ANC is small and some not whole: likely ×10⁹/L, which
+    would be graded as profound neutropenia."""
+    if "anc" not in frame.columns:
+        return
+    anc = pl.col("anc")
+    suspect = frame.filter(anc.is_not_null()).group_by("patient_id", maintain_order=True).agg(
+        pl.col(REC).first(), anc.max().alias("_max"), (anc != anc.round(0)).any().alias("_fraction")
+    ).filter((pl.col("_max") < _ANC_LOOKS_PER_NL) & pl.col("_fraction"))
+    found.warning(suspect[REC].to_list(), _COLUMN["anc"], [
+        f":anc: patient {pid} has ANC values of at most {top:g}, which look like ×10⁹/L: give them as"
+        " anc_10_9_l (or in /µL); graded as recorded, in /µL" for pid, _, top, _ in suspect.iter_rows()])
+
+
 def _recs_with(found: Found, order: int) -> list[int]:
     return [rec for rec, o, _ in found.problems if o == order]
 
@@ -578,6 +596,7 @@ def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Foun
     _temperatures_agree(frame, found)
     _contradictions(frame, found)
     _baseline(frame, found)
+    _anc_unit(frame, found)
     return frame.select(REC, *[c for c in CONTRACT_COLUMNS if c in frame.columns]), blanks
 
 

@@ -177,7 +177,7 @@ def _hematotoxicity_table(patients: Iterable[tuple[str, HematotoxSummary]], titl
         table.add_column(column, no_wrap=column.startswith("CAR-"))
     for patient_id, h in patients:
         table.add_row(Text(patient_id), Text(h.score_text()), Text(", ".join(h.car_hematotox_missing)),
-                      _grade_text(h.icaht_early_grade),
+                      h.early_text(),
                       _grade_text(h.icaht_late_grade), str(h.gcsf_days),
                       "–" if h.easix_baseline is None else f"{h.easix_baseline:g}")
     return table
