@@ -492,6 +492,13 @@ class Observation(BaseModel):
     reported_icans_grade: int | None = column(
         None, ge=0, le=5, combine="highest", label="reported ICANS grade", unit="grade",
         description="the investigator's ICANS grade (0-5), compared with the computed one by `crsgrade summary`")
+    source: str | None = column(
+        None, combine="dropped", label="source", unit="",
+        description=("where a reading came from: the OMOP table or FHIR resource type it was imported from"
+                     " (`crsgrade import`); carried, not graded"))
+    source_id: str | None = column(
+        None, combine="dropped", label="source id", unit="",
+        description="the id of the record a reading was imported from; carried, not graded")
     note: str | None = column(
         None, combine="notes", label="note", unit="",
         description="free text shown with the day (`explain`, `demo`); not graded")

@@ -1,0 +1,263 @@
+"""Importing observations from where they live (OMOP CDM, FHIR R4): the shipped mapping of codes to
+columns, what every importer returns, and the steps they share — the infusion date, the scores
+the standards do not code, and writing the observation CSV.
+
+An importer reads its source into readings: one row per record mapped, with `patient_id`,
+`date`, the contract columns it fills, and where it came from (`source`, `source_id`). Nothing is
+dropped silently: every record read is counted by table or resource, and every code not mapped is
+counted and reported.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .errors import ObservationError
+from .observations import COLUMNS
+from .ruleset import _parse, _read_bytes, shipped
+
+SOURCES = ("omop", "fhir")
+_CODE = r"^[A-Za-z0-9]+ \S+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class MeasurementMap(_Strict):
+    column: str
+    codes: tuple[str, ...] = Field(min_length=1)
+    units: dict[str, float | Literal["fahrenheit"]] = Field(min_length=1)
+
+    @field_validator("column")
+    @classmethod
+    def _numeric(cls, column: str) -> str:
+        if column not in COLUMNS:
+            raise ValueError(f"'{column}' is not an observation column")
+        return column
+
+
+class DrugMap(_Strict):
+    column: Literal["tocilizumab", "siltuximab", "anakinra", "steroids", "antipyretic", "gcsf", "vasopressin"]
+    codes: tuple[str, ...] = Field(min_length=1)
+
+
+class AgentMap(_Strict):
+    agent: str
+    codes: tuple[str, ...] = Field(min_length=1)
+
+
+class Exclusions(_Strict):
+    routes: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+class Mapping_(_Strict):
+    version: str
+    fhir_systems: dict[str, str] = {}
+    measurements: list[MeasurementMap] = []
+    drugs: list[DrugMap] = []
+    vasopressors: list[AgentMap] = []
+    exclude: Exclusions = Exclusions()
+    devices: dict[Literal["nasal_cannula", "high_flow_nasal_cannula", "face_mask", "non_rebreather", "venturi",
+                          "cpap", "bipap", "mechanical_ventilation", "blow_by"], tuple[str, ...]] = {}
+    car_t_products: tuple[str, ...] = ()
+    # codes not yet checked against their vocabulary's release
+    unverified: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """The mapping as lookups: each "VOCABULARY CODE" to what it stands for."""
+
+    measurement: dict[str, MeasurementMap]
+    drug: dict[str, str]  # code -> column, or "vasopressor:<agent>"
+    device: dict[str, str]  # code -> o2_device
+    car_t: frozenset[str]
+    exclude_routes: frozenset[str]
+    exclude_names: tuple[str, ...]
+    fhir_systems: dict[str, str]  # FHIR system URL -> vocabulary
+
+    def vocabulary_of(self, system: str | None) -> str | None:
+        return self.fhir_systems.get(system or "")
+
+
+def load_mapping(extra: Path | str | None = None) -> CodeMap:
+    """The shipped mapping, with a site's own entries (`--mapping FILE`) added to it."""
+    paths = [shipped("rules", "sources", "mapping.yaml"), *([Path(extra)] if extra is not None else [])]
+    return _code_map(tuple((str(p), _read_bytes(Path(p))) for p in paths))
+
+
+@lru_cache(maxsize=4)
+def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
+    measurement: dict[str, MeasurementMap] = {}
+    drug: dict[str, str] = {}
+    device: dict[str, str] = {}
+    car_t: set[str] = set()
+    routes: set[str] = set()
+    names: list[str] = []
+    systems: dict[str, str] = {}
+    for path, raw in files:
+        parsed, _, _ = _parse(Mapping_, Path(path), raw)
+        mapping: Mapping_ = parsed
+        for entry in mapping.measurements:
+            measurement.update(dict.fromkeys(map(_key, entry.codes), entry))
+        for d in mapping.drugs:
+            drug.update(dict.fromkeys(map(_key, d.codes), d.column))
+        for agent in mapping.vasopressors:
+            drug.update(dict.fromkeys(map(_key, agent.codes), f"vasopressor:{agent.agent}"))
+        for o2_device, codes in mapping.devices.items():
+            device.update(dict.fromkeys(map(_key, codes), o2_device))
+        car_t.update(map(_key, mapping.car_t_products))
+        routes.update(map(_key, mapping.exclude.routes))
+        names += [n.lower() for n in mapping.exclude.names]
+        systems.update({url: vocabulary.lower() for vocabulary, url in mapping.fhir_systems.items()})
+    return CodeMap(measurement, drug, device, frozenset(car_t), frozenset(routes), tuple(names), systems)
+
+
+def _key(code: str) -> str:
+    """"RxNorm 7512" -> "rxnorm 7512": vocabularies are matched without regard to case."""
+    vocabulary, _, value = code.strip().partition(" ")
+    return f"{vocabulary.lower()} {value.strip()}"
+
+
+def code_key(vocabulary: str, code: str) -> str:
+    return _key(f"{vocabulary} {code}")
+
+
+def convert(entry: MeasurementMap, value: float, unit: str | None) -> float | None:
+    """A reading in the column's unit, or None when its unit is not one the mapping accepts."""
+    factor = entry.units.get(unit or "")
+    if factor is None:
+        return None
+    if factor == "fahrenheit":
+        return round((value - 32) * 5 / 9, 2)
+    return round(value * float(factor), 6)
+
+
+@dataclass
+class Imported:
+    """What an importer read: the readings, and the accounting of every record."""
+
+    source: str
+    readings: list[dict[str, Any]] = field(default_factory=list)
+    read: Counter[str] = field(default_factory=Counter)  # records read, by table or resource
+    mapped: Counter[str] = field(default_factory=Counter)  # of them, mapped to a reading
+    unmapped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, code or why) -> count
+    infusions: dict[str, datetime.date] = field(default_factory=dict)  # patient -> CAR-T infusion date
+    deaths: dict[str, datetime.date] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, table: str, patient: str, when: Any, source_id: Any, **columns: Any) -> None:
+        self.mapped[table] += 1
+        self.readings.append({"patient_id": patient, "date": _date(when), "source": table,
+                              "source_id": str(source_id), **columns})
+
+    def unmappable(self, table: str, why: str) -> None:
+        self.unmapped[(table, why)] += 1
+
+    def report(self) -> list[str]:
+        """The summary on stderr: records read and mapped per table, and what was not mapped."""
+        lines = [f"{self.source}: {table}: {count:,} read, {self.mapped[table]:,} mapped"
+                 for table, count in sorted(self.read.items())]
+        lines += [f"{self.source}: {table}: not mapped: {why} ({count:,})"
+                  for (table, why), count in sorted(self.unmapped.items(), key=lambda item: (-item[1], item[0]))]
+        return lines + self.warnings
+
+
+def _date(value: Any) -> datetime.date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    text = str(value).strip()
+    try:
+        return datetime.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def read_infusion_dates(path: Path | str) -> dict[str, datetime.date]:
+    """`--infusion-dates FILE`: a CSV of person_id,infusion_date; its dates win."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ObservationError([f"{path}: cannot read the infusion dates: {exc}"]) from None
+    missing = [c for c in ("person_id", "infusion_date") if c not in frame.columns]
+    if missing:
+        raise ObservationError([f"{path}:1: no {' or '.join(missing)} column; expected person_id,infusion_date"])
+    dates, problems = {}, []
+    for number, (person, text) in enumerate(frame.select("person_id", "infusion_date").iter_rows(), start=2):
+        when = _date(text)
+        if person is None or when is None:
+            problems.append(f"{path}:{number}: expected a person_id and an ISO infusion_date, got {person!r},"
+                            f" {text!r}")
+            continue
+        dates[str(person).strip()] = when
+    if problems:
+        raise ObservationError(problems)
+    return dates
+
+
+def read_scores(path: Path | str) -> list[dict[str, Any]]:
+    """`--scores FILE`: what the standards do not code (ICE, CAPD, consciousness, seizures, ...),
+    in the contract's column names with person_id and date (or datetime), as readings."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ObservationError([f"{path}: cannot read the scores: {exc}"]) from None
+    when = "date" if "date" in frame.columns else "datetime" if "datetime" in frame.columns else None
+    if "person_id" not in frame.columns or when is None:
+        raise ObservationError([f"{path}:1: expected person_id and date (or datetime) columns"])
+    unknown = [c for c in frame.columns if c not in COLUMNS and c not in ("person_id", when)]
+    if unknown:
+        raise ObservationError([f"{path}:1:{c}: not an observation column" for c in unknown])
+    readings = []
+    for number, row in enumerate(frame.iter_rows(named=True), start=2):
+        day = _date(row.pop(when))
+        person = row.pop("person_id")
+        if day is None or person is None:
+            raise ObservationError([f"{path}:{number}: expected a person_id and an ISO {when}"])
+        readings.append({"patient_id": str(person).strip(), "date": day, "source": "scores",
+                         "source_id": f"{Path(path).name}:{number}", **{k: v for k, v in row.items() if v}})
+    return readings
+
+
+def observations_frame(imported: Imported, infusion_dates: Mapping[str, datetime.date] | None = None,
+                       scores: Iterable[dict[str, Any]] = ()) -> pl.DataFrame:
+    """The readings as observation rows in the contract: patient_id, date, infusion_date, the
+    columns, source and source_id; patients in order, each patient's rows by date. A patient
+    with no infusion date is warned about and left out (their records stay counted)."""
+    readings = [*imported.readings, *scores]
+    infusions = {**imported.infusions, **(infusion_dates or {})}
+    without = sorted({r["patient_id"] for r in readings} - set(infusions))
+    if without:
+        shown = ", ".join(without[:10]) + (f", ... ({len(without)} in all)" if len(without) > 10 else "")
+        imported.warnings.append(f"{imported.source}: no infusion date for {shown}: their records are counted,"
+                                 " not graded (give one with --infusion-dates FILE)")
+    kept = [r for r in readings if r["patient_id"] in infusions and r["date"] is not None]
+    for patient, died in imported.deaths.items():
+        if patient in infusions:
+            imported.warnings.append(f"{imported.source}: patient {patient} died on {died}; the cause is not coded:"
+                                     " give death_cause with --scores FILE to grade it")
+    columns = ["patient_id", "date", "infusion_date", *[c for c in COLUMNS if c not in ("patient_id", "day")
+               and any(c in r for r in kept)], "source", "source_id"]
+    rows = [{**r, "infusion_date": infusions[r["patient_id"]]} for r in kept]
+    if not rows:
+        return pl.DataFrame(schema={c: pl.String for c in columns})
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    order = {patient: n for n, patient in enumerate(dict.fromkeys(r["patient_id"] for r in rows))}
+    return frame.select([c for c in columns if c in frame.columns]).with_columns(
+        pl.col("patient_id").replace_strict(order, return_dtype=pl.Int64).alias("_order")
+    ).sort("_order", "date", maintain_order=True).drop("_order")
