@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import typer.core
@@ -110,6 +110,50 @@ def _parse_sets(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
+class Source(StrEnum):
+    auto = "auto"
+    omop = "omop"
+    fhir = "fhir"
+
+
+FromOption = Annotated[Source, typer.Option(
+    "--from", help="What FILE is: observations (CSV, JSON, JSON Lines, Excel; the default), an OMOP CDM"
+                   " (omop: a DuckDB file or a folder of CSV or Parquet tables) or FHIR R4 (fhir: a folder of"
+                   " NDJSON files, or a Bundle).")]
+SheetOption = Annotated[str | None, typer.Option(
+    "--sheet", metavar="NAME", help="Excel: the sheet to read (default: the first).")]
+MappingOption = Annotated[Path | None, typer.Option(
+    "--mapping", metavar="FILE", help="OMOP/FHIR: a site's own codes, added to the shipped mapping.")]
+InfusionDatesOption = Annotated[Path | None, typer.Option(
+    "--infusion-dates", metavar="FILE",
+    help="OMOP/FHIR: day 0 per patient, a CSV of person_id,infusion_date (wins over the CAR-T product's date).")]
+ScoresOption = Annotated[Path | None, typer.Option(
+    "--scores", metavar="FILE",
+    help="OMOP/FHIR: what the standards do not code (ICE, CAPD, consciousness, seizures, ...), a CSV in the"
+         " observation column names with person_id and date.")]
+
+
+def _observations(file: Path, from_: Source, sheet: str | None, mapping: Path | None,
+                  infusion_dates: Path | None, scores: Path | None, quiet: bool) -> Any:
+    """What FILE holds, ready for the pipeline: the file itself, a sheet of a workbook, or the
+    observations imported from an OMOP CDM or FHIR source (its accounting said on stderr)."""
+    if from_ is Source.auto:
+        if mapping or infusion_dates or scores:
+            raise typer.BadParameter("--mapping, --infusion-dates and --scores go with --from omop or --from fhir")
+        if sheet is not None:
+            from .sources import Workbook
+
+            return Workbook(file, sheet)
+        return file
+    from .importing import import_source
+
+    frame, imported = import_source(from_.value, file, mapping, infusion_dates, scores)
+    if not quiet:
+        for line in imported.report():
+            _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
+    return frame
+
+
 FileArgument = Annotated[
     Path,
     typer.Argument(metavar="FILE", help="Observations: CSV (, ; or tab), JSON or JSON Lines; - for standard input."),
@@ -203,10 +247,11 @@ _PROGRESS_BYTES = 20_000_000
 
 
 @contextlib.contextmanager
-def _progress(file: Path, quiet: bool, what: str):
-    """A progress bar on stderr for long runs; nothing when stderr is not a terminal."""
+def _progress(observations: Any, quiet: bool, what: str):
+    """A progress bar on stderr for long runs of a file; nothing when stderr is not a terminal."""
     try:
-        large = str(file) == "-" or file.stat().st_size > _PROGRESS_BYTES
+        large = isinstance(observations, Path) and (
+            str(observations) == "-" or observations.stat().st_size > _PROGRESS_BYTES)
     except OSError:
         large = False
     if quiet or not large or not _err.is_terminal:
@@ -219,14 +264,14 @@ def _progress(file: Path, quiet: bool, what: str):
         yield lambda done, total: progress.update(task, completed=done)
 
 
-def _graded(file: Path, set_: list[str], rules: Path | None, engine: Engine,
+def _graded(observations: Any, set_: list[str], rules: Path | None, engine: Engine,
             infusion_date: datetime.datetime | None, skip_invalid: bool, quiet: bool,
             explain: bool = False, system: str = DEFAULT_SYSTEM) -> tuple[Grader, list, GradingResult]:
-    """Grades a file: the grader, the graded frames and the typed result."""
+    """Grades observations: the grader, the graded frames and the typed result."""
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
-    with _progress(file, quiet, "grading") as progress:
-        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+    with _progress(observations, quiet, "grading") as progress:
+        frames = list(grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                     skip_invalid=skip_invalid, accounting=accounting, progress=progress))
         result = grader.result(frames, accounting, explain=explain)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
@@ -292,6 +337,11 @@ def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> Non
 @app.command()
 def grade(
     file: FileArgument,
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     format: FormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
@@ -306,11 +356,12 @@ def grade(
     """Grade every patient-day of FILE: a timeline of CRS and ICANS grades with the criterion
     that set each one."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
     if format is not Format.csv:
         from .output import timeline, to_json
 
-        _, _, result = _graded(file, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
+        _, _, result = _graded(observations, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
         if format is Format.table:
             _emit(timeline(result), output=output)
         else:
@@ -320,9 +371,9 @@ def grade(
 
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
-    with _progress(file, quiet, "grading") as progress, _writing(output) as handle:
+    with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
         first = True
-        for frame in grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+        for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress):
             write_csv(frame, handle, header=first, raw=raw_cells)
             first = False
@@ -333,6 +384,11 @@ def grade(
 @app.command()
 def explain(
     file: FileArgument,
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     patient: Annotated[str | None, typer.Option("--patient", "-p", metavar="ID", help="Only this patient.")] = None,
     day: Annotated[int | None, typer.Option("--day", "-d", metavar="DAY", help="Only this day.")] = None,
     format: PanelFormatOption = None,
@@ -347,19 +403,21 @@ def explain(
     """Explain each grade: the rules met and the values that met them, the rules of higher
     grade not met and what kept them from firing, and the \\[open] settings involved."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, PanelFormat)
     if format is PanelFormat.table:
         from rich.console import Group
 
         from .views import explanation_panel
 
-        _, _, result = _graded(file, set_, rules, engine, infusion_date, False, quiet, explain=True, system=system)
+        _, _, result = _graded(observations, set_, rules, engine, infusion_date, False, quiet, explain=True,
+                               system=system)
         _emit(Group(*(explanation_panel(d, result.labels) for d in _select(result, patient, day))), output=output)
         return
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
-    with _progress(file, quiet, "grading") as progress:
-        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+    with _progress(observations, quiet, "grading") as progress:
+        frames = list(grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                     accounting=accounting, progress=progress))
     summary_ = accounting.summary()
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
@@ -415,6 +473,11 @@ def _select(result: GradingResult, patient: str | None, day: int | None) -> list
 @app.command()
 def summary(
     file: FileArgument,
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     format: FormatOption = None,
     output: OutputOption = None,
     set_: SetOption = [],
@@ -430,6 +493,7 @@ def summary(
     resolution, highest grade, therapies); for the cohort, incidence and median onset and
     duration; and concordance with investigator-reported grades when the file has them."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
     from .episodes import days_of, summarise_days
     from .hematotoxicity import split_settings
@@ -439,8 +503,8 @@ def summary(
     grader = Grader(rules, grading, engine.value, system=system)
     accounting = Accounting()
     days = []
-    with _progress(file, quiet, "grading") as progress:
-        for frame in grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+    with _progress(observations, quiet, "grading") as progress:
+        for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress):
             days += days_of(frame)
     summary_ = accounting.summary()
@@ -454,6 +518,11 @@ def summary(
 @app.command()
 def compare(
     file: FileArgument,
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     systems: Annotated[list[str], typer.Option(
         "--systems", metavar="S1,S2",
         help="Systems to compare, comma-separated or repeated (default: all shipped, ASTCT 2019 first).",
@@ -471,6 +540,7 @@ def compare(
     where and why they differ, and how far each pair agrees (presence, identical grade,
     cross-tabulation, weighted kappa). A --set goes to every system that has the setting."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
     from .compare import compared_frames, comparison_csv, graders_for
     from .hematotoxicity import split_settings
@@ -479,9 +549,9 @@ def compare(
     grading, scoring = split_settings(_parse_sets(set_))
     graders = graders_for(_systems(systems) or None, grading, engine.value)
     accounting = Accounting()
-    batches = compared_frames(file, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
+    batches = compared_frames(observations, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
                               reasons=format is not Format.csv)
-    with _progress(file, quiet, "grading under each system"):
+    with _progress(observations, quiet, "grading under each system"):
         if format is Format.csv:
             with _writing(output) as handle:
                 comparison_csv(graders, batches, handle, raw=raw_cells)
@@ -509,12 +579,12 @@ def _systems(values: list[str]) -> list[str]:
     return chosen
 
 
-def _graded_frames(grader: Grader, file: Path, infusion_date: datetime.datetime | None, skip_invalid: bool,
+def _graded_frames(grader: Grader, observations: Any, infusion_date: datetime.datetime | None, skip_invalid: bool,
                    quiet: bool) -> tuple[list, Accounting]:
     """Grades a file through the pipeline of `grade` (Grader.frames): its graded frames."""
     accounting = Accounting()
-    with _progress(file, quiet, "grading") as progress:
-        frames = list(grader.frames(file, infusion_date=infusion_date.date() if infusion_date else None,
+    with _progress(observations, quiet, "grading") as progress:
+        frames = list(grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                     skip_invalid=skip_invalid, accounting=accounting, progress=progress))
     return frames, accounting
 
@@ -563,6 +633,11 @@ def plot(
     file: FileArgument,
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="FILE", help="The figure: a .png, .svg or .pdf file.")],
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     patient: Annotated[str | None, typer.Option("--patient", "-p", metavar="ID", help="The patient to draw.")] = None,
     cohort: Annotated[bool, typer.Option("--cohort", help="Draw the whole cohort instead of one patient.")] = False,
     systems: Annotated[list[str], typer.Option(
@@ -580,6 +655,7 @@ def plot(
     treatments, laboratory values, daily grades), or with --cohort the cohort's grades per
     patient, the distribution of highest grades and the cumulative incidence."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     from .figures import Graded, cohort_figure, course_figures
 
     kind = output.suffix.lower().lstrip(".")
@@ -587,13 +663,13 @@ def plot(
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
     others = [name for name in _systems(systems) if name != system]
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
-    frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
+    frames, accounting = _graded_frames(grader, observations, infusion_date, skip_invalid, quiet)
     _said(accounting, quiet)
     if cohort:
         compared = []
         for name in others:
             other = Grader(engine=engine.value, system=name)
-            compared.append(Graded.of(other, _graded_frames(other, file, infusion_date, skip_invalid, True)[0]))
+            compared.append(Graded.of(other, _graded_frames(other, observations, infusion_date, skip_invalid, True)[0]))
         _write_figure(cohort_figure(Graded.of(grader, frames), compared), output, kind)
         return
     known = list(dict.fromkeys(pid for frame in frames for pid in frame["patient_id"].unique(maintain_order=True)))
@@ -628,6 +704,11 @@ def _write_figure(figure, output: Path, kind: str) -> None:
 def report(
     file: FileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE", help="The report: an .html file.")],
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
@@ -640,6 +721,7 @@ def report(
     where every input row went, the cohort with its figure and registry fields, discrepancies
     with reported grades, and each patient's course, daily grades with reasons, and episodes."""
     _not_the_input(file, output)
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     from .figures import Graded, cohort_figure, course_figures
     from .report import file_digest, render
 
@@ -649,7 +731,7 @@ def report(
 
     grading, scoring = split_settings(_parse_sets(set_))
     grader = Grader(rules, grading, engine.value, system=system)
-    frames, accounting = _graded_frames(grader, file, infusion_date, skip_invalid, quiet)
+    frames, accounting = _graded_frames(grader, observations, infusion_date, skip_invalid, quiet)
     with _collector_paused():
         result = grader.result(frames, accounting)
         _said(accounting, quiet)
@@ -662,9 +744,43 @@ def report(
     _emit(text=text, output=output)
 
 
+@app.command(name="import")
+def import_command(
+    kind: Annotated[Source, typer.Argument(metavar="omop|fhir", help="The kind of SOURCE.")],
+    source: Annotated[Path, typer.Argument(
+        metavar="SOURCE", help="OMOP CDM: a DuckDB file or a folder of tables (CSV or Parquet); FHIR R4: a folder"
+                               " of NDJSON files or a Bundle.")],
+    output: OutputOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the observations of an OMOP CDM or FHIR R4 source as the observation CSV, one row
+    per reading with where it came from; say on stderr what was read, mapped and not mapped."""
+    if kind is Source.auto:
+        raise typer.BadParameter("name the kind of source: omop or fhir")
+    _not_the_input(source, output)
+    from .importing import import_source, write_observations
+
+    frame, imported = import_source(kind.value, source, mapping, infusion_dates, scores)
+    with _writing(output) as handle:
+        write_observations(frame, handle)
+    if not quiet:
+        for line in imported.report():
+            _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
+        _err.print(Text(f"{frame.height:,} readings of {frame['patient_id'].n_unique() if frame.height else 0:,}"
+                        " patients written"), style="dim")
+
+
 @app.command()
 def check(
     file: FileArgument,
+    from_: FromOption = Source.auto,
+    sheet: SheetOption = None,
+    mapping: MappingOption = None,
+    infusion_dates: InfusionDatesOption = None,
+    scores: ScoresOption = None,
     rules: Annotated[Path | None, typer.Option(
         "--rules", metavar="DIR", help="Also check that this rule set directory loads.")] = None,
     infusion_date: InfusionDateOption = None,
@@ -673,10 +789,12 @@ def check(
     row is invalid."""
     from .grading import open_input, readings
 
+    observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet=False)
+
     if rules is not None:
         load_ruleset(rules)
     accounting = Accounting()
-    source = open_input(file)
+    source = open_input(observations)
     accounting.warnings += source.warnings
     days = 0
     for batch in readings(source, infusion_date.date() if infusion_date else None, False, accounting):

@@ -26,6 +26,8 @@ from .observations import COLUMNS
 from .ruleset import _parse, _read_bytes, shipped
 
 SOURCES = ("omop", "fhir")
+# The observation CSV's columns that come first and last, around the ones a source fills.
+_FIRST_AND_LAST = ("patient_id", "day", "source", "source_id")
 _CODE = r"^[A-Za-z0-9]+ \S+$"
 
 
@@ -159,7 +161,7 @@ class Imported:
 
     def add(self, table: str, patient: str, when: Any, source_id: Any, **columns: Any) -> None:
         self.mapped[table] += 1
-        self.readings.append({"patient_id": patient, "date": _date(when), "source": table,
+        self.readings.append({"patient_id": patient, "date": as_date(when), "source": table,
                               "source_id": str(source_id), **columns})
 
     def unmappable(self, table: str, why: str) -> None:
@@ -174,7 +176,7 @@ class Imported:
         return lines + self.warnings
 
 
-def _date(value: Any) -> datetime.date | None:
+def as_date(value: Any) -> datetime.date | None:
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
@@ -199,7 +201,7 @@ def read_infusion_dates(path: Path | str) -> dict[str, datetime.date]:
         raise ObservationError([f"{path}:1: no {' or '.join(missing)} column; expected person_id,infusion_date"])
     dates, problems = {}, []
     for number, (person, text) in enumerate(frame.select("person_id", "infusion_date").iter_rows(), start=2):
-        when = _date(text)
+        when = as_date(text)
         if person is None or when is None:
             problems.append(f"{path}:{number}: expected a person_id and an ISO infusion_date, got {person!r},"
                             f" {text!r}")
@@ -225,7 +227,7 @@ def read_scores(path: Path | str) -> list[dict[str, Any]]:
         raise ObservationError([f"{path}:1:{c}: not an observation column" for c in unknown])
     readings = []
     for number, row in enumerate(frame.iter_rows(named=True), start=2):
-        day = _date(row.pop(when))
+        day = as_date(row.pop(when))
         person = row.pop("person_id")
         if day is None or person is None:
             raise ObservationError([f"{path}:{number}: expected a person_id and an ISO {when}"])
@@ -251,7 +253,7 @@ def observations_frame(imported: Imported, infusion_dates: Mapping[str, datetime
         if patient in infusions:
             imported.warnings.append(f"{imported.source}: patient {patient} died on {died}; the cause is not coded:"
                                      " give death_cause with --scores FILE to grade it")
-    columns = ["patient_id", "date", "infusion_date", *[c for c in COLUMNS if c not in ("patient_id", "day")
+    columns = ["patient_id", "date", "infusion_date", *[c for c in COLUMNS if c not in _FIRST_AND_LAST
                and any(c in r for r in kept)], "source", "source_id"]
     rows = [{**r, "infusion_date": infusions[r["patient_id"]]} for r in kept]
     if not rows:
@@ -261,3 +263,29 @@ def observations_frame(imported: Imported, infusion_dates: Mapping[str, datetime
     return frame.select([c for c in columns if c in frame.columns]).with_columns(
         pl.col("patient_id").replace_strict(order, return_dtype=pl.Int64).alias("_order")
     ).sort("_order", "date", maintain_order=True).drop("_order")
+
+
+def import_source(kind: str, source: Path | str, mapping: Path | str | None = None,
+                  infusion_dates: Path | str | None = None,
+                  scores: Path | str | None = None) -> tuple[pl.DataFrame, Imported]:
+    """Observations from an OMOP CDM (`omop`) or FHIR R4 (`fhir`) source, with their accounting."""
+    codes = load_mapping(mapping)
+    if kind == "omop":
+        from .omop import read_omop
+
+        imported = read_omop(source, codes)
+    elif kind == "fhir":
+        from .fhir import read_fhir
+
+        imported = read_fhir(source, codes)
+    else:
+        raise ObservationError([f"{source}: unknown kind of source '{kind}'; known: {', '.join(SOURCES)}"])
+    dates = read_infusion_dates(infusion_dates) if infusion_dates is not None else None
+    extra = read_scores(scores) if scores is not None else []
+    return observations_frame(imported, dates, extra), imported
+
+
+def write_observations(frame: pl.DataFrame, handle: Any) -> None:
+    """The observation CSV of `crsgrade import`: dates as ISO dates, booleans as yes/no."""
+    frame.with_columns(pl.col(pl.Boolean).replace_strict({True: "yes", False: "no"}, return_dtype=pl.String)
+                       ).write_csv(handle, date_format="%Y-%m-%d", null_value="", line_terminator="\n")

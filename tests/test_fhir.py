@@ -1,0 +1,112 @@
+"""FHIR R4 import: every mapped resource, what is not mapped, and grades equal to grading the same
+readings written by hand."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+import crsgrade
+from crsgrade.cli import app
+from crsgrade.errors import ObservationError
+from crsgrade.fhir import read_fhir
+from crsgrade.importing import import_source, load_mapping
+from crsgrade.output import to_csv
+
+from .fhir_fixture import EQUIVALENT_CSV, write_bundle, write_ndjson
+
+
+@pytest.fixture(params=["ndjson", "bundle"])
+def source(request, tmp_path):
+    return write_ndjson(tmp_path / "export") if request.param == "ndjson" else write_bundle(tmp_path / "b.json")
+
+
+def test_every_mapped_resource_becomes_a_reading(source):
+    frame, imported = import_source("fhir", source)
+    p1 = frame.filter(pl.col("patient_id") == "P1")
+    assert p1["temp_c"].drop_nulls().to_list() == [38.2, 39.0, 36.9]  # 102.2 °F converted
+    assert (p1["sbp_min"].drop_nulls().to_list(), p1["dbp_min"].drop_nulls().to_list()) == ([82.0], [45.0])
+    assert p1["vasopressors"].drop_nulls().to_list() == [2]  # two agents the same day
+    assert p1["tocilizumab"].drop_nulls().to_list() == [True]
+    assert p1["o2_device"].drop_nulls().to_list() == ["cpap", "nasal_cannula"]
+    assert p1["anc"].drop_nulls().to_list() == [400.0]  # 0.4 ×10³/µL
+    assert set(p1["infusion_date"].cast(pl.String)) == {"2024-03-01"}
+    assert {"source", "source_id"} <= set(frame.columns) and "Procedure" in set(p1["source"])
+
+
+def test_what_is_not_mapped_is_counted_and_said(source):
+    _, imported = import_source("fhir", source)
+    said = "\n".join(imported.report())
+    assert "fhir: Observation: 8 read, 6 mapped" in said
+    assert "not mapped: LOINC 2345-7 (1)" in said
+    assert "not mapped: LOINC 8310-5 in unit K (1)" in said
+    assert "MedicationAdministration: not mapped: status not-done (1)" in said
+    assert "RXNORM 3992 (epinephrine auto-injector): not for hypotension (route or form) (1)" in said
+    assert "Encounter: not mapped: resource type not read (1)" in said
+    assert "no infusion date for P2" in said
+    assert "patient P1" not in said or "died" not in said  # P2 died, but has no infusion date
+
+
+def test_the_graded_timeline_equals_the_hand_written_equivalent(source, tmp_path):
+    frame, _ = import_source("fhir", source)
+    by_hand = tmp_path / "p1.csv"
+    by_hand.write_text(EQUIVALENT_CSV, encoding="utf-8")
+    imported = crsgrade.grade(frame)
+    assert to_csv(imported) == to_csv(crsgrade.grade(by_hand))
+    assert [d.day for d in imported.patient("P1").days] == [1, 2]  # hourly readings combined into days
+
+
+def test_import_writes_the_observation_csv_and_grades_in_one_go(source, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "observations.csv"
+    result = runner.invoke(app, ["import", "fhir", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "readings of 1 patients written" in result.stderr and "not mapped" in result.stderr
+    written = pl.read_csv(out)
+    assert written.columns[:3] == ["patient_id", "date", "infusion_date"] and "source_id" in written.columns
+    graded_csv = runner.invoke(app, ["grade", str(out), "-f", "csv", "-q"]).stdout
+    in_one_go = runner.invoke(app, ["grade", str(source), "--from", "fhir", "-f", "csv", "-q"]).stdout
+    assert graded_csv == in_one_go and graded_csv.count("\nP1,") == 2
+
+
+def test_infusion_dates_file_wins_and_scores_are_merged(source, tmp_path):
+    dates = tmp_path / "dates.csv"
+    dates.write_text("person_id,infusion_date\nP1,2024-02-29\nP2,2024-03-04\n", encoding="utf-8")
+    scores = tmp_path / "scores.csv"
+    scores.write_text("person_id,date,ice_score,consciousness\nP1,2024-03-02,6,awakens_to_voice\n", encoding="utf-8")
+    frame, imported = import_source("fhir", source, infusion_dates=dates, scores=scores)
+    result = crsgrade.grade(frame)
+    assert [d.day for d in result.patient("P1").days] == [2, 3]
+    assert result.patient("P1").day(2).icans.grade == 2
+    assert [d.day for d in result.patient("P2").days] == [1]
+    assert "no infusion date" not in "\n".join(imported.report())
+
+
+def test_a_site_mapping_adds_codes(source, tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text('version: "1"\nmeasurements:\n  - {column: creatinine, codes: [LOINC 2345-7],'
+                    ' units: {mmol/L: 1}}\n', encoding="utf-8")
+    frame, imported = import_source("fhir", source, mapping=site)
+    assert frame["creatinine"].drop_nulls().to_list() == [5.4]
+    assert "LOINC 2345-7" not in "\n".join(imported.report())
+
+
+def test_bad_sources_are_clear_errors(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ObservationError, match="no .ndjson files"):
+        read_fhir(empty, load_mapping())
+    broken = tmp_path / "x.ndjson"
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / broken.name).write_text('{"resourceType": "Patient"\n', encoding="utf-8")
+    with pytest.raises(ObservationError, match="x.ndjson:1: not valid JSON"):
+        read_fhir(folder, load_mapping())
+    other = tmp_path / "p.json"
+    other.write_text('{"resourceType": "Patient", "id": "a"}', encoding="utf-8")
+    result = CliRunner().invoke(app, ["grade", str(other), "--from", "fhir"])
+    assert result.exit_code == 1 and "expected a FHIR Bundle" in result.stderr
+    assert io.StringIO(result.stderr).read().count("Traceback") == 0
