@@ -25,7 +25,7 @@ def source(request, tmp_path):
 
 
 def test_every_mapped_resource_becomes_a_reading(source):
-    frame, imported = import_source("fhir", source)
+    frame, _ = import_source("fhir", source)
     p1 = frame.filter(pl.col("patient_id") == "P1")
     assert p1["temp_c"].drop_nulls().to_list() == [38.2, 39.0, 36.9]  # 102.2 °F converted
     assert (p1["sbp_min"].drop_nulls().to_list(), p1["dbp_min"].drop_nulls().to_list()) == ([82.0], [45.0])
@@ -44,7 +44,7 @@ def test_what_is_not_mapped_is_counted_and_said(source):
     assert "not mapped: LOINC 2345-7 (1)" in said
     assert "not mapped: LOINC 8310-5 in unit K (1)" in said
     assert "MedicationAdministration: not mapped: status not-done (1)" in said
-    assert "RXNORM 3992 (epinephrine auto-injector): not for hypotension (route or form) (1)" in said
+    assert "RxNorm 3992 (epinephrine auto-injector): not for hypotension (route or form) (1)" in said
     assert "Encounter: not mapped: resource type not read (1)" in said
     assert "no infusion date for P2" in said
     assert "patient P1" not in said or "died" not in said  # P2 died, but has no infusion date
@@ -64,7 +64,7 @@ def test_import_writes_the_observation_csv_and_grades_in_one_go(source, tmp_path
     out = tmp_path / "observations.csv"
     result = runner.invoke(app, ["import", "fhir", str(source), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "readings of 1 patients written" in result.stderr and "not mapped" in result.stderr
+    assert "readings of 1 patient written" in result.stderr and "not mapped" in result.stderr
     written = pl.read_csv(out)
     assert written.columns[:3] == ["patient_id", "date", "infusion_date"] and "source_id" in written.columns
     graded_csv = runner.invoke(app, ["grade", str(out), "-f", "csv", "-q"]).stdout
@@ -97,13 +97,13 @@ def test_a_site_mapping_adds_codes(source, tmp_path):
 def test_bad_sources_are_clear_errors(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ObservationError, match="no .ndjson files"):
+    with pytest.raises(ObservationError, match=r"no \.ndjson files"):
         read_fhir(empty, load_mapping())
     broken = tmp_path / "x.ndjson"
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / broken.name).write_text('{"resourceType": "Patient"\n', encoding="utf-8")
-    with pytest.raises(ObservationError, match="x.ndjson:1: not valid JSON"):
+    with pytest.raises(ObservationError, match=r"x\.ndjson:1: not valid JSON"):
         read_fhir(folder, load_mapping())
     other = tmp_path / "p.json"
     other.write_text('{"resourceType": "Patient", "id": "a"}', encoding="utf-8")

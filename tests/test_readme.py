@@ -90,8 +90,10 @@ def test_outputs_are_the_real_output(page, monkeypatch):
         assert real_output(command) == shown, f"{name(page)}: {command} (python -m tests.test_readme rewrites it)"
 
 
-def _table(header: tuple[str, str], rows: dict[str, str]) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---|", *(f"| {key} | {value} |" for key, value in rows.items())]
+def _table(header: tuple[str, ...], rows: dict[str, str]) -> str:
+    """A markdown table: a row's value holds its cells after the first, joined by " | "."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+             *(f"| {key} | {value} |" for key, value in rows.items())]
     return "\n".join(lines) + "\n"
 
 
@@ -116,8 +118,15 @@ def columns() -> str:
     return _table(("column", "meaning"), rows)
 
 
+def mapping() -> str:
+    from crsgrade.importing import mapping_rows
+
+    return _table(("fills", "codes", "how"), {fills: f"{codes} | {how}" for fills, codes, how in mapping_rows()})
+
+
 # Tables built from the code, by marker: `python -m tests.test_readme` rewrites them.
-GENERATED_TABLES = {"columns": columns, "header-aliases": header_aliases, "aggregation": aggregation}
+GENERATED_TABLES = {"columns": columns, "header-aliases": header_aliases, "aggregation": aggregation,
+                    "mapping": mapping}
 
 
 def _marked_table(marker: str) -> re.Pattern:

@@ -769,8 +769,9 @@ def import_command(
     if not quiet:
         for line in imported.report():
             _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
-        _err.print(Text(f"{frame.height:,} readings of {frame['patient_id'].n_unique() if frame.height else 0:,}"
-                        " patients written"), style="dim")
+        patients = frame["patient_id"].n_unique() if frame.height else 0
+        _err.print(Text(f"{frame.height:,} readings of {patients:,} patient{'' if patients == 1 else 's'} written"),
+                   style="dim")
 
 
 @app.command()

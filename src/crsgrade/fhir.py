@@ -122,7 +122,7 @@ def _codes(concept: Any, mapping: CodeMap) -> list[tuple[str, str]]:
         code = coding.get("code")
         if code is None:
             continue
-        label = f"{vocabulary.upper() if vocabulary else coding.get('system', '?')} {code}"
+        label = f"{vocabulary or coding.get('system', '?')} {code}"
         shown = f"{label} ({coding['display']})" if coding.get("display") else label
         found.append((code_key(vocabulary, code) if vocabulary else "", shown))
     return found

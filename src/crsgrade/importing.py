@@ -122,8 +122,32 @@ def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
         car_t.update(map(_key, mapping.car_t_products))
         routes.update(map(_key, mapping.exclude.routes))
         names += [n.lower() for n in mapping.exclude.names]
-        systems.update({url: vocabulary.lower() for vocabulary, url in mapping.fhir_systems.items()})
+        systems.update({url: vocabulary for vocabulary, url in mapping.fhir_systems.items()})
     return CodeMap(measurement, drug, device, frozenset(car_t), frozenset(routes), tuple(names), systems)
+
+
+def mapping_rows() -> list[tuple[str, str, str]]:
+    """The shipped mapping as the docs table shows it: what is filled, from which codes, and how
+    (units accepted, or what is counted); an unverified code is marked."""
+    parsed, _, _ = _parse(Mapping_, shipped("rules", "sources", "mapping.yaml"),
+                          _read_bytes(shipped("rules", "sources", "mapping.yaml")))
+    mapping: Mapping_ = parsed
+
+    def codes(listed: Iterable[str]) -> str:
+        return ", ".join(f"{c} (unverified)" if c in mapping.unverified else c for c in listed)
+
+    rows = [(f"`{m.column}`", codes(m.codes), "units " + ", ".join(
+        f"{unit} (°F converted)" if factor == "fahrenheit" else unit if factor == 1 else f"{unit} (× {factor:g})"
+        for unit, factor in m.units.items())) for m in mapping.measurements]
+    rows += [(f"`{d.column}`", codes(d.codes), "yes on the day given") for d in mapping.drugs]
+    rows += [("`vasopressors`", codes(c for a in mapping.vasopressors for c in a.codes),
+              "the number of these agents given that day (" + ", ".join(a.agent for a in mapping.vasopressors)
+              + "); not by route " + codes(mapping.exclude.routes) + " or a drug named "
+              + ", ".join(mapping.exclude.names))]
+    rows += [(f"`o2_device` = `{device}`", codes(listed), "on the day recorded")
+             for device, listed in mapping.devices.items()]
+    rows.append(("day 0", codes(mapping.car_t_products), "the first day a CAR T-cell product is given"))
+    return rows
 
 
 def _key(code: str) -> str:
