@@ -9,6 +9,7 @@ mapping (importing.py); each resource read is counted, and each one not mapped s
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +117,15 @@ def _when(resource: Mapping[str, Any], *names: str) -> Any:
 
 def _codes(concept: Any, mapping: CodeMap) -> list[tuple[str, str]]:
     """A CodeableConcept's codings as (key, shown): "loinc 8310-5", "LOINC 8310-5 (Body temperature)"."""
-    found = []
-    for coding in (concept or {}).get("coding") or []:
-        vocabulary = mapping.vocabulary_of(coding.get("system"))
-        code = coding.get("code")
-        if code is None:
-            continue
-        label = f"{vocabulary or coding.get('system', '?')} {code}"
-        shown = f"{label} ({coding['display']})" if coding.get("display") else label
-        found.append((code_key(vocabulary, code) if vocabulary else "", shown))
-    return found
+    return [_coding(mapping, coding.get("system"), coding["code"], coding.get("display"))
+            for coding in (concept or {}).get("coding") or [] if coding.get("code") is not None]
+
+
+@lru_cache(maxsize=65536)
+def _coding(mapping: CodeMap, system: str | None, code: str, display: str | None) -> tuple[str, str]:
+    vocabulary = mapping.vocabulary_of(system)
+    label = f"{vocabulary or system or '?'} {code}"
+    return (code_key(vocabulary, code) if vocabulary else "", f"{label} ({display})" if display else label)
 
 
 def _patient(resource: Mapping[str, Any], imported: Imported) -> None:

@@ -77,7 +77,7 @@ class Mapping_(_Strict):
     unverified: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CodeMap:
     """The mapping as lookups: each "VOCABULARY CODE" to what it stands for."""
 
@@ -277,8 +277,9 @@ def observations_frame(imported: Imported, infusion_dates: Mapping[str, datetime
         if patient in infusions:
             imported.warnings.append(f"{imported.source}: patient {patient} died on {died}; the cause is not coded:"
                                      " give death_cause with --scores FILE to grade it")
-    columns = ["patient_id", "date", "infusion_date", *[c for c in COLUMNS if c not in _FIRST_AND_LAST
-               and any(c in r for r in kept)], "source", "source_id"]
+    present = set().union(*(r.keys() for r in kept))
+    columns = ["patient_id", "date", "infusion_date",
+               *[c for c in COLUMNS if c not in _FIRST_AND_LAST and c in present], "source", "source_id"]
     rows = [{**r, "infusion_date": infusions[r["patient_id"]]} for r in kept]
     if not rows:
         return pl.DataFrame(schema={c: pl.String for c in columns})
