@@ -26,13 +26,13 @@ CASES = [
 
 def test_every_rules_directory_is_a_shipped_system_or_the_scores():
     """Systems are discovered by their ruleset.yaml: a directory without one would be skipped,
-    unless it is the hematotoxicity scores' (scores.yaml)."""
+    unless it is the hematotoxicity scores' (scores.yaml) or the import mapping's (mapping.yaml)."""
     from crsgrade.ruleset import shipped
 
     folders = {path.name: path for path in shipped("rules").iterdir() if path.is_dir()}
     assert set(SYSTEMS) == {name for name, path in folders.items() if (path / "ruleset.yaml").is_file()}
-    assert set(folders) - set(SYSTEMS) == {"hematotoxicity"}
-    assert (folders["hematotoxicity"] / "scores.yaml").is_file()
+    assert set(folders) - set(SYSTEMS) == {"hematotoxicity", "sources"}
+    assert (folders["hematotoxicity"] / "scores.yaml").is_file() and (folders["sources"] / "mapping.yaml").is_file()
 
 
 @pytest.mark.parametrize("system, rule, kind, index, example, engine", CASES)

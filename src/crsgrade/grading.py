@@ -66,6 +66,10 @@ class Accounting:
 
 def open_input(observations: Any) -> Input:
     """Any accepted form of observations, opened."""
+    from .sources import Workbook, open_excel
+
+    if isinstance(observations, Workbook):
+        return open_excel(observations.path, observations.sheet)
     if isinstance(observations, str | Path):
         return open_path(observations)
     if isinstance(observations, bytes | bytearray):

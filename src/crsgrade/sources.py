@@ -17,6 +17,7 @@ across the cuts.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import re
@@ -24,12 +25,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import polars as pl
 
 from .columns import KNOWN_COLUMNS, column_for
-from .errors import ObservationError, printable, shortened
+from .errors import ObservationError, capped, printable, shortened
 from .observations import Observation, field_kinds
 from .suggestions import did_you_mean
 
@@ -85,9 +86,10 @@ class Input:
 
 # --- headers --------------------------------------------------------------------------------
 
-def map_headers(headers: Iterable[str], source: str, problems: list[str], warnings: list[str]) -> list[str | None]:
+def map_headers(headers: Iterable[str], source: str, problems: list[str], warnings: list[str],
+                line: int = 1) -> list[str | None]:
     """Each header's contract column (None for an unknown one, which is warned about); a column
-    given twice is a problem."""
+    given twice is a problem. `line`: the header's line (or row) in its source."""
     mapped: list[str | None] = []
     seen: dict[str, str] = {}
     unknown = 0
@@ -98,15 +100,16 @@ def map_headers(headers: Iterable[str], source: str, problems: list[str], warnin
                 unknown += 1
                 if unknown <= _UNKNOWN_NAMED:
                     hint = did_you_mean(header.strip().lower(), KNOWN_COLUMNS)
-                    warnings.append(printable(f"{source}:1:{shortened(header.strip())}: unknown column, ignored{hint}"))
+                    warnings.append(printable(
+                        f"{source}:{line}:{shortened(header.strip())}: unknown column, ignored{hint}"))
         elif column in seen:
-            problems.append(f"{source}:1:{column}: column appears more than once"
+            problems.append(f"{source}:{line}:{column}: column appears more than once"
                             f" (as '{seen[column]}' and '{header.strip()}')")
         else:
             seen[column] = header.strip()
         mapped.append(column)
     if unknown > _UNKNOWN_NAMED:
-        warnings.append(f"{source}:1: {unknown - _UNKNOWN_NAMED:,} more unknown columns, ignored")
+        warnings.append(f"{source}:{line}: {unknown - _UNKNOWN_NAMED:,} more unknown columns, ignored")
     return mapped
 
 
@@ -114,9 +117,9 @@ def map_headers(headers: Iterable[str], source: str, problems: list[str], warnin
 _UNKNOWN_NAMED = 20
 
 
-def _require_day(columns: Iterable[str | None], source: str, problems: list[str]) -> None:
+def _require_day(columns: Iterable[str | None], source: str, problems: list[str], line: int = 1) -> None:
     if not {"day", "date"} & set(columns):
-        raise ObservationError([*problems, f"{source}:1: no 'day' column; give the day relative to infusion, or"
+        raise ObservationError([*problems, f"{source}:{line}: no 'day' column; give the day relative to infusion, or"
                                            " 'date' with 'infusion_date' (a column or --infusion-date)"])
 
 
@@ -472,10 +475,266 @@ def _records_input(records: list[tuple[int, Any]], name: str, locate: Callable[[
     return Input(name=name, locate=locate, warnings=warnings, batches=lambda: iter([batch]), empty_message=empty)
 
 
+# --- Excel ---------------------------------------------------------------------------------------
+
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+_ZIP = b"PK\x03\x04"
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and any workbook saved with a password
+# the most rows a sheet holds (Excel's own limit): a sheet with more was not written by a spreadsheet
+EXCEL_ROWS = 1_048_576
+# the most a part of a workbook that is read whole (shared strings, styles) may unpack to; the
+# sheet itself is read as a stream
+EXCEL_PART_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """A sheet of an Excel workbook, by name (None: the first), as `open_input` takes it."""
+
+    path: str | Path
+    sheet: str | None = None
+
+
+def open_excel(path: str | Path, sheet: str | None = None) -> Input:
+    """A sheet of an Excel workbook (.xlsx; None: the first), or `-` for one on standard input.
+    Its first non-empty row is the header; each record's location is FILE:SHEET:ROW, the row as
+    the spreadsheet numbers it."""
+    if str(path) == "-":
+        return _excel(io.BytesIO(sys.stdin.buffer.read()), "<stdin>", sheet)
+    try:
+        with Path(path).open("rb") as handle:
+            return _excel(handle, str(path), sheet)
+    except OSError as exc:  # (openpyxl's own read errors are said in _excel)
+        raise ObservationError([f"{path}: cannot read file: {exc.strerror or exc}"]) from None
+
+
+def _not_excel(head: bytes, source: str) -> str | None:
+    """Why a file is not one openpyxl can read as a workbook, or None."""
+    if head.startswith(_OLE):
+        return (f"{source}: an Excel 97-2003 (.xls) or password-protected workbook, which crsgrade cannot read;"
+                " save it as .xlsx without a password, or as CSV UTF-8")
+    if not head.startswith(_ZIP):
+        return f"{source}: not an Excel workbook (.xlsx is a ZIP archive; this file is not one)"
+    return None
+
+
+def _excel(handle: IO[bytes], source: str, sheet: str | None) -> Input:
+    """A sheet of the workbook `handle` reads, as one batch (openpyxl imported only here)."""
+    import warnings as python_warnings
+    import zipfile
+
+    head = handle.read(8)
+    handle.seek(0)
+    reason = _not_excel(head, source)
+    if reason is not None:
+        raise ObservationError([reason])
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ObservationError([f"{source}: not a readable Excel workbook (a damaged ZIP archive: {exc})"]) from None
+    names = {part.filename for part in parts}
+    if "[Content_Types].xml" not in names:
+        raise ObservationError([f"{source}: a ZIP archive, but not an Excel workbook (.xlsx)"])
+    for part in parts:
+        if not part.filename.startswith("xl/worksheets/") and part.file_size > EXCEL_PART_BYTES:
+            raise ObservationError([f"{source}: {printable(part.filename)} unpacks to {part.file_size:,} bytes,"
+                                    f" more than the {EXCEL_PART_BYTES:,} read; save the sheet as CSV UTF-8"])
+    try:
+        import openpyxl  # type: ignore[import-untyped]
+    except ImportError:
+        raise ObservationError([f"{source}: reading an Excel workbook needs openpyxl (pip install openpyxl);"
+                                " or save the sheet as CSV UTF-8"]) from None
+    handle.seek(0)
+    with python_warnings.catch_warnings():
+        # openpyxl warns about what it leaves out (extensions, data validation): not the data
+        python_warnings.simplefilter("ignore")
+        try:
+            # read-only: the sheet is streamed, and no images or charts are loaded;
+            # data-only: a formula's value as last saved, never the formula
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True, keep_links=False)
+        except Exception as exc:  # openpyxl raises what its parsers raise (KeyError, XML errors, ...)
+            raise ObservationError([f"{source}: not a readable Excel workbook ({_reason(exc)})"]) from None
+        try:
+            return _sheet_input(book, _chosen(book, source, sheet), source)
+        finally:
+            book.close()
+
+
+def _reason(exc: BaseException) -> str:
+    return shortened(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 200)
+
+
+def _chosen(book: Any, source: str, sheet: str | None) -> Any:
+    """The sheet asked for (the first when None); an unknown name is an error listing the sheets."""
+    sheets: list[Any] = list(book.worksheets)
+    titles = [str(s.title) for s in sheets]
+    if not sheets:
+        raise ObservationError([f"{source}: the workbook has no worksheets"])
+    if sheet is None:
+        return sheets[0]
+    if sheet in titles:
+        return sheets[titles.index(sheet)]
+    folded = [title.casefold() for title in titles]  # Excel's sheet names differ in more than letter case
+    if sheet.casefold() in folded:
+        return sheets[folded.index(sheet.casefold())]
+    listed = capped([f"'{title}'" for title in titles])
+    raise ObservationError([f"{source}: no sheet named '{sheet}'; its sheets: {listed}"])
+
+
+def _sheet_rows(book: Any, sheet: Any, source: str) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """The rows of a sheet as its XML holds them: (row number, cells present), each cell a dict
+    of column, value and data_type; "f" for a formula with no saved value. Only the cells the
+    file has are read (no row is filled out to the sheet's width)."""
+    from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # type: ignore[import-untyped]
+
+    class Parser(WorkSheetParser):  # type: ignore[misc]
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell: dict[str, Any] = WorkSheetParser.parse_cell(self, element)
+            # data-only keeps a formula's saved value; a formula saved without one (a file written
+            # by a program that does not calculate) reads as empty; an empty text result is "str"
+            if cell["value"] is None and cell["data_type"] not in ("str", "s", "inlineStr") \
+                    and element.find(FORMULA_TAG) is not None:
+                cell["data_type"] = "f"
+            return cell
+
+    where = f"{source}:{sheet.title}"
+    with sheet._get_source() as stream:
+        rows = Parser(stream, book.shared_strings, data_only=True, epoch=book.epoch,
+                      date_formats=book._date_formats, timedelta_formats=book._timedelta_formats).parse()
+        count = 0
+        while True:
+            try:
+                row = next(rows, None)
+            except Exception as exc:  # a malformed sheet: whatever its XML parser or openpyxl raises
+                raise ObservationError([f"{where}: not a readable sheet ({_reason(exc)})"]) from None
+            if row is None:
+                return
+            count += 1
+            if count > EXCEL_ROWS:
+                raise ObservationError([f"{where}: more than {EXCEL_ROWS:,} rows, more than a spreadsheet holds"])
+            yield int(row[0]), row[1]
+
+
+def _column_letter(number: int) -> str:
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _excel_cell(value: Any, time: bool = False) -> str | None:
+    """A cell's value as the text a CSV cell would hold: a number as itself (not as formatted), a
+    date as its ISO date (or, in a time column, its time), a boolean as true/false."""
+    if value is None or isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return value.time().isoformat() if time else value.date().isoformat()
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    return str(value)
+
+
+def _filled(cell: Mapping[str, Any]) -> bool:
+    value = cell["value"]
+    return cell["data_type"] == "f" or (value is not None and not (isinstance(value, str) and not value.strip()))
+
+
+def _header(rows: Iterator[tuple[int, list[dict[str, Any]]]], where: str,
+            warnings: list[str]) -> tuple[int, list[str | None]]:
+    """The header: the first row with something in it (its row, and each column's contract column)."""
+    for row in rows:
+        filled = [cell for cell in row[1] if _filled(cell)]
+        if filled:
+            number = row[0]
+            break
+    else:
+        raise ObservationError([f"{where}: empty sheet; expected a header row with at least 'day'"])
+    problems: list[str] = []
+    headers = [""] * max(int(cell["column"]) for cell in filled)
+    for cell in filled:
+        if cell["data_type"] in ("f", "e"):
+            problems.append(f"{where}:{number}: header cell {_column_letter(cell['column'])}{number}"
+                            + (" has a formula with no saved value" if cell["data_type"] == "f"
+                               else f" holds the error {cell['value']}"))
+        else:
+            headers[int(cell["column"]) - 1] = _excel_cell(cell["value"]) or ""
+    columns = map_headers(headers, where, problems, warnings, line=number)
+    _require_day(columns, where, problems, line=number)
+    if problems:
+        raise ObservationError(problems)
+    return number, columns
+
+
+def _sheet_input(book: Any, sheet: Any, source: str) -> Input:
+    """A sheet's rows as one batch of text cells, located as FILE:SHEET:ROW."""
+    where = f"{source}:{sheet.title}"
+    rows = _sheet_rows(book, sheet, source)
+    warnings: list[str] = []
+    _, columns = _header(rows, where, warnings)
+    known = {index + 1: column for index, column in enumerate(columns) if column is not None}
+    times = {column for column in known.values()
+             if column in Observation.model_fields and datetime.time in field_kinds(column)}
+    cells_of: dict[str, list[str | None]] = {column: [] for column in known.values()}
+    other: list[str | None] = []  # whether a row has something in a column that is not read
+    numbers: list[int] = []  # each record's row
+    found: list[tuple[int, str]] = []
+    unheaded: list[str] = []  # the first cell in a column with no header
+    for number, cells in rows:
+        row, elsewhere, trouble = _excel_row(number, cells, known, times, len(columns), unheaded)
+        if not elsewhere and not trouble and all(value is None for value in row.values()):
+            continue  # an empty row
+        rec = len(numbers)
+        numbers.append(number)
+        for column, values in cells_of.items():
+            values.append(row.get(column))
+        other.append("x" if elsewhere else None)
+        found += [(rec, text) for text in trouble]
+    if unheaded:
+        warnings.append(f"{where}: cells in columns with no header are ignored (the first: {unheaded[0]})")
+    frame = pl.DataFrame({**cells_of, "_u": other}, schema={**dict.fromkeys(cells_of, pl.String), "_u": pl.String})
+    batch = RawBatch(with_blank(frame.with_columns(pl.int_range(0, frame.height, dtype=pl.Int64).alias(REC))), found)
+    return Input(name=where, locate=lambda rec: f"{where}:{numbers[rec]}", warnings=warnings,
+                 batches=lambda: iter([batch]), empty_message=f"{where}: header only; no observation rows")
+
+
+def _excel_row(number: int, cells: list[dict[str, Any]], known: Mapping[int, str], times: set[str], width: int,
+               unheaded: list[str]) -> tuple[dict[str, str | None], bool, list[str]]:
+    """A row's cells in the columns read, whether it has something in another column, and the
+    problems of its cells (said after the row's location)."""
+    row: dict[str, str | None] = {}
+    elsewhere = False
+    trouble: list[str] = []
+    for cell in cells:
+        index, kind = int(cell["column"]), cell["data_type"]
+        column = known.get(index)
+        if column is None:
+            if not elsewhere and _filled(cell):
+                elsewhere = True
+                if index > width and not unheaded:
+                    unheaded.append(f"{_column_letter(index)}{number}")
+        elif kind == "f":
+            trouble.append(f":{column}: cell {_column_letter(index)}{number} has a formula but no saved value;"
+                           " open and save the file in Excel or LibreOffice to calculate it")
+        elif kind == "e":
+            trouble.append(f":{column}: cell {_column_letter(index)}{number} holds the error {cell['value']}")
+        else:
+            row[column] = _excel_cell(cell["value"], column in times)
+    return row, elsewhere, trouble
+
+
 # --- opening ------------------------------------------------------------------------------------
 
 def open_bytes(raw: bytes, source: str) -> Input:
-    """Text given whole (standard input, a program's string)."""
+    """Text given whole (standard input, a program's string), or an Excel workbook's bytes (its
+    first sheet)."""
+    if raw.startswith((_ZIP, _OLE)):
+        return _excel(io.BytesIO(raw), source, None)
     warnings: list[str] = []
     return _open(_Text(source, raw=_convert(raw, source, warnings)), source, warnings)
 
@@ -495,8 +754,8 @@ def _open(text: _Text, source: str, warnings: list[str]) -> Input:
 
 
 def open_path(path: str | Path) -> Input:
-    """A file (CSV, JSON or JSON Lines), or `-` for standard input. A UTF-8 file is read a batch
-    at a time; any other is converted whole first."""
+    """A file (CSV, JSON, JSON Lines, or an Excel workbook: its first sheet), or `-` for standard
+    input. A UTF-8 file is read a batch at a time; any other is converted whole first."""
     if str(path) == "-":
         return open_bytes(sys.stdin.buffer.read(), "<stdin>")
     source = str(path)
@@ -506,6 +765,8 @@ def open_path(path: str | Path) -> Input:
         size = Path(path).stat().st_size
     except OSError as exc:
         raise ObservationError([f"{path}: cannot read file: {exc.strerror or exc}"]) from None
+    if head.startswith((_ZIP, _OLE)) or Path(path).suffix.lower() in EXCEL_SUFFIXES:
+        return open_excel(path)
     plain = head[:2] not in (b"\xff\xfe", b"\xfe\xff") and not head.startswith(b"\xef\xbb\xbf") \
         and b"\x00" not in head and not _LONE_CR.search(head) and _utf8(head, complete=len(head) == size)
     if not plain or size <= BATCH_BYTES:
