@@ -319,13 +319,11 @@ def _code(vocabulary: str | None, code: str | None, name: str | None, concept_id
 
 
 def _extend(imported: Imported, table: str, readings: pl.DataFrame, column: str, mapped: int) -> None:
-    """Readings (patient_id, date, source_id, value) of one column, appended as `Imported.add`
-    would, in one go."""
+    """Readings (patient_id, date, source_id, value) of one column, added as a table."""
     if readings.is_empty():
         return
-    rows = readings.select("patient_id", "date", pl.lit(table).alias("source"), "source_id",
-                           pl.col("value").alias(column))
-    imported.readings.extend(rows.to_dicts())
+    imported.frames.append(readings.select("patient_id", "date", pl.lit(table).alias("source"), "source_id",
+                                           pl.col("value").alias(column)))
     imported.mapped[table] += mapped
 
 
