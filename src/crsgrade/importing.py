@@ -176,6 +176,9 @@ class Imported:
 
     source: str
     readings: list[dict[str, Any]] = field(default_factory=list)
+    # readings read in bulk, as tables of the same columns (patient_id, date, source, source_id and
+    # the contract columns each fills); they come before `readings` in the observations
+    frames: list[pl.DataFrame] = field(default_factory=list)
     read: Counter[str] = field(default_factory=Counter)  # records read, by table or resource
     mapped: Counter[str] = field(default_factory=Counter)  # of them, mapped to a reading
     unmapped: Counter[tuple[str, str]] = field(default_factory=Counter)  # (table, code or why) -> count
@@ -267,24 +270,31 @@ def observations_frame(imported: Imported, infusion_dates: Mapping[str, datetime
     with no infusion date is warned about and left out (their records stay counted)."""
     readings = [*imported.readings, *scores]
     infusions = {**imported.infusions, **(infusion_dates or {})}
-    without = sorted({r["patient_id"] for r in readings} - set(infusions))
+    tables = [f for f in imported.frames if f.height]
+    patients = {r["patient_id"] for r in readings}.union(*(f["patient_id"].unique().to_list() for f in tables))
+    without = sorted(patients - set(infusions))
     if without:
         shown = ", ".join(without[:10]) + (f", ... ({len(without)} in all)" if len(without) > 10 else "")
         imported.warnings.append(f"{imported.source}: no infusion date for {shown}: their records are counted,"
                                  " not graded (give one with --infusion-dates FILE)")
     kept = [r for r in readings if r["patient_id"] in infusions and r["date"] is not None]
+    dated = pl.col("patient_id").is_in(list(infusions)) & pl.col("date").is_not_null()
+    kept_tables = [f for f in (t.filter(dated) for t in tables) if f.height]
     for patient, died in imported.deaths.items():
         if patient in infusions:
             imported.warnings.append(f"{imported.source}: patient {patient} died on {died}; the cause is not coded:"
                                      " give death_cause with --scores FILE to grade it")
-    present = set().union(*(r.keys() for r in kept))
+    present = set().union(*(r.keys() for r in kept), *(f.columns for f in kept_tables))
     columns = ["patient_id", "date", "infusion_date",
                *[c for c in COLUMNS if c not in _FIRST_AND_LAST and c in present], "source", "source_id"]
     rows = [{**r, "infusion_date": infusions[r["patient_id"]]} for r in kept]
-    if not rows:
+    if not rows and not kept_tables:
         return pl.DataFrame(schema={c: pl.String for c in columns})
-    frame = pl.DataFrame(rows, infer_schema_length=None)
-    order = {patient: n for n, patient in enumerate(dict.fromkeys(r["patient_id"] for r in rows))}
+    parts = [f.with_columns(pl.col("patient_id").replace_strict(infusions, return_dtype=pl.Date)
+                            .alias("infusion_date")) for f in kept_tables]
+    parts += [pl.DataFrame(rows, infer_schema_length=None)] if rows else []
+    frame = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+    order = {patient: n for n, patient in enumerate(frame["patient_id"].unique(maintain_order=True))}
     return frame.select([c for c in columns if c in frame.columns]).with_columns(
         pl.col("patient_id").replace_strict(order, return_dtype=pl.Int64).alias("_order")
     ).sort("_order", "date", maintain_order=True).drop("_order")
