@@ -110,3 +110,51 @@ def test_bad_sources_are_clear_errors(tmp_path):
     result = CliRunner().invoke(app, ["grade", str(other), "--from", "fhir"])
     assert result.exit_code == 1 and "expected a FHIR Bundle" in result.stderr
     assert io.StringIO(result.stderr).read().count("Traceback") == 0
+
+
+def _mapped_resources():
+    """One resource per entry of the shipped mapping, coded with its first code (and unit)."""
+    from crsgrade.importing import Mapping_, _parse, shipped
+
+    path = shipped("rules", "sources", "mapping.yaml")
+    mapping, _, _ = _parse(Mapping_, path, path.read_bytes())
+    systems = mapping.fhir_systems
+    subject = {"reference": "Patient/P"}
+
+    def coded(code: str) -> dict:
+        vocabulary, _, value = code.partition(" ")
+        return {"coding": [{"system": systems[vocabulary], "code": value}]}
+
+    resources = [{"resourceType": "MedicationAdministration", "id": "cart", "status": "completed",
+                  "subject": subject, "effectiveDateTime": "2024-01-01",
+                  "medicationCodeableConcept": coded(mapping.car_t_products[0])}]
+    expected = []
+    for n, m in enumerate(mapping.measurements):
+        unit = next(u for u, f in m.units.items() if f == 1 or f == "fahrenheit")
+        resources.append({"resourceType": "Observation", "id": f"m{n}", "status": "final", "subject": subject,
+                          "effectiveDateTime": "2024-01-02", "code": coded(m.codes[0]),
+                          "valueQuantity": {"value": 50, "code": unit}})
+        expected.append((m.column, 10.0 if unit == "[degF]" else 50.0))
+    for n, d in enumerate([*mapping.drugs, *mapping.vasopressors]):
+        resources.append({"resourceType": "MedicationAdministration", "id": f"d{n}", "status": "completed",
+                          "subject": subject, "effectiveDateTime": "2024-01-03",
+                          "medicationCodeableConcept": coded(d.codes[0])})
+    expected += [(d.column, True) for d in mapping.drugs]
+    expected.append(("vasopressors", len(mapping.vasopressors)))
+    for n, (device, codes) in enumerate(mapping.devices.items()):
+        resources.append({"resourceType": "Procedure", "id": f"p{n}", "status": "completed", "subject": subject,
+                          "performedDateTime": f"2024-01-{4 + n:02d}", "code": coded(codes[0])})
+        expected.append(("o2_device", device))
+    return resources, expected
+
+
+def test_every_entry_of_the_mapping_is_read(tmp_path):
+    import json
+
+    resources, expected = _mapped_resources()
+    bundle = tmp_path / "all.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    frame, imported = import_source("fhir", bundle)
+    assert not imported.unmapped, imported.report()
+    for column, value in expected:
+        assert value in frame[column].to_list(), column
