@@ -158,3 +158,33 @@ def test_every_entry_of_the_mapping_is_read(tmp_path):
     assert not imported.unmapped, imported.report()
     for column, value in expected:
         assert value in frame[column].to_list(), column
+
+
+def test_vasopressor_dose_rates_fill_the_dose_columns(tmp_path):
+    import json
+
+    def given(rid: str, code: str, rate: dict) -> dict:
+        return {"resourceType": "MedicationAdministration", "id": rid, "status": "completed",
+                "subject": {"reference": "Patient/P"}, "effectiveDateTime": "2024-01-02",
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                          "code": code}]},
+                "dosage": {"rateQuantity": rate}}
+
+    resources = [
+        {"resourceType": "MedicationAdministration", "id": "c", "status": "completed",
+         "subject": {"reference": "Patient/P"}, "effectiveDateTime": "2024-01-01",
+         "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                   "code": "1999573"}]}},
+        {"resourceType": "Observation", "id": "w", "status": "final", "subject": {"reference": "Patient/P"},
+         "effectiveDateTime": "2024-01-02", "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+         "valueQuantity": {"value": 70, "code": "kg"}},
+        given("ne", "7512", {"value": 0.1, "code": "ug/kg/min"}),
+        given("phe", "8163", {"value": 3, "code": "mg/h"}),
+    ]
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    frame, imported = import_source("fhir", bundle)
+    assert frame["norepinephrine_ug_kg_min"].drop_nulls().to_list() == [0.1]
+    assert "not mapped: phenylephrine dose in unit mg/h (1)" in "\n".join(imported.report())
+    graded = crsgrade.grading.Grader(engine="python").grade_frame(frame)
+    assert graded["norepinephrine_ug_min"].to_list() == [7.0] and graded["vasopressors"].to_list() == [2]

@@ -186,8 +186,17 @@ def _administration(resource: Mapping[str, Any], patient: str, mapping: CodeMap,
             imported.unmappable("MedicationAdministration", f"{codes[0][1]}: not for hypotension (route or form)")
             return
         imported.mapped["MedicationAdministration"] += 1
-        pressors.setdefault((patient, when), {}).setdefault(column.partition(":")[2], []).append(
-            str(resource.get("id")))
+        agent = column.partition(":")[2]
+        pressors.setdefault((patient, when), {}).setdefault(agent, []).append(str(resource.get("id")))
+        rate = (resource.get("dosage") or {}).get("rateQuantity")
+        if isinstance(rate, dict) and rate.get("value") is not None:
+            unit = rate.get("code") or rate.get("unit")
+            dose = mapping.doses.get(agent, {}).get(str(unit))
+            if dose is None:
+                imported.unmappable("MedicationAdministration", f"{agent} dose in unit {unit}")
+            else:
+                imported.readings.append({"patient_id": patient, "date": when, "source": "MedicationAdministration",
+                                          "source_id": str(resource.get("id")), dose: float(rate["value"])})
         return
     imported.add("MedicationAdministration", patient, when, resource.get("id"), **{column: True})
 

@@ -56,6 +56,17 @@ class DrugMap(_Strict):
 class AgentMap(_Strict):
     agent: str
     codes: tuple[str, ...] = Field(min_length=1)
+    # a dose rate's UCUM unit -> the dose column it fills (µg/kg/min is turned into µg/min with
+    # the patient's weight when graded)
+    doses: dict[str, str] = {}
+
+    @field_validator("doses")
+    @classmethod
+    def _dose_columns(cls, doses: dict[str, str]) -> dict[str, str]:
+        unknown = [c for c in doses.values() if c not in COLUMNS]
+        if unknown:
+            raise ValueError(f"not observation columns: {', '.join(unknown)}")
+        return doses
 
 
 class Exclusions(_Strict):
@@ -88,6 +99,7 @@ class CodeMap:
     exclude_routes: frozenset[str]
     exclude_names: tuple[str, ...]
     fhir_systems: dict[str, str]  # FHIR system URL -> vocabulary
+    doses: dict[str, dict[str, str]]  # vasopressor agent -> dose unit -> column
 
     def vocabulary_of(self, system: str | None) -> str | None:
         return self.fhir_systems.get(system or "")
@@ -108,6 +120,7 @@ def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
     routes: set[str] = set()
     names: list[str] = []
     systems: dict[str, str] = {}
+    doses: dict[str, dict[str, str]] = {}
     for path, raw in files:
         parsed, _, _ = _parse(Mapping_, Path(path), raw)
         mapping: Mapping_ = parsed
@@ -117,13 +130,14 @@ def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
             drug.update(dict.fromkeys(map(_key, d.codes), d.column))
         for agent in mapping.vasopressors:
             drug.update(dict.fromkeys(map(_key, agent.codes), f"vasopressor:{agent.agent}"))
+            doses.setdefault(agent.agent, {}).update(agent.doses)
         for o2_device, codes in mapping.devices.items():
             device.update(dict.fromkeys(map(_key, codes), o2_device))
         car_t.update(map(_key, mapping.car_t_products))
         routes.update(map(_key, mapping.exclude.routes))
         names += [n.lower() for n in mapping.exclude.names]
         systems.update({url: vocabulary for vocabulary, url in mapping.fhir_systems.items()})
-    return CodeMap(measurement, drug, device, frozenset(car_t), frozenset(routes), tuple(names), systems)
+    return CodeMap(measurement, drug, device, frozenset(car_t), frozenset(routes), tuple(names), systems, doses)
 
 
 def mapping_rows() -> list[tuple[str, str, str]]:
