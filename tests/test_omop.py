@@ -259,3 +259,18 @@ def test_infusion_dates_file_wins(sources, tmp_path):
     frame, imported = import_source("omop", sources["csv"], infusion_dates=dates)
     assert set(frame["patient_id"]) == {"1", "2", "3"}
     assert "no infusion date" not in _said(imported)
+
+
+def test_a_table_may_be_a_folder_of_parquet_parts_or_compressed_csv(tmp_path, frame):
+    import gzip
+
+    folder = write_csv(tmp_path / "cdm")
+    measurement = pl.read_csv(folder / "measurement.csv")
+    (folder / "measurement.csv").unlink()
+    (folder / "measurement").mkdir()
+    measurement.head(20).write_parquet(folder / "measurement" / "part-0.parquet")
+    measurement.slice(20).write_parquet(folder / "measurement" / "part-1.parquet")
+    drugs = folder / "drug_exposure.csv"
+    (folder / "DRUG_EXPOSURE.csv.gz").write_bytes(gzip.compress(drugs.read_bytes()))
+    drugs.unlink()
+    assert observations_frame(read_omop(folder, load_mapping())).equals(frame)

@@ -192,11 +192,12 @@ class _Cdm:
         files: dict[str, list[Path]] = {}
         for entry in self.path.iterdir():
             name = entry.name.lower()
-            for suffix in (".csv", ".csv.gz", ".parquet", ""):
-                stem = name.removesuffix(suffix) if suffix else name
-                if (stem != name or not suffix) and (suffix or entry.is_dir()):
-                    files.setdefault(stem, []).append(entry)
-                    break
+            if entry.is_dir():  # a folder of Parquet parts
+                files.setdefault(name, []).append(entry)
+                continue
+            for suffix in (".csv", ".csv.gz", ".parquet"):
+                if name.endswith(suffix):
+                    files.setdefault(name.removesuffix(suffix), []).append(entry)
         relations = {}
         problems = []
         for table in (*CLINICAL, CONCEPT, ANCESTOR):
