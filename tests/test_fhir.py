@@ -188,3 +188,15 @@ def test_vasopressor_dose_rates_fill_the_dose_columns(tmp_path):
     assert "not mapped: phenylephrine dose in unit mg/h (1)" in "\n".join(imported.report())
     graded = crsgrade.grading.Grader(engine="python").grade_frame(frame)
     assert graded["norepinephrine_ug_min"].to_list() == [7.0] and graded["vasopressors"].to_list() == [2]
+
+
+def test_a_long_list_of_codes_not_mapped_is_capped():
+    from crsgrade.importing import Imported
+
+    imported = Imported("fhir")
+    imported.read["Observation"] = 50
+    for n in range(50):
+        imported.unmappable("Observation", f"LOINC {n}-0")
+    said = imported.report(most=10)
+    assert sum("not mapped: LOINC" in line for line in said) == 10
+    assert said[-1] == "fhir: not mapped: 40 other codes or reasons (40 records)"

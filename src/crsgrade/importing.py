@@ -208,12 +208,17 @@ class Imported:
     def unmappable(self, table: str, why: str) -> None:
         self.unmapped[(table, why)] += 1
 
-    def report(self) -> list[str]:
-        """The summary on stderr: records read and mapped per table, and what was not mapped."""
+    def report(self, most: int = 40) -> list[str]:
+        """The summary on stderr: records read and mapped per table, and what was not mapped, the
+        commonest `most` reasons one a line and the rest counted together."""
         lines = [f"{self.source}: {table}: {count:,} read, {self.mapped[table]:,} mapped"
                  for table, count in sorted(self.read.items())]
-        lines += [f"{self.source}: {table}: not mapped: {why} ({count:,})"
-                  for (table, why), count in sorted(self.unmapped.items(), key=lambda item: (-item[1], item[0]))]
+        reasons = sorted(self.unmapped.items(), key=lambda item: (-item[1], item[0]))
+        lines += [f"{self.source}: {table}: not mapped: {why} ({count:,})" for (table, why), count in reasons[:most]]
+        if len(reasons) > most:
+            rest = reasons[most:]
+            lines.append(f"{self.source}: not mapped: {len(rest):,} other codes or reasons"
+                         f" ({sum(count for _, count in rest):,} records)")
         return lines + self.warnings
 
 
