@@ -200,3 +200,20 @@ def test_a_long_list_of_codes_not_mapped_is_capped():
     said = imported.report(most=10)
     assert sum("not mapped: LOINC" in line for line in said) == 10
     assert said[-1] == "fhir: not mapped: 40 other codes or reasons (40 records)"
+
+
+def test_a_car_t_product_is_found_by_its_name_when_its_code_is_not_mapped(tmp_path):
+    import json
+
+    resources = [{"resourceType": "MedicationAdministration", "id": "c", "status": "completed",
+                  "subject": {"reference": "Patient/P"}, "effectiveDateTime": "2024-01-05",
+                  "medicationCodeableConcept": {"text": "Yescarta (axicabtagene ciloleucel) infusion"}},
+                 {"resourceType": "Observation", "id": "t", "status": "final", "subject": {"reference": "Patient/P"},
+                  "effectiveDateTime": "2024-01-06",
+                  "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                  "valueQuantity": {"value": 38.4, "code": "Cel"}}]
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    frame, imported = import_source("fhir", bundle)
+    assert str(imported.infusions["P"]) == "2024-01-05"
+    assert crsgrade.grade(frame).patient("P").days[0].day == 1

@@ -274,3 +274,14 @@ def test_a_table_may_be_a_folder_of_parquet_parts_or_compressed_csv(tmp_path, fr
     (folder / "DRUG_EXPOSURE.csv.gz").write_bytes(gzip.compress(drugs.read_bytes()))
     drugs.unlink()
     assert observations_frame(read_omop(folder, load_mapping())).equals(frame)
+
+
+def test_a_car_t_product_is_found_by_its_name_when_its_code_is_not_mapped(tmp_path):
+    frames = tables()
+    renamed = {"1999573": "9999991", "1999579": "9999992"}  # codes the mapping does not know
+    frames["concept"] = frames["concept"].with_columns(
+        pl.col("concept_code").replace(renamed),
+        pl.when(pl.col("concept_code") == "1999579").then(pl.lit("Kymriah Injectable Suspension"))
+        .otherwise(pl.col("concept_name")).alias("concept_name"))
+    imported = read_omop(write_csv(tmp_path / "cdm", frames), load_mapping())
+    assert {p: str(d) for p, d in imported.infusions.items()} == {"1": "2024-03-01", "2": "2024-05-10"}

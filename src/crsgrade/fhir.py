@@ -171,7 +171,7 @@ def _administration(resource: Mapping[str, Any], patient: str, mapping: CodeMap,
     when = as_date(_when(resource, "effectiveDateTime", "effectivePeriod"))
     names = " ".join(str(c.get("display", "")) for c in (concept or {}).get("coding") or []).lower()
     names += " " + str((concept or {}).get("text", "")).lower()
-    if any(key in mapping.car_t for key, _ in codes):
+    if any(key in mapping.car_t for key, _ in codes) or any(name in names for name in mapping.car_t_names):
         if when is not None and (patient not in imported.infusions or when < imported.infusions[patient]):
             imported.infusions[patient] = when
         imported.mapped["MedicationAdministration"] += 1

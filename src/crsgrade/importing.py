@@ -84,6 +84,9 @@ class Mapping_(_Strict):
     devices: dict[Literal["nasal_cannula", "high_flow_nasal_cannula", "face_mask", "non_rebreather", "venturi",
                           "cpap", "bipap", "mechanical_ventilation", "blow_by"], tuple[str, ...]] = {}
     car_t_products: tuple[str, ...] = ()
+    # the products' names (international names and brands), matched in a drug's name where its
+    # code is not one of car_t_products
+    car_t_names: tuple[str, ...] = ()
     # codes not yet checked against their vocabulary's release
     unverified: tuple[str, ...] = ()
 
@@ -96,6 +99,7 @@ class CodeMap:
     drug: dict[str, str]  # code -> column, or "vasopressor:<agent>"
     device: dict[str, str]  # code -> o2_device
     car_t: frozenset[str]
+    car_t_names: tuple[str, ...]
     exclude_routes: frozenset[str]
     exclude_names: tuple[str, ...]
     fhir_systems: dict[str, str]  # FHIR system URL -> vocabulary
@@ -121,6 +125,7 @@ def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
     names: list[str] = []
     systems: dict[str, str] = {}
     doses: dict[str, dict[str, str]] = {}
+    car_t_names: list[str] = []
     for path, raw in files:
         parsed, _, _ = _parse(Mapping_, Path(path), raw)
         mapping: Mapping_ = parsed
@@ -134,10 +139,12 @@ def _code_map(files: tuple[tuple[str, bytes], ...]) -> CodeMap:
         for o2_device, codes in mapping.devices.items():
             device.update(dict.fromkeys(map(_key, codes), o2_device))
         car_t.update(map(_key, mapping.car_t_products))
+        car_t_names += [n.lower() for n in mapping.car_t_names]
         routes.update(map(_key, mapping.exclude.routes))
         names += [n.lower() for n in mapping.exclude.names]
         systems.update({url: vocabulary for vocabulary, url in mapping.fhir_systems.items()})
-    return CodeMap(measurement, drug, device, frozenset(car_t), frozenset(routes), tuple(names), systems, doses)
+    return CodeMap(measurement, drug, device, frozenset(car_t), tuple(car_t_names), frozenset(routes), tuple(names),
+                   systems, doses)
 
 
 def mapping_rows() -> list[tuple[str, str, str]]:
@@ -160,7 +167,8 @@ def mapping_rows() -> list[tuple[str, str, str]]:
               + ", ".join(mapping.exclude.names))]
     rows += [(f"`o2_device` = `{device}`", codes(listed), "on the day recorded")
              for device, listed in mapping.devices.items()]
-    rows.append(("day 0", codes(mapping.car_t_products), "the first day a CAR T-cell product is given"))
+    rows.append(("day 0", codes(mapping.car_t_products), "the first day a CAR T-cell product is given (or a drug"
+                 " named " + ", ".join(mapping.car_t_names) + ")"))
     return rows
 
 

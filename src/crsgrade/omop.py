@@ -290,6 +290,13 @@ class _Cdm:
         self.run("CREATE TEMP TABLE _units AS SELECT * FROM _units_frame")
         self.run("CREATE TEMP TABLE _codes AS SELECT c.concept_id, m.kind, m.key, m.target FROM _concept c"
                  " JOIN _map_frame m ON lower(c.vocabulary_id) = m.vocabulary AND c.concept_code = m.code")
+        if mapping.car_t_names:  # a CAR-T product also by its name, its code aside
+            names = pl.DataFrame({"name": list(mapping.car_t_names)})
+            self.connection.register("_car_t_names", names.to_arrow())
+            self.run("INSERT INTO _codes SELECT DISTINCT c.concept_id, 'car_t', 'car_t', 'car_t' FROM _concept c"
+                     " JOIN _car_t_names n ON contains(lower(c.concept_name), n.name)"
+                     " WHERE c.concept_id NOT IN (SELECT concept_id FROM _codes WHERE kind = 'car_t')")
+            self.connection.unregister("_car_t_names")
         self.connection.unregister("_map_frame")
         self.connection.unregister("_units_frame")
 
