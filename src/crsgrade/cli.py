@@ -146,13 +146,14 @@ def _observations(file: Path, from_: Source, sheet: str | None, mapping: Path | 
             return Workbook(file, sheet)
         return file
     from .importing import import_source
+    from .sources import Imported
 
     with _collector_paused():
         frame, imported = import_source(from_.value, file, mapping, infusion_dates, scores)
     if not quiet:
         for line in imported.report():
             _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
-    return frame
+    return Imported(frame, str(file))
 
 
 FileArgument = Annotated[
@@ -737,7 +738,7 @@ def report(
     with _collector_paused():
         result = grader.result(frames, accounting)
         _said(accounting, quiet)
-        digest = None if str(file) == "-" else file_digest(file)
+        digest = file_digest(file) if str(file) != "-" and file.is_file() else None
         graded = Graded.of(grader, frames)
         with _patient_progress(len(result.patients), quiet, "writing the report") as progress:
             text = render(result, grader.ruleset, cohort_figure(graded), course_figures(grader, graded),

@@ -66,10 +66,12 @@ class Accounting:
 
 def open_input(observations: Any) -> Input:
     """Any accepted form of observations, opened."""
-    from .sources import Workbook, open_excel
+    from .sources import Imported, Workbook, open_excel
 
     if isinstance(observations, Workbook):
         return open_excel(observations.path, observations.sheet)
+    if isinstance(observations, Imported):
+        return open_table(observations.frame, observations.name)
     if isinstance(observations, str | Path):
         return open_path(observations)
     if isinstance(observations, bytes | bytearray):

@@ -793,16 +793,26 @@ def open_records(records: Iterable[Any]) -> Input:
     return _records_input(listed, "records", lambda rec: f"records:{rec + 1}", [], "records: no observation records")
 
 
-def open_table(table: Any) -> Input:
-    """A polars, pandas or Arrow table of observations, one row per reading."""
+@dataclass(frozen=True)
+class Imported:
+    """Observations imported from an OMOP or FHIR source (`frame`, with `source` and `source_id`
+    columns), named by the source: a problem names the record its reading came from."""
+
+    frame: pl.DataFrame
+    name: str
+
+
+def open_table(table: Any, name: str = "table") -> Input:
+    """A polars, pandas or Arrow table of observations, one row per reading; `name` says where
+    it came from in messages."""
     frame = table if isinstance(table, pl.DataFrame) else (
         pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
     if not isinstance(frame, pl.DataFrame):
-        raise ObservationError(["table: expected a table of observations"])
+        raise ObservationError([f"{name}: expected a table of observations"])
     warnings: list[str] = []
     problems: list[str] = []
-    columns = map_headers(frame.columns, "table", problems, warnings)
-    _require_day(columns, "table", problems)
+    columns = map_headers(frame.columns, name, problems, warnings)
+    _require_day(columns, name, problems)
     if problems:
         raise ObservationError(problems)
     kept = frame.select([pl.col(name).alias(column)
@@ -810,5 +820,9 @@ def open_table(table: Any) -> Input:
     kept = kept.with_columns([pl.col(c).cast(pl.String) for c, dtype in kept.schema.items()
                               if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
     batch = RawBatch(with_blank(kept.with_columns(pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC))))
-    return Input(name="table", locate=lambda rec: f"table:{rec + 1}", warnings=warnings,
-                 batches=lambda: iter([batch]), empty_message="table: no observation rows")
+    locate: Callable[[int], str] = lambda rec: f"{name}:{rec + 1}"  # noqa: E731
+    if {"source", "source_id"} <= set(frame.columns):  # imported: the record a reading came from
+        records = [f"{name}:{table} {record}" for table, record in frame.select("source", "source_id").iter_rows()]
+        locate = records.__getitem__
+    return Input(name=name, locate=locate, warnings=warnings, batches=lambda: iter([batch]),
+                 empty_message=f"{name}: no observation rows")
