@@ -151,9 +151,14 @@ def _observations(file: Path, from_: Source, sheet: str | None, mapping: Path | 
     with _collector_paused():
         frame, imported = import_source(from_.value, file, mapping, infusion_dates, scores)
     if not quiet:
-        for line in imported.report():
-            _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
+        _say_import(imported.report())
     return Imported(frame, str(file))
+
+
+def _say_import(lines: list[str]) -> None:
+    """An import's accounting on stderr, what was not mapped in yellow."""
+    for line in lines:
+        _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
 
 
 FileArgument = Annotated[
@@ -771,8 +776,7 @@ def import_command(
     with _writing(output) as handle:
         write_observations(frame, handle)
     if not quiet:
-        for line in imported.report():
-            _err.print(Text(line), style="yellow" if "not mapped" in line or "no infusion" in line else "dim")
+        _say_import(imported.report())
         patients = frame["patient_id"].n_unique() if frame.height else 0
         _err.print(Text(f"{frame.height:,} readings of {patients:,} patient{'' if patients == 1 else 's'} written"),
                    style="dim")

@@ -25,7 +25,6 @@ BLOOD = ("anc", "hemoglobin", "platelets", "crp", "ferritin", "ldh", "creatinine
 MANIFEST = "scores.yaml"
 HEMATOTOX_FILE = "car_hematotox.yaml"
 ICAHT_FILE = "icaht.yaml"
-_BASELINE_FACTS = ("anc", "hemoglobin", "platelets", "crp", "ferritin")
 
 
 class _Strict(BaseModel):
@@ -194,6 +193,7 @@ class Hematotoxicity:
     icaht: IcahtFile
     grades: tuple[Criterion, ...]
     directory: Path
+    inputs: tuple[str, ...]  # the baseline values CAR-HEMATOTOX's items test
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every setting's value: its default unless overridden (names of other systems are
@@ -209,9 +209,9 @@ class Hematotoxicity:
         baseline = _baseline(days)
         fired = [item for item in self.items if _holds(item.condition, baseline, settings)]
         score = sum(item.value for item in fired)
-        missing = tuple(name for name in _BASELINE_FACTS if baseline.get(name) is None)
+        missing = tuple(name for name in self.inputs if baseline.get(name) is None)
         most = score + sum(max((i.value for i in self.items if _tests(i, name)), default=0) for name in missing)
-        recorded = len(missing) < len(_BASELINE_FACTS)
+        recorded = len(missing) < len(self.inputs)
         risks = {name for value in (score, most) for name, node in self.risk
                  if _holds(node, {"score": value}, settings)}
         counting = self.icaht.counting
@@ -406,4 +406,5 @@ def _load(directory: Path, files: tuple[tuple[str, bytes], ...]) -> Hematotoxici
                        "grade")
     if "icaht_early_duration" not in manifest.settings:
         raise RuleFileError(f"{directory / MANIFEST}: the setting icaht_early_duration is needed by {ICAHT_FILE}")
-    return Hematotoxicity(manifest, hematotox, items, risk, icaht, grades, directory)
+    inputs = tuple(name for name in HEMATOTOX_FACTS if any(_tests(item, name) for item in items))
+    return Hematotoxicity(manifest, hematotox, items, risk, icaht, grades, directory, inputs)
