@@ -10,7 +10,7 @@ import pytest
 
 import crsgrade
 from crsgrade import SettingsError
-from crsgrade.compare import weighted_kappa
+from crsgrade.comparison import weighted_kappa
 from crsgrade.ruleset import default_rules_dir
 
 from .conftest import EXAMPLE, ROOT

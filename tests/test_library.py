@@ -15,6 +15,25 @@ def test_public_api_is_reexported():
         assert hasattr(crsgrade, name)
 
 
+def test_no_module_shadows_a_public_name():
+    # the public names are imported when first used: a module of the same name would replace a
+    # function in the package once something imported that module
+    import importlib.util
+
+    for name in crsgrade.__all__:
+        assert importlib.util.find_spec(f"crsgrade.{name}") is None, name
+
+
+def test_importing_the_package_imports_only_what_its_first_use_needs():
+    import subprocess
+    import sys
+
+    code = "import sys, crsgrade; crsgrade.Grader; print(sorted(m for m in sys.modules if m.startswith('crsgrade')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "crsgrade.grading" in loaded
+    assert "crsgrade.comparison" not in loaded and "crsgrade.episodes" not in loaded
+
+
 def test_grade_accepts_a_path_dicts_and_models(capsys):
     from_path = crsgrade.grade(EXAMPLE)
     rows = [

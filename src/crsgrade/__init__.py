@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .compare import Comparison, compare
+    from .comparison import Comparison, compare
     from .errors import CrsgradeError, EngineError, ObservationError, RuleFileError, SettingsError
     from .grading import Grader, grade, grade_table
     from .observations import Observation
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .ruleset import Rule, RuleSet, load_ruleset, shipped_systems
 
 _MODULES = {
-    "compare": ("Comparison", "compare"),
+    "comparison": ("Comparison", "compare"),
     "errors": ("CrsgradeError", "EngineError", "ObservationError", "RuleFileError", "SettingsError"),
     "grading": ("Grader", "grade", "grade_table"),
     "observations": ("Observation",),

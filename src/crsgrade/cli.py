@@ -549,7 +549,7 @@ def compare(
     _not_the_input(file, output)
     observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
-    from .compare import compared_frames, comparison_csv, graders_for
+    from .comparison import compared_frames, comparison_csv, graders_for
     from .hematotoxicity import split_settings
 
     when = infusion_date.date() if infusion_date else None
@@ -565,7 +565,7 @@ def compare(
             summary = accounting.summary()
             _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
             return
-        from .compare import _compared
+        from .comparison import _compared
         from .views import comparison_tables
 
         listed = list(batches)

@@ -153,6 +153,7 @@ def disagreements(frame: pl.DataFrame, found: Found) -> set[int]:
             shown = capped(sorted(f"{v:g}" if isinstance(v, float) else str(v) for v in differing))
             found.problem_as_is(recs[0], 2, f"{capped([found.locate(r) for r in recs])}: {name}: readings of"
                                             f" patient {patient} day {day} disagree ({shown})")
+            found.covered.update(dict.fromkeys(recs[1:], recs[0]))
             bad.update(recs)
     return bad
 

@@ -57,6 +57,8 @@ class Accounting:
     rows_combined: int = 0
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # when a dict, each rejected row's problems by its record (a grading on Spark returns the rows)
+    rejected_rows: dict[int, list[str]] | None = None
 
     def summary(self) -> InputSummary:
         return InputSummary(rows_read=self.rows_read, rows_combined=self.rows_combined,
@@ -68,6 +70,8 @@ def open_input(observations: Any) -> Input:
     """Any accepted form of observations, opened."""
     from .sources import Imported, Workbook, open_excel
 
+    if isinstance(observations, Input):
+        return observations
     if isinstance(observations, Workbook):
         return open_excel(observations.path, observations.sheet)
     if isinstance(observations, Imported):
@@ -210,6 +214,8 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
         if bad and skip_invalid:
             accounting.skipped += messages
             accounting.rows_rejected += len(bad)
+            if accounting.rejected_rows is not None:
+                accounting.rejected_rows.update(_problems_by_row(bad, found))
             typed = typed.filter(~pl.col(REC).is_in(list(bad)))
         elif bad:
             problems += messages
@@ -219,6 +225,15 @@ def readings(source: Input, infusion_date: datetime.date | None, skip_invalid: b
         raise ObservationError(problems)
     if accounting.rows_read == 0:
         raise ObservationError([source.empty_message])
+
+
+def _problems_by_row(bad: set[int], found: Found) -> dict[int, list[str]]:
+    """Each rejected record's problems, in the order they are reported (a record rejected with
+    the other readings of its day gets the message that names them all)."""
+    told: dict[int, list[str]] = {}
+    for rec, _, message in sorted(found.problems, key=lambda p: (p[0], p[1])):
+        told.setdefault(rec, []).append(message)
+    return {rec: told.get(rec) or told.get(found.covered.get(rec, rec), []) for rec in sorted(bad)}
 
 
 class Grader:

@@ -802,9 +802,10 @@ class Imported:
     name: str
 
 
-def open_table(table: Any, name: str = "table") -> Input:
+def open_table(table: Any, name: str = "table", row_labels: list[str] | None = None) -> Input:
     """A polars, pandas or Arrow table of observations, one row per reading; `name` says where
-    it came from in messages."""
+    it came from in messages, and `row_labels`, when given, how they name each row (a part of a
+    larger table names its rows as that table numbers them)."""
     frame = table if isinstance(table, pl.DataFrame) else (
         pl.from_pandas(table) if hasattr(table, "iloc") else pl.from_arrow(table))
     if not isinstance(frame, pl.DataFrame):
@@ -821,6 +822,9 @@ def open_table(table: Any, name: str = "table") -> Input:
                               if dtype not in (pl.String, pl.Boolean) and not dtype.is_numeric()])
     batch = RawBatch(with_blank(kept.with_columns(pl.int_range(0, kept.height, dtype=pl.Int64).alias(REC))))
     locate: Callable[[int], str] = lambda rec: f"{name}:{rec + 1}"  # noqa: E731
+    if row_labels is not None:
+        labels = [f"{name}:{label}" for label in row_labels]
+        locate = labels.__getitem__
     if {"source", "source_id"} <= set(frame.columns):  # imported: the record a reading came from
         records = [f"{name}:{table} {record}" for table, record in frame.select("source", "source_id").iter_rows()]
         locate = records.__getitem__

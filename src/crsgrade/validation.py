@@ -183,6 +183,8 @@ class Found:
     locate: Callable[[int], str]
     problems: list[tuple[int, int, str]] = field(default_factory=list)
     warnings: list[tuple[int, int, str]] = field(default_factory=list)
+    # a record whose problem is told in another record's message (the readings of one day)
+    covered: dict[int, int] = field(default_factory=dict)
 
     def problem(self, recs: list[int], order: int, messages: list[str]) -> None:
         self.problems += [(rec, order, printable(self.locate(rec) + message))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from rich.console import Group
@@ -12,7 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .compare import Comparison
+from .comparison import Comparison
 from .episodes import CohortSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary, format_value
@@ -202,22 +202,39 @@ SUMMARY_CSV_COLUMNS = (
 )
 
 
+# The type of each field of `crsgrade summary --format csv` (a row of `summary_rows`).
+SUMMARY_TYPES: dict[str, type] = {
+    "patient_id": str, "first_day": int, "last_day": int,
+    **{f"{s}_{f}": kind for s in SYNDROMES for f, kind in (
+        ("occurred", bool), ("highest_grade", int), ("highest_grade_day", int), ("onset_day", int),
+        ("resolution_day", int), ("duration_days", int), ("episodes", int), ("tocilizumab", bool),
+        ("steroids", bool), ("other_therapies", str))},
+    "car_hematotox_score": int, "car_hematotox_max": int, "car_hematotox_risk": str, "car_hematotox_missing": str,
+    "icaht_early_grade": int, "icaht_late_grade": int, "gcsf_days": int, "easix_baseline": float,
+    "m_easix_baseline": float,
+}
+
+
+def summary_rows(summary: CohortSummary) -> Iterator[tuple[Any, ...]]:
+    """Each patient's registry fields, typed (None where there is no value; a list of names as
+    one space-separated text), in the order of SUMMARY_CSV_COLUMNS."""
+
+    def cells(s: SyndromeSummary) -> list[Any]:
+        return [s.occurred, s.highest_grade, s.highest_grade_day, s.onset_day, s.resolution_day, s.duration_days,
+                len(s.episodes), s.tocilizumab, s.steroids, " ".join(s.other_therapies)]
+
+    for p in summary.patients:
+        h = p.hematotoxicity.model_dump()
+        yield (p.patient_id, p.first_day, p.last_day, *(c for s in SYNDROMES for c in cells(p.syndromes[s])),
+               *(" ".join(h[name]) if isinstance(h[name], tuple) else h[name] for name in HEMATOTOX_CSV))
+
+
 def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(SUMMARY_CSV_COLUMNS)
-
-    def cells(s: SyndromeSummary) -> list[Any]:
-        return [show(s.occurred), show(s.highest_grade), show(s.highest_grade_day), show(s.onset_day),
-                show(s.resolution_day), s.duration_days, len(s.episodes), show(s.tocilizumab),
-                show(s.steroids), safe_cell(" ".join(s.other_therapies), raw)]
-
-    for p in summary.patients:
-        h = p.hematotoxicity.model_dump()
-        writer.writerow([safe_cell(p.patient_id, raw), p.first_day, p.last_day,
-                         *(c for s in SYNDROMES for c in cells(p.syndromes[s])),
-                         *(" ".join(h[name]) if isinstance(h[name], tuple) else show(h[name])
-                           for name in HEMATOTOX_CSV)])
+    for row in summary_rows(summary):
+        writer.writerow([safe_cell(show(value), raw) for value in row])
     return buffer.getvalue()
 
 
