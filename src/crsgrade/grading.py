@@ -38,7 +38,7 @@ from .sources import REC, Input, Piece, RawBatch, open_bytes, open_path, open_re
 from .syndromes import SYNDROMES
 from .validation import Found, validate
 
-ObservationsInput = str | Path | Iterable[Any]
+ObservationsInput = str | Path | Input | Iterable[Any]
 
 # `crsgrade grade --format csv`: each part of a syndrome's grade, for every syndrome in turn.
 GRADE_PARTS = ("grade", "rules", "reason", "not_recorded")
