@@ -122,7 +122,7 @@ class _Job:
 
         days = [d for frame in frames for d in days_of(frame)]
         manifest = grader.ruleset.manifest
-        labels = dict(manifest.syndromes.items())
+        labels: dict[str, str] = {str(s): label for s, label in manifest.syndromes.items()}
         cohort = summarise_days(manifest.system, labels, manifest.version, grader.settings, days, dict(self.scoring))
         return pl.DataFrame(list(summary_rows(cohort)), schema=self._schema(), orient="row")
 
