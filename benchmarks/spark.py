@@ -12,6 +12,7 @@ started. Prints figures as ratios to the command line; asserts nothing. Needs Py
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -58,7 +59,8 @@ def main() -> None:
         job.write_text(SPARK_JOB)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, str(job), str(path), str(folder / "spark-out"), str(args.buckets)],
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYSPARK_PYTHON": sys.executable})
         spark = time.perf_counter() - started
         grading = float(done.stderr.strip().splitlines()[-1])
         print(f"\n{args.rows:,} patient-days ({rows:,} rows), start to exit:\n"

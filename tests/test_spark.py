@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -39,6 +40,7 @@ def spark():
         if os.environ.get("CRSGRADE_REQUIRE_SPARK") == "1":
             pytest.fail(missing)
         pytest.skip(missing)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers run this Python, with crsgrade
     session = (SparkSession.builder.master("local[2]").appName("crsgrade-tests")
                .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
                .config("spark.driver.bindAddress", "127.0.0.1").config("spark.sql.shuffle.partitions", "4")
