@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from crsgrade import GradedDay, Grader
 from crsgrade.evaluators import durable_available
+
+# Every test evaluates its fact combinations afresh; the compiled rule cache has tests of its own
+# (test_compiled.py). Set before any grader is built, and inherited by the commands tests start.
+os.environ["CRSGRADE_NO_CACHE"] = "1"
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "dasatinib_case.csv"

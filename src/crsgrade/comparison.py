@@ -142,6 +142,8 @@ def compared_frames(observations: ObservationsInput, graders: Sequence[Grader], 
             count = accounting if number == 0 else Accounting()
             graded.append(grader.grade_readings(batch, count, source.locate, reasons=reasons))
         yield graded
+    for grader in graders:
+        grader.evaluation.keep()
 
 
 def compare(

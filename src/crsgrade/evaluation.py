@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -140,7 +141,9 @@ class Outcomes:
 class Evaluation:
     """A rule set's resolved conditions and evaluator, applied to distinct combinations."""
 
-    def __init__(self, ruleset: RuleSet, resolved: Mapping[str, cond.Node], evaluator: Any):
+    def __init__(self, ruleset: RuleSet, resolved: Mapping[str, cond.Node], evaluator: Any,
+                 store: Path | None = None):
+        """`store`: a compiled rule cache file (see compiled.py) to start from and keep to."""
         self.ruleset, self.resolved, self.evaluator = ruleset, resolved, evaluator
         self.rules = {rule.id: rule for rule in ruleset.rules}
         self.tests = {rule.id: cond.fields_of(node) for rule, node in
@@ -180,6 +183,20 @@ class Evaluation:
             product *= part.size
         self.outcomes = Outcomes()
         self._cache: dict[tuple[int, ...], tuple[int, int]] = {}
+        self.store = store
+        if store is not None:
+            from .compiled import load
+
+            self.outcomes.items, self._cache = load(store)
+        self._kept = len(self._cache)
+
+    def keep(self) -> None:
+        """Writes the outcomes met so far to the cache file, when there are new ones."""
+        if self.store is not None and len(self._cache) > self._kept:
+            from .compiled import save
+
+            save(self.store, self.outcomes.items, self._cache)
+            self._kept = len(self._cache)
 
     def _present(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The columns the parts read, added empty where the frame has none."""

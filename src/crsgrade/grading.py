@@ -26,6 +26,7 @@ from . import conditions as cond
 from . import waiver as waivers
 from .columns import CONTRACT_COLUMNS
 from .combining import combine, disagreements
+from .compiled import cache_dir, cache_file
 from .errors import ObservationError, capped
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
@@ -250,7 +251,9 @@ class Grader:
         settings: Mapping[str, Any] | None = None,
         engine: str = "auto",
         system: str | None = None,
+        cache: bool = True,
     ):
+        """`cache`: start from, and keep to, the compiled rule cache on disk (see compiled.py)."""
         if rules is None:
             rules = default_rules_dir(system or DEFAULT_SYSTEM)
         self.ruleset = rules if isinstance(rules, RuleSet) else load_ruleset(rules)
@@ -258,7 +261,9 @@ class Grader:
         self._resolved = self.ruleset.resolved(self.settings)
         self._evaluator = make_evaluator(engine, self._resolved)
         self._rules = {rule.id: rule for rule in self.ruleset.rules}
-        self.evaluation = Evaluation(self.ruleset, self._resolved, self._evaluator)
+        folder = cache_dir() if cache else None
+        store = cache_file(folder, self.ruleset.digest, self.settings, self._evaluator.name) if folder else None
+        self.evaluation = Evaluation(self.ruleset, self._resolved, self._evaluator, store)
         self.renderer = Renderer(self)
         # an estimated FiO2 is noted on the day only when this system's rules look at FiO2
         self.tests_fio2 = any("fio2" in cond.fields_of(node) for node in self._resolved.values())
@@ -368,6 +373,7 @@ class Grader:
             yield self.grade_readings(batch, accounting, source.locate)
             if progress is not None:
                 progress(accounting.rows_read, 0)
+        self.evaluation.keep()
 
     def grade_frame(self, observations: ObservationsInput, *, infusion_date: datetime.date | None = None,
                     skip_invalid: bool = False, accounting: Accounting | None = None) -> pl.DataFrame:
