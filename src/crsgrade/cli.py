@@ -441,7 +441,8 @@ def explain(
         first = True
         for frame in frames:
             for item in grader.renderer.explained_json(frame, chosen):
-                handle.write(("[\n" if first else ",\n").encode("utf-8") + item.encode("utf-8"))
+                handle.write(b"[\n" if first else b",\n")
+                handle.write(item)
                 first = False
         handle.write(b"[]\n}\n" if first else b"\n  ]\n}\n")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_json
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 
 AFTER_DEATH = "not graded: recorded after death on day {}"
 _SETTINGS = "@@crsgrade:settings@@"  # where a day's settings go in its cached explanation JSON
+_EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syndrome's JSON
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
+_ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
 
 
 def render(template: str, fact: Mapping[str, Any]) -> str:
@@ -53,9 +56,10 @@ def join_messages(messages: list[str]) -> str:
     return "; ".join(unique)
 
 
-def _indented(model: BaseModel, level: int) -> str:
+def _indented(model: BaseModel, level: int) -> bytes:
     """JSON of a result model, indented by two as it would be `level` levels deep."""
-    return model.model_dump_json(indent=2, warnings=False).replace("\n", "\n" + "  " * level)
+    return model.__pydantic_serializer__.to_json(model, indent=2, warnings=False).replace(
+        b"\n", b"\n" + b"  " * level)
 
 
 def blood_of(row: Mapping[str, Any]) -> dict[str, float | bool]:
@@ -84,7 +88,10 @@ class Renderer:
         self.written = message_facts(grader.ruleset.definitions, grader.settings)
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
-        self._json: dict[tuple[Any, ...], str] = {}
+        self._json: dict[tuple[Any, ...], bytes] = {}
+        self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
+        self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
+                                for syndrome, names in self.evaluation.tested_by.items()}
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -153,13 +160,21 @@ class Renderer:
 
     # -- typed results ----------------------------------------------------------------------
 
+    def _grade_key(self, number: int, syndrome: Syndrome, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What a day's grade of a syndrome is written from: its outcome and the values its
+        rules' messages show."""
+        names = self._shown.get((number, syndrome))
+        if names is None:
+            names = self._shown[(number, syndrome)] = _placeholders(self.evaluation.rules_of(number, syndrome))
+        return (number, syndrome, *self.values(names, row).values())
+
     def _syndrome_grade(self, number: int, syndrome: Syndrome, row: Mapping[str, Any]) -> SyndromeGrade:
-        outcome = self.evaluation.outcomes.items[number]
-        fired = self.evaluation.rules_of(number, syndrome)
-        values = self.values(_placeholders(fired), row)
-        key = (number, syndrome, *values.values())
+        key = self._grade_key(number, syndrome, row)
         grade = self._grades.get(key)
         if grade is None:
+            outcome = self.evaluation.outcomes.items[number]
+            fired = self.evaluation.rules_of(number, syndrome)
+            values = self.values(self._shown[(number, syndrome)], row)
             grade = SyndromeGrade(
                 grade=outcome.grade[syndrome], reason=self.reason(number, syndrome, values),
                 rules=tuple(FiredRule(id=r.id, grade=r.grade, message=render(r.message, values)) for r in fired),
@@ -200,10 +215,10 @@ class Renderer:
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
 
-    def explained_json(self, frame: pl.DataFrame, chosen: Any = None) -> Iterator[str]:
+    def explained_json(self, frame: pl.DataFrame, chosen: Any = None) -> Iterator[bytes]:
         """Each day of a graded frame, with its explanations, as the JSON of `crsgrade explain
-        --format json` lists it (indented as an item of its `days`): each syndrome's part is
-        written once per distinct outcome, values and explanation, the days put together
+        --format json` lists it (UTF-8, indented as an item of its `days`): each syndrome's part
+        is written once per distinct outcome, values and explanation, the days put together
         around those parts."""
         from .grading import day_rows, therapies_of
 
@@ -217,36 +232,54 @@ class Renderer:
                     notes.consulted(row)  # a patient's earlier days decide what a later day says
                 continue
             if row["_after_death"]:
-                none = SyndromeGrade(grade=None, reason=row["crs_reason"])
-                parts = {s: _indented(none, 3) for s in SYNDROMES}
+                parts = self._after_death_json(row["crs_reason"])
             else:
                 consulted = notes.consulted(row)
-                parts = {s: self._syndrome_json(row, s, consulted) for s in SYNDROMES}
-            day = GradedDay.model_construct(  # each syndrome's null grades is replaced by its part below
-                patient_id=row["patient_id"], day=row["day"], grades=cast(Any, dict.fromkeys(SYNDROMES)),
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
-                blood=blood_of(row), note=row.get("note"), readings=row["readings"], notes=self._notes(row),
-                set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ())
-            pieces = ["    "]
-            rest = _indented(day, 2)
-            for syndrome in SYNDROMES:
-                before, rest = rest.split(f'"{syndrome}": null', 1)
-                pieces += [before, f'"{syndrome}": ', parts[syndrome]]
-            yield "".join((*pieces, rest))
+                parts = [self._syndrome_json(row, s, consulted) for s in SYNDROMES]
+            day = {  # the fields of GradedDay, each syndrome's null grades replaced by its part below
+                "patient_id": row["patient_id"], "day": row["day"], "grades": dict.fromkeys(SYNDROMES),
+                "fever_waived": bool(row["fever_waived"]), "therapies": therapies_of(row),
+                "reported_grades": _reported(row), "blood": blood_of(row), "note": row.get("note"),
+                "readings": row["readings"], "notes": self._notes(row),
+                "set_aside": tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()}
+            pieces = [b"    "]
+            rest = to_json(day, indent=2).replace(b"\n", b"\n    ")
+            for syndrome, part in zip(SYNDROMES, parts, strict=True):
+                before, rest = rest.split(b'"%s": null' % syndrome.encode(), 1)
+                pieces += [before, b'"%s": ' % syndrome.encode(), part]
+            pieces.append(rest)
+            yield b"".join(pieces)
 
-    def _syndrome_json(self, row: Mapping[str, Any], syndrome: Syndrome, consulted: tuple[Any, ...]) -> str:
-        grade = self._syndrome_grade(row["_o"], syndrome, row)
-        core, derived = self._explanation(row, syndrome, grade.grade, consulted)
-        key = (id(grade), id(core), derived)
+    def _after_death_json(self, reason: str) -> list[bytes]:
+        part = self._json.get(("after death", reason))
+        if part is None:
+            part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 3)
+        return [part] * len(SYNDROMES)
+
+    def _syndrome_json(self, row: Mapping[str, Any], syndrome: Syndrome, consulted: tuple[Any, ...]) -> bytes:
+        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
+        key = (self._grade_key(row["_o"], syndrome, row), self._explanation_key(row, syndrome), derived)
+        found = self._json.get(key)
+        if found is None:
+            grade = self._syndrome_grade(row["_o"], syndrome, row)
+            core, _ = self._explanation(row, syndrome, grade.grade, consulted)
+            found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 3).replace(
+                b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
+            self._json[key] = found
+        return found
+
+    def _explanation_json(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> bytes:
+        """An explanation's JSON with every setting it rests on, as it sits in a syndrome's part
+        (written once per explanation and settings, however many reasons share it)."""
+        key = (id(core), derived)
         found = self._json.get(key)
         if found is None:
             spliced = core.model_construct(**{**dict(core), "settings": _SETTINGS})
             effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
                                       self.grader.settings)
-            found = _indented(grade.model_copy(update={"explanation": spliced}), 3).replace(
-                f'"{_SETTINGS}"', _SETTING_EFFECTS.dump_json(effects, indent=2).decode().replace(
-                    "\n", "\n" + "  " * 5), 1)
-            self._json[key] = found
+            found = self._json[key] = _indented(spliced, 4).replace(
+                b'"%s"' % _SETTINGS.encode(), _SETTING_EFFECTS.dump_json(effects, indent=2).replace(
+                    b"\n", b"\n" + b"  " * 5), 1)
         return found
 
     def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
@@ -260,18 +293,25 @@ class Renderer:
             notes.append(self.values(("fio2_basis",), row)["fio2_basis"])
         return tuple(notes)
 
+    def _explanation_key(self, row: Mapping[str, Any], syndrome: Syndrome) -> tuple[Any, ...]:
+        """What a day's explanation of a syndrome is written from, but for the settings its
+        derived facts consulted: the outcome, the facts the syndrome's rules test, and the facts
+        set aside (with the age that set them aside)."""
+        values = tuple(map(row.get, self._tested_columns[syndrome]))
+        aside = tuple((name, code) for name, column in _ASIDE_COLUMNS if (code := row.get(column)) is not None)
+        return (row["_o"], syndrome, values, aside, row["f.age_years"] if aside else None)
+
     def _explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
                      consulted: tuple[tuple[str, str, str], ...]) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
         """A day's explanation of a syndrome without the settings its derived facts consulted
         (written once per distinct outcome and facts), and those settings."""
-        tested = self.evaluation.tested_by[syndrome]
-        values = tuple(row.get(f"f.{name}") for name in tested)
-        aside = tuple((name, code) for name in ASIDE_FACTS if (code := row.get(f"s.{name}")) is not None)
         derived = tuple(entry for entry in consulted if entry[0] == syndrome)
-        key = (row["_o"], syndrome, values, aside, row["f.age_years"] if aside else None)
+        key = self._explanation_key(row, syndrome)
         found = self._explanations.get(key)
         if found is not None:
             return found, derived
+        _, _, values, aside, _ = key
+        tested = self.evaluation.tested_by[syndrome]
         fact = {name: value for name, value in zip(tested, values, strict=False) if value is not None}
         if aside:
             definitions = self.grader.ruleset.definitions
