@@ -79,8 +79,10 @@ def write_ndjson(folder: Path) -> Path:
     return folder
 
 
-def write_bundle(path: Path) -> Path:
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources()]}
+def write_bundle(path: Path, items: list[dict[str, Any]] | None = None) -> Path:
+    """A Bundle of the export above, or of the resources given."""
+    items = resources() if items is None else items
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in items]}
     path.write_text(json.dumps(bundle), encoding="utf-8")
     return path
 

@@ -149,11 +149,9 @@ def _mapped_resources():
 
 
 def test_every_entry_of_the_mapping_is_read(tmp_path):
-    import json
 
     resources, expected = _mapped_resources()
-    bundle = tmp_path / "all.json"
-    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    bundle = write_bundle(tmp_path / "all.json", resources)
     frame, imported = import_source("fhir", bundle)
     assert not imported.unmapped, imported.report()
     for column, value in expected:
@@ -161,7 +159,6 @@ def test_every_entry_of_the_mapping_is_read(tmp_path):
 
 
 def test_vasopressor_dose_rates_fill_the_dose_columns(tmp_path):
-    import json
 
     def given(rid: str, code: str, rate: dict) -> dict:
         return {"resourceType": "MedicationAdministration", "id": rid, "status": "completed",
@@ -181,8 +178,7 @@ def test_vasopressor_dose_rates_fill_the_dose_columns(tmp_path):
         given("ne", "7512", {"value": 0.1, "code": "ug/kg/min"}),
         given("phe", "8163", {"value": 3, "code": "mg/h"}),
     ]
-    bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    bundle = write_bundle(tmp_path / "b.json", resources)
     frame, imported = import_source("fhir", bundle)
     assert frame["norepinephrine_ug_kg_min"].drop_nulls().to_list() == [0.1]
     assert "not mapped: phenylephrine dose in unit mg/h (1)" in "\n".join(imported.report())
@@ -202,18 +198,20 @@ def test_a_long_list_of_codes_not_mapped_is_capped():
     assert said[-1] == "fhir: not mapped: 40 other codes or reasons (40 records)"
 
 
-def test_a_car_t_product_is_found_by_its_name_when_its_code_is_not_mapped(tmp_path):
-    import json
+def _infused_then_temperature(product: str, infused: str, reading: str, measured: str, celsius: float) -> list[dict]:
+    """Patient P: a CAR-T product named only in text, then one temperature (Observation `reading`)."""
+    return [{"resourceType": "MedicationAdministration", "id": "c", "status": "completed",
+             "subject": {"reference": "Patient/P"}, "effectiveDateTime": infused,
+             "medicationCodeableConcept": {"text": product}},
+            {"resourceType": "Observation", "id": reading, "status": "final", "subject": {"reference": "Patient/P"},
+             "effectiveDateTime": measured, "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+             "valueQuantity": {"value": celsius, "code": "Cel"}}]
 
-    resources = [{"resourceType": "MedicationAdministration", "id": "c", "status": "completed",
-                  "subject": {"reference": "Patient/P"}, "effectiveDateTime": "2024-01-05",
-                  "medicationCodeableConcept": {"text": "Yescarta (axicabtagene ciloleucel) infusion"}},
-                 {"resourceType": "Observation", "id": "t", "status": "final", "subject": {"reference": "Patient/P"},
-                  "effectiveDateTime": "2024-01-06",
-                  "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
-                  "valueQuantity": {"value": 38.4, "code": "Cel"}}]
-    bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+
+def test_a_car_t_product_is_found_by_its_name_when_its_code_is_not_mapped(tmp_path):
+
+    bundle = write_bundle(tmp_path / "b.json", _infused_then_temperature(
+        "Yescarta (axicabtagene ciloleucel) infusion", "2024-01-05", "t", "2024-01-06", 38.4))
     frame, imported = import_source("fhir", bundle)
     assert str(imported.infusions["P"]) == "2024-01-05"
     assert crsgrade.grade(frame).patient("P").days[0].day == 1
@@ -422,17 +420,9 @@ def test_a_broken_observation_file_is_the_same_error_in_bulk(tmp_path):
 
 
 def test_a_bad_reading_is_named_by_the_record_it_came_from(tmp_path):
-    import json
 
-    resources = [{"resourceType": "MedicationAdministration", "id": "c", "status": "completed",
-                  "subject": {"reference": "Patient/P"}, "effectiveDateTime": "2024-01-01",
-                  "medicationCodeableConcept": {"text": "tisagenlecleucel"}},
-                 {"resourceType": "Observation", "id": "hot", "status": "final", "subject": {"reference": "Patient/P"},
-                  "effectiveDateTime": "2024-01-02",
-                  "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
-                  "valueQuantity": {"value": 61, "code": "Cel"}}]
-    bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}))
+    bundle = write_bundle(tmp_path / "b.json", _infused_then_temperature(
+        "tisagenlecleucel", "2024-01-01", "hot", "2024-01-02", 61))
     result = CliRunner().invoke(app, ["grade", str(bundle), "--from", "fhir", "-q"])
     assert result.exit_code == 1
     assert f"{bundle}:Observation hot:temp_c: value '61.0'" in result.stderr
@@ -452,14 +442,12 @@ def test_an_observation_file_with_nothing_mapped_or_nothing_in_it(tmp_path):
 
 
 def test_a_null_component_is_skipped(tmp_path):
-    import json
 
     observation = {"resourceType": "Observation", "id": "bp", "status": "final", "subject": {"reference": "Patient/P"},
                    "effectiveDateTime": "2024-01-02", "code": {"coding": [{"system": "http://loinc.org",
                                                                             "code": "85354-9"}]},
                    "component": [None, {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
                                         "valueQuantity": {"value": 90, "code": "mm[Hg]"}}]}
-    bundle = tmp_path / "b.json"
-    bundle.write_text(json.dumps({"resourceType": "Bundle", "entry": [{"resource": observation}]}))
+    bundle = write_bundle(tmp_path / "b.json", [observation])
     _, imported = import_source("fhir", bundle)
     assert imported.mapped["Observation"] == 1
