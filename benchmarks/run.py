@@ -172,7 +172,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="crsgrade-bench-"))
     isolate(folder)
     command = crsgrade_command()
-    measure([sys.executable, "-m", "compileall", "-q", str(Path(crsgrade.__file__).parent)])
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(crsgrade.__file__).parent)], check=True,
+                   env=ENVIRONMENT)
     try:
         large(command, folder, args.large, engines)
         medium(command, folder, args.medium, engines[0])

@@ -77,7 +77,7 @@ def load(path: Path) -> tuple[list[Outcome], Table]:
             raise ValueError("a key or an outcome number out of place")
         table = {tuple(flat[i * width:(i + 1) * width]): (pairs[2 * i], pairs[2 * i + 1])
                  for i in range(len(pairs) // 2)}
-    except (OSError, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return [], {}
     return outcomes, table
 
@@ -105,9 +105,9 @@ def save(path: Path, outcomes: list[Outcome], table: Table) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-# An outcome is kept as [fired, then per part one entry per syndrome]; every text, and every
-# tuple of texts, as its number in `texts` (a tuple of texts joined by a newline).
-PARTS = ("grade", "top", "not_recorded", "no_grade", "not_assessed")
+# An outcome is kept as [fired, then for grade, top, not_recorded, no_grade and not_assessed one
+# entry per syndrome]; every text, and every tuple of texts, as its number in `texts` (a tuple of
+# texts joined by a newline).
 
 
 def _plain(outcome: Outcome, texts: dict[str, int]) -> list[Any]:

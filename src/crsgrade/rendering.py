@@ -258,10 +258,10 @@ class Renderer:
 
     def _syndrome_json(self, row: Mapping[str, Any], syndrome: Syndrome, consulted: tuple[Any, ...]) -> bytes:
         derived = tuple(entry for entry in consulted if entry[0] == syndrome)
-        key = (self._grade_key(row["_o"], syndrome, row), self._explanation_key(row, syndrome), derived)
+        grade = self._syndrome_grade(row["_o"], syndrome, row)
+        key = (id(grade), self._explanation_key(row, syndrome), derived)
         found = self._json.get(key)
         if found is None:
-            grade = self._syndrome_grade(row["_o"], syndrome, row)
             core, _ = self._explanation(row, syndrome, grade.grade, consulted)
             found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 3).replace(
                 b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
