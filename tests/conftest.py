@@ -20,8 +20,8 @@ _graders: dict[tuple, Grader] = {}
 
 
 def grader_for(engine: str, system: str = "astct2019", **settings) -> Grader:
-    """One Grader per engine, system and settings for the whole run (a durable-rules host
-    starts threads that live as long as the process)."""
+    """One Grader per engine, system and settings for the whole run (each compiles its rules
+    once)."""
     key = (engine, system, tuple(sorted(settings.items())))
     if key not in _graders:
         _graders[key] = Grader(settings=settings, engine=engine, system=system)
@@ -74,9 +74,3 @@ def grade_day(grade_days):
         return grade_days([observation], **settings)[0]
 
     return run
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The Spark tests first: their driver shares this process with every durable-rules host the
-    other tests start, whose timer threads would slow it several times over."""
-    items.sort(key=lambda item: item.module is None or item.module.__name__ != "tests.test_spark")

@@ -64,3 +64,18 @@ def test_durable_refuses_a_number_it_cannot_parse():
 
     with pytest.raises(EngineError, match="use --engine python"):
         grader_for("durable").fired(complete({"vasopressors": 1e-05}))
+
+
+def test_a_durable_grader_starts_no_threads():
+    """A durable-rules host would start two dispatch threads every 0.2 s for the life of the
+    process; these rules need neither, and a cohort of graders would slow everything else."""
+    import threading
+    import time
+
+    from crsgrade import Grader
+
+    before = threading.active_count()
+    grader = Grader(engine="durable", cache=False)
+    grader.grade([{"patient_id": "P1", "day": 0, "temp_c": 39.2, "hypotension": True}])
+    time.sleep(0.5)  # long enough for a host's timers to have fired twice
+    assert threading.active_count() == before

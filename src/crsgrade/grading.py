@@ -240,8 +240,8 @@ def _problems_by_row(bad: set[int], found: Found) -> dict[int, list[str]]:
 class Grader:
     """A rule set with its settings and evaluator, ready to grade many files.
 
-    Building one loads and compiles the rules once (a durable-rules host starts two threads for
-    the life of the process), so reuse it rather than building one per patient. Distinct fact
+    Building one loads and compiles the rules once, so reuse it rather than building one per
+    patient. Distinct fact
     combinations it has graded are remembered across files.
     """
 
