@@ -92,6 +92,11 @@ class Renderer:
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
+        self._written_from = {  # what a syndrome's grade and explanation of a day are written from
+            syndrome: list(dict.fromkeys(["_o", *self._sources(_placeholders(list(self.evaluation.rules.values()))),
+                                          *self._tested_columns[syndrome], *(c for _, c in _ASIDE_COLUMNS),
+                                          "f.age_years"]))
+            for syndrome in SYNDROMES}
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -222,9 +227,10 @@ class Renderer:
         around those parts."""
         from .grading import day_rows, therapies_of
 
+        parts_of = {syndrome: self._parts(frame, syndrome) for syndrome in SYNDROMES}
         patient: str | None = None
         notes = _NoWaiver(self.grader)
-        for row in day_rows(frame):
+        for index, row in enumerate(day_rows(frame)):
             if row["patient_id"] != patient:
                 patient, notes = row["patient_id"], _NoWaiver(self.grader)
             if chosen is not None and not chosen(row):
@@ -235,7 +241,8 @@ class Renderer:
                 parts = self._after_death_json(row["crs_reason"])
             else:
                 consulted = notes.consulted(row)
-                parts = [self._syndrome_json(row, s, consulted) for s in SYNDROMES]
+                parts = [self._syndrome_json(parts_of[s][index], tuple(e for e in consulted if e[0] == s))
+                         for s in SYNDROMES]
             day = {  # the fields of GradedDay, each syndrome's null grades replaced by its part below
                 "patient_id": row["patient_id"], "day": row["day"], "grades": dict.fromkeys(SYNDROMES),
                 "fever_waived": bool(row["fever_waived"]), "therapies": therapies_of(row),
@@ -250,19 +257,33 @@ class Renderer:
             pieces.append(rest)
             yield b"".join(pieces)
 
+    def _parts(self, frame: pl.DataFrame, syndrome: Syndrome) -> list[tuple[SyndromeGrade, Any] | None]:
+        """Each day's grade of a syndrome and its explanation but for the settings consulted
+        (None after a death), each written once per distinct set of the columns they are
+        written from, found on columns."""
+        columns = [c for c in self._written_from[syndrome] if c in frame.columns]
+        keys = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct(columns)).alias("_key"))
+        distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_part")
+        found = []
+        for key in distinct["_key"]:
+            grade = self._syndrome_grade(key["_o"], syndrome, key)
+            found.append((grade, self._explanation(key, syndrome, grade.grade)))
+        numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
+        return [None if number is None else found[number] for number in numbers]
+
     def _after_death_json(self, reason: str) -> list[bytes]:
         part = self._json.get(("after death", reason))
         if part is None:
             part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 3)
         return [part] * len(SYNDROMES)
 
-    def _syndrome_json(self, row: Mapping[str, Any], syndrome: Syndrome, consulted: tuple[Any, ...]) -> bytes:
-        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
-        grade = self._syndrome_grade(row["_o"], syndrome, row)
-        key = (id(grade), self._explanation_key(row, syndrome), derived)
+    def _syndrome_json(self, written: tuple[SyndromeGrade, Any] | None,
+                       derived: tuple[tuple[str, str, str], ...]) -> bytes:
+        assert written is not None  # only the days after a death have no grade to write
+        grade, core = written
+        key = (id(grade), id(core), derived)
         found = self._json.get(key)
         if found is None:
-            core, _ = self._explanation(row, syndrome, grade.grade, consulted)
             found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 3).replace(
                 b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
             self._json[key] = found
@@ -301,15 +322,13 @@ class Renderer:
         aside = tuple((name, code) for name, column in _ASIDE_COLUMNS if (code := row.get(column)) is not None)
         return (row["_o"], syndrome, values, aside, row["f.age_years"] if aside else None)
 
-    def _explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
-                     consulted: tuple[tuple[str, str, str], ...]) -> tuple[Any, tuple[tuple[str, str, str], ...]]:
-        """A day's explanation of a syndrome without the settings its derived facts consulted
-        (written once per distinct outcome and facts), and those settings."""
-        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
+    def _explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None) -> Any:
+        """A day's explanation of a syndrome without the settings its derived facts consulted,
+        written once per distinct outcome and facts."""
         key = self._explanation_key(row, syndrome)
         found = self._explanations.get(key)
         if found is not None:
-            return found, derived
+            return found
         _, _, values, aside, _ = key
         tested = self.evaluation.tested_by[syndrome]
         fact = {name: value for name, value in zip(tested, values, strict=False) if value is not None}
@@ -321,12 +340,13 @@ class Renderer:
         found = explain(grader.ruleset, grader.resolved, grader.settings, syndrome, grade, fact,
                         self.evaluation.rules_of(row["_o"]), ())
         self._explanations[key] = found
-        return found, derived
+        return found
 
     def explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
                     consulted: tuple[tuple[str, str, str], ...]) -> Any:
         """A day's explanation of a syndrome, with every setting it rests on."""
-        core, derived = self._explanation(row, syndrome, grade, consulted)
+        core = self._explanation(row, syndrome, grade)
+        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
         if not derived:
             return core
         effects = [(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived]
