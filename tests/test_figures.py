@@ -307,6 +307,24 @@ def test_plot_cohort_svg(tmp_path):
             "not assessed (–)"} <= set(texts(root))
 
 
+@pytest.mark.parametrize("setting, lee_peak", [(None, 3), ("noninvasive_ventilation_class=ventilator", 4)])
+def test_plot_cohort_gives_each_system_the_settings_it_declares(tmp_path, setting, lee_peak):
+    """A --set reaches every system of the figure that declares it (as with `compare`): CPAP at
+    FiO2 50 % is Lee 2014 grade 3 as supplemental oxygen, grade 4 as ventilator support. ASTCT
+    2019 has no such setting, and grades positive pressure 4 either way."""
+    source = tmp_path / "cpap.csv"
+    source.write_text("patient_id,day,temp_c,o2_device,fio2\nP1,0,39.0,cpap,50\n")
+    out = tmp_path / "cohort.svg"
+    extra = ["--set", setting] if setting else []
+    result = run("plot", str(source), "--cohort", "--systems", "lee2014", *extra, "-o", str(out), "-q")
+    assert result.exit_code == 0, result.output
+    found = elements(ET.parse(out).getroot())
+    patients = {key: found[key].find(f"{SVG}text").text for key in
+                ("bars-ASTCT-2019-CRS-3", "bars-ASTCT-2019-CRS-4", "bars-Lee-2014-CRS-3", "bars-Lee-2014-CRS-4")}
+    assert patients == {"bars-ASTCT-2019-CRS-3": "0", "bars-ASTCT-2019-CRS-4": "1",
+                        "bars-Lee-2014-CRS-3": str(int(lee_peak == 3)), "bars-Lee-2014-CRS-4": str(int(lee_peak == 4))}
+
+
 def test_a_large_cohort_is_a_heat_map_per_syndrome_drawn_as_runs(tmp_path):
     """Every patient a row of each heat map, in the figure's order; each run of equal grade one
     rectangle whose fill and <title> (patient, days, grade) match the model's tiles."""

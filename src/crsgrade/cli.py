@@ -651,7 +651,8 @@ def plot(
     cohort: Annotated[bool, typer.Option("--cohort", help="Draw the whole cohort instead of one patient.")] = False,
     systems: Annotated[list[str], typer.Option(
         "--systems", metavar="S1,S2",
-        help="With --cohort: also show the distribution of highest grades under these systems.")] = [],
+        help="With --cohort: also show the distribution of highest grades under these systems"
+             " (a --set goes to every system that has the setting).")] = [],
     set_: SetOption = [],
     system: SystemOption = DEFAULT_SYSTEM,
     rules: RulesOption = None,
@@ -670,16 +671,25 @@ def plot(
     kind = output.suffix.lower().lstrip(".")
     if kind not in _FIGURE_FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
-    others = [name for name in _systems(systems) if name != system]
+    others = _systems(systems) if cohort else []
+    if others:  # the input read once and graded under each system, as by `compare`
+        from .comparison import compared_frames, graders_for
+
+        ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))
+        graders = graders_for(others, _parse_sets(set_), engine.value, first=ruleset)
+        accounting = Accounting()
+        with _progress(observations, quiet, "grading under each system"):
+            batches = list(compared_frames(observations, graders, accounting, skip_invalid=skip_invalid,
+                                           infusion_date=infusion_date.date() if infusion_date else None))
+        _said(accounting, quiet)
+        graded = [Graded.of(g, [b[n] for b in batches]) for n, g in enumerate(graders)]
+        _write_figure(cohort_figure(graded[0], graded[1:]), output, kind)
+        return
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     frames, accounting = _graded_frames(grader, observations, infusion_date, skip_invalid, quiet)
     _said(accounting, quiet)
     if cohort:
-        compared = []
-        for name in others:
-            other = Grader(engine=engine.value, system=name)
-            compared.append(Graded.of(other, _graded_frames(other, observations, infusion_date, skip_invalid, True)[0]))
-        _write_figure(cohort_figure(Graded.of(grader, frames), compared), output, kind)
+        _write_figure(cohort_figure(Graded.of(grader, frames), []), output, kind)
         return
     known = list(dict.fromkeys(pid for frame in frames for pid in frame["patient_id"].unique(maintain_order=True)))
     if patient is None and len(known) > 1:

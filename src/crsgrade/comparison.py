@@ -119,11 +119,13 @@ def _split_settings(rulesets: Mapping[str, RuleSet], settings: Mapping[str, Any]
     return {s: {k: v for k, v in settings.items() if k in declared[s]} for s in systems}
 
 
-def graders_for(systems: Sequence[str] | None, settings: Mapping[str, Any] | None, engine: str) -> list[Grader]:
-    """One grader per system (all shipped systems by default, ASTCT 2019 first), each given the
-    settings it declares."""
-    systems = list(dict.fromkeys(systems or shipped_systems()))
-    rulesets = {system: load_ruleset(default_rules_dir(system)) for system in systems}
+def graders_for(systems: Sequence[str] | None, settings: Mapping[str, Any] | None, engine: str,
+                first: RuleSet | None = None) -> list[Grader]:
+    """One grader per system (all shipped systems by default, ASTCT 2019 first; after `first`,
+    a rule set of the caller's, when given), each given the settings it declares."""
+    rulesets = {first.manifest.system: first} if first is not None else {}
+    for system in dict.fromkeys(systems or ([] if first is not None else shipped_systems())):
+        rulesets.setdefault(system, load_ruleset(default_rules_dir(system)))
     shares = _split_settings(rulesets, settings or {})
     return [Grader(ruleset, shares[system], engine) for system, ruleset in rulesets.items()]
 
