@@ -238,6 +238,19 @@ def test_explain_json():
     assert crs["grade"] == 3 and crs["explanation"]["fired"][0]["id"] == "ASTCT-CRS-3-ONE-VASOPRESSOR"
 
 
+def test_explain_json_is_laid_out_as_one_indented_document(tmp_path):
+    """Each day's parts are written once and put together, yet the file reads as the whole
+    result written with an indent of two: every syndrome, explanation and setting at its depth."""
+    died = tmp_path / "died.csv"
+    died.write_text("patient_id,day,age_years,temp_c,antipyretic,o2_device,o2_flow_lpm,ice_score,death_cause\n"
+                    "D1,0,8,38.4,yes,face_mask,4,7,\nD1,1,8,39.0,,nasal_cannula,2,,\n"
+                    "D1,2,8,,,,,,crs\nD1,3,8,38.0,,,,,\n")
+    for source in (EXAMPLE, COHORT, died):
+        result = run("explain", str(source), "-f", "json", "-q", "--set", "face_mask_at_low_flow=low_flow")
+        assert result.exit_code == 0, result.output
+        assert result.stdout == json.dumps(json.loads(result.stdout), indent=2, ensure_ascii=False) + "\n"
+
+
 def test_explain_a_whole_patient():
     result = run("explain", str(COHORT), "--patient", "P03", "-q")
     assert result.stdout.count("Patient P03 · day") == 5

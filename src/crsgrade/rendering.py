@@ -274,7 +274,7 @@ class Renderer:
     def _after_death_json(self, reason: str) -> list[bytes]:
         part = self._json.get(("after death", reason))
         if part is None:
-            part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 3)
+            part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 4)
         return [part] * len(SYNDROMES)
 
     def _syndrome_json(self, written: tuple[SyndromeGrade, Any] | None,
@@ -284,7 +284,7 @@ class Renderer:
         key = (id(grade), id(core), derived)
         found = self._json.get(key)
         if found is None:
-            found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 3).replace(
+            found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 4).replace(
                 b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
             self._json[key] = found
         return found
@@ -298,9 +298,9 @@ class Renderer:
             spliced = core.model_construct(**{**dict(core), "settings": _SETTINGS})
             effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
                                       self.grader.settings)
-            found = self._json[key] = _indented(spliced, 4).replace(
+            found = self._json[key] = _indented(spliced, 5).replace(
                 b'"%s"' % _SETTINGS.encode(), _SETTING_EFFECTS.dump_json(effects, indent=2).replace(
-                    b"\n", b"\n" + b"  " * 5), 1)
+                    b"\n", b"\n" + b"  " * 6), 1)
         return found
 
     def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
