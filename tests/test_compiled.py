@@ -53,8 +53,8 @@ def test_second_run_reads_every_outcome_and_grades_the_same(folder, cohort):
     expected = _graded(first, cohort)
     files = list(folder.glob("outcomes-*.json"))
     assert len(files) == 1
-    outcomes, table = load(files[0])
-    assert len(table) > 50 and len(outcomes) == 2 * len(table)
+    stored = load(files[0])
+    assert len(stored.table) > 50 and len(stored.items) == 2 * len(stored.table)
 
     second = Grader(engine="python")
     second.evaluation.evaluator = _Refuses()
@@ -66,11 +66,26 @@ def test_second_run_reads_every_outcome_and_grades_the_same(folder, cohort):
 def test_the_file_grows_with_new_combinations_and_keeps_the_old(folder, cohort):
     Grader(engine="python").grade(EXAMPLE)
     (path,) = folder.glob("outcomes-*.json")
-    before = load(path)[1]
+    before = load(path)
     Grader(engine="python").grade(cohort)
-    after = load(path)[1]
-    assert set(before) < set(after)
-    assert all(after[key] == number for key, number in before.items())
+    after = load(path)
+    assert set(before.table) < set(after.table)
+    # each old combination keeps its outcomes (numbered as the later run met them)
+    assert all([after.outcome(n) for n in after.table[key]] == [before.outcome(n) for n in numbers]
+               for key, numbers in before.table.items())
+
+
+def test_a_run_decodes_only_the_outcomes_it_meets(folder, cohort):
+    grader = Grader(engine="python")
+    grader.grade(cohort)
+    grader.grade(EXAMPLE)
+    (path,) = folder.glob("outcomes-*.json")
+    held = len(load(path).items)
+    small = Grader(engine="python")
+    small.evaluation.evaluator = _Refuses()
+    small.grade(EXAMPLE)
+    assert 0 < len(small.evaluation.outcomes.items) < held / 10
+    assert len(load(path).items) == held  # nothing new, so the file is as it was
 
 
 def test_other_rules_settings_or_evaluator_use_another_file(folder):
@@ -91,9 +106,9 @@ def test_a_damaged_or_hostile_file_is_ignored_and_replaced(folder, cohort):
                     b' "texts": [""], "width": 1, "keys": [1], "pairs": [0, 5]}'):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-        assert load(path) == ([], {})
+        assert not load(path).table and not load(path).items
         assert _graded(Grader(engine="python"), cohort).equals(expected)
-        assert load(path)[1]  # written anew
+        assert load(path).table  # written anew
 
 
 def test_a_folder_that_cannot_be_written_costs_nothing_but_speed(tmp_path, monkeypatch, cohort):

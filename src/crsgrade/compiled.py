@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -61,25 +61,50 @@ def cache_file(folder: Path, rules_digest: str, settings: Mapping[str, Any], eng
 Table = dict[tuple[int, ...], tuple[int, int]]
 
 
-def load(path: Path) -> tuple[list[Outcome], Table]:
-    """The outcomes and key table of a cache file (empty when there is none or it is unusable)."""
+class Stored:
+    """A cache file's key table, its outcomes decoded only when a run meets them: a file that
+    has grown over many cohorts costs a small run little more than reading it."""
+
+    def __init__(self, items: list[list[Any]] | None = None, texts: list[str] | None = None,
+                 table: Table | None = None):
+        self.items, self.texts, self.table = items or [], texts or [], table or {}
+        self._decoded: dict[int, Outcome] = {}
+        self._tuples: dict[int, tuple[str, ...]] = {}
+
+    def outcome(self, number: int) -> Outcome:
+        found = self._decoded.get(number)
+        if found is None:
+            found = self._decoded[number] = _outcome(self.items[number], self.texts, self._tuple)
+        return found
+
+    def _tuple(self, number: int) -> tuple[str, ...]:
+        found = self._tuples.get(number)
+        if found is None:
+            text = self.texts[number]
+            found = self._tuples[number] = tuple(text.split("\n")) if text else ()
+        return found
+
+
+def load(path: Path) -> Stored:
+    """The key table and outcomes of a cache file (empty when there is none or it is unusable).
+    Every outcome is checked here, so that decoding one later cannot fail."""
     try:
         data = orjson.loads(path.read_bytes())
-        texts = data["texts"]
-        if not all(isinstance(t, str) for t in texts):
+        texts, items = data["texts"], data["outcomes"]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
             raise ValueError("expected texts")
-        tuples = [tuple(text.split("\n")) if text else () for text in texts]
-        outcomes = [_outcome(item, texts, tuples) for item in data["outcomes"]]
+        if not isinstance(items, list) or not all(_well_formed(item, len(texts)) for item in items):
+            raise ValueError("expected a part for each syndrome")
         width = data["width"]
         flat, pairs = data["keys"], data["pairs"]
-        if not all(isinstance(k, int) for k in flat) or not all(isinstance(n, int) and 0 <= n < len(outcomes)
+        if not all(isinstance(k, int) for k in flat) or not all(isinstance(n, int) and 0 <= n < len(items)
                                                                  for n in pairs):
             raise ValueError("a key or an outcome number out of place")
         table = {tuple(flat[i * width:(i + 1) * width]): (pairs[2 * i], pairs[2 * i + 1])
                  for i in range(len(pairs) // 2)}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
-        return [], {}
-    return outcomes, table
+        return Stored()
+    return Stored(items, texts, table)
 
 
 def save(path: Path, outcomes: list[Outcome], table: Table) -> None:
@@ -122,13 +147,24 @@ def _plain(outcome: Outcome, texts: dict[str, int]) -> list[Any]:
             [outcome.not_assessed[s] for s in SYNDROMES]]
 
 
-def _outcome(item: list[Any], texts: list[str], tuples: list[tuple[str, ...]]) -> Outcome:
+def _well_formed(item: Any, texts: int) -> bool:
+    """Whether a stored outcome has its six parts, one entry per syndrome, integer grades and
+    text numbers in range."""
+    def text(n: Any) -> bool:
+        return type(n) is int and 0 <= n < texts
+
+    if not isinstance(item, list) or len(item) != 6 or not text(item[0]):
+        return False
+    _, grade, top, missing, no_grade, _ = item
+    return all(isinstance(part, list) and len(part) == len(SYNDROMES) for part in item[1:]) and all(
+        g is None or type(g) is int for g in grade) and all(map(text, top + missing)) and all(
+        n is None or text(n) for n in no_grade)
+
+
+def _outcome(item: list[Any], texts: list[str], tuple_of: Callable[[int], tuple[str, ...]]) -> Outcome:
     fired, grade, top, missing, no_grade, not_assessed = item
-    if not all(len(part) == len(SYNDROMES) for part in item[1:]) or not all(
-            g is None or isinstance(g, int) for g in grade):
-        raise ValueError("expected a part for each syndrome")
-    return Outcome(fired=tuples[fired], grade=dict(zip(SYNDROMES, grade, strict=True)),
-                   top={s: tuples[n] for s, n in zip(SYNDROMES, top, strict=True)},
-                   not_recorded={s: tuples[n] for s, n in zip(SYNDROMES, missing, strict=True)},
+    return Outcome(fired=tuple_of(fired), grade=dict(zip(SYNDROMES, grade, strict=True)),
+                   top={s: tuple_of(n) for s, n in zip(SYNDROMES, top, strict=True)},
+                   not_recorded={s: tuple_of(n) for s, n in zip(SYNDROMES, missing, strict=True)},
                    no_grade={s: None if n is None else texts[n] for s, n in zip(SYNDROMES, no_grade, strict=True)},
                    not_assessed={s: bool(v) for s, v in zip(SYNDROMES, not_assessed, strict=True)})

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -33,6 +33,9 @@ from .facts import (
 )
 from .ruleset import Rule, RuleSet
 from .syndromes import SYNDROMES
+
+if TYPE_CHECKING:
+    from .compiled import Stored
 
 _WORD = 1 << 62  # a packed key word stays below this
 
@@ -184,19 +187,36 @@ class Evaluation:
         self.outcomes = Outcomes()
         self._cache: dict[tuple[int, ...], tuple[int, int]] = {}
         self.store = store
+        self._stored: Stored | None = None  # the cache file's outcomes, by their numbers there
+        self._numbered: dict[int, int] = {}  # a stored outcome's number there, to its number here
+        self._new = 0  # combinations evaluated since the cache file was written
         if store is not None:
             from .compiled import load
 
-            self.outcomes.items, self._cache = load(store)
-        self._kept = len(self._cache)
+            self._stored = load(store)
 
     def keep(self) -> None:
-        """Writes the outcomes met so far to the cache file, when there are new ones."""
-        if self.store is not None and len(self._cache) > self._kept:
+        """Writes the outcomes met so far to the cache file, with those it held, when there are
+        new ones."""
+        if self.store is not None and self._new:
             from .compiled import save
 
+            for key in (self._stored.table.keys() - self._cache.keys()) if self._stored is not None else ():
+                self._from_store(key)
             save(self.store, self.outcomes.items, self._cache)
-            self._kept = len(self._cache)
+            self._new = 0
+
+    def _from_store(self, key: tuple[int, ...]) -> tuple[int, int] | None:
+        """A combination's outcome numbers, taken from the cache file when it holds them."""
+        if self._stored is None or key not in self._stored.table:
+            return None
+        numbers = []
+        for number in self._stored.table[key]:
+            if number not in self._numbered:
+                self._numbered[number] = self.outcomes.add(self._stored.outcome(number))
+            numbers.append(self._numbered[number])
+        found = self._cache[key] = (numbers[0], numbers[1])
+        return found
 
     def _present(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The columns the parts read, added empty where the frame has none."""
@@ -240,12 +260,13 @@ class Evaluation:
         new = frame.select(keys).unique()
         rows = []
         for key in new.iter_rows():
-            if key not in self._cache:
+            if key not in self._cache and self._from_store(key) is None:
                 fact = self._decode(key)
                 not_waived = self.outcomes.add(self.outcome({**fact, "fever_waived": False}))
                 waived = self.outcomes.add(self.outcome({**fact, "fever_waived": True})) \
                     if self.waiver else not_waived
                 self._cache[key] = (not_waived, waived)
+                self._new += 1
             rows.append(self._cache[key])
         lookup = new.with_columns(pl.Series("_o_nw", [r[0] for r in rows], dtype=pl.UInt32),
                                   pl.Series("_o_w", [r[1] for r in rows], dtype=pl.UInt32))
