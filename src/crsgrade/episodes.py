@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .hematotoxicity import BLOOD, HematotoxSummary, load_hematotoxicity
-from .observations import THERAPIES
+from .hematotoxicity import HematotoxSummary, load_hematotoxicity
+from .observations import BLOOD, THERAPIES
 from .results import SCHEMA_VERSION, GradedPatient, GradingResult, _Result
 from .syndromes import SYNDROMES, Syndrome
 

@@ -20,8 +20,6 @@ from . import conditions as cond
 from .errors import RuleFileError
 from .ruleset import Citation, Examples, Reference, SettingDef, _example_problem, _parse, _read_bytes, shipped
 
-# The blood values a graded day carries for these scores (the columns of the contract they read).
-BLOOD = ("anc", "hemoglobin", "platelets", "crp", "ferritin", "ldh", "creatinine", "gcsf", "baseline")
 MANIFEST = "scores.yaml"
 HEMATOTOX_FILE = "car_hematotox.yaml"
 ICAHT_FILE = "icaht.yaml"

@@ -27,6 +27,8 @@ WEIGHT_BASED_DOSES = {"norepinephrine_ug_kg_min": "norepinephrine_ug_min",
                       "phenylephrine_ug_kg_min": "phenylephrine_ug_min"}
 # The attribution of the neurological assessment, in two parts; neuro_other_cause stands for both.
 NEURO_ATTRIBUTION = ("score_other_cause", "consciousness_other_cause")
+# The blood values a graded day carries for the hematotoxicity scores (the columns they read).
+BLOOD = ("anc", "hemoglobin", "platelets", "crp", "ferritin", "ldh", "creatinine", "gcsf", "baseline")
 
 
 class O2Device(StrEnum):

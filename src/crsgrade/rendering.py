@@ -13,7 +13,7 @@ from pydantic_core import to_json
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
-from .hematotoxicity import BLOOD
+from .observations import BLOOD
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, Rule, SettingRef
 from .syndromes import SYNDROMES, Syndrome
