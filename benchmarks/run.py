@@ -59,8 +59,11 @@ def isolate(folder: Path) -> None:
     ENVIRONMENT["CRSGRADE_CACHE_DIR"] = str(folder / "compiled")
 
 
-def measure(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak memory (MB) of a command run in a fresh process."""
+def measure(command: list[str], output: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak memory (MB) of a command run in a fresh process (`output`, the file
+    it writes, removed first: replacing a large file left by the run before would be timed too)."""
+    if output is not None:
+        output.unlink(missing_ok=True)
     out = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True,
                          env=ENVIRONMENT)
     code, seconds, kilobytes = out.stdout.split()
@@ -91,8 +94,9 @@ def large(command: list[str], folder: Path, sizes: list[int], engines: list[str]
         for engine in engines:
             shutil.rmtree(folder / "compiled", ignore_errors=True)
             for cache in ("empty", "warm"):
-                seconds, peak = measure([*command, "grade", str(path), "--format", "csv", "-o",
-                                         str(folder / "out.csv"), "--engine", engine, "--quiet"])
+                out = folder / "out.csv"
+                seconds, peak = measure([*command, "grade", str(path), "--format", "csv", "-o", str(out),
+                                         "--engine", engine, "--quiet"], out)
                 print(f"{size:>12,} {rows:>10,} {megabytes:>6.0f} {engine:>8} {cache:>6} {seconds:>8.2f}"
                       f" {size / seconds:>15,.0f} {peak:>8.0f}")
         path.unlink()
@@ -121,7 +125,7 @@ def medium(command: list[str], folder: Path, size: int, engine: str) -> None:
     path = folder / "medium.csv"
     write_cohort(path, size, seed=size, older_systems=True)
     other = forms(path, folder)
-    out = str(folder / "out")
+    out = folder / "out"
     runs = [
         ("grade --format csv", ["grade", str(path), "--format", "csv"]),
         ("summary --format csv", ["summary", str(path), "--format", "csv"]),
@@ -133,13 +137,13 @@ def medium(command: list[str], folder: Path, size: int, engine: str) -> None:
         ("explain --format json (every day)", ["explain", str(path), "--format", "json"]),
     ]
     for _, arguments in runs:  # the compiled rule cache warm for every command, as on a repeat run
-        measure([*command, *arguments, "-o", out, "--engine", engine, "--quiet"])
+        measure([*command, *arguments, "-o", str(out), "--engine", engine, "--quiet"], out)
     print(f"\n{size:,} patient-days with every system's columns (engine: {engine}, compiled rule cache warm),"
           f" start to exit:\n"
           f"  {'command':<38} {'seconds':>8} {'peak MB':>8} {'vs grade --format csv':>22}")
     baseline = None
     for label, arguments in runs:
-        seconds, peak = measure([*command, *arguments, "-o", out, "--engine", engine, "--quiet"])
+        seconds, peak = measure([*command, *arguments, "-o", str(out), "--engine", engine, "--quiet"], out)
         baseline = baseline or seconds
         print(f"  {label:<38} {seconds:>8.2f} {peak:>8.0f} {seconds / baseline:>21.2f}x")
 
