@@ -92,11 +92,12 @@ class Renderer:
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
-        self._written_from = {  # what a syndrome's grade and explanation of a day are written from
-            syndrome: list(dict.fromkeys(["_o", *self._sources(_placeholders(list(self.evaluation.rules.values()))),
-                                          *self._tested_columns[syndrome], *(c for _, c in _ASIDE_COLUMNS),
-                                          "f.age_years"]))
-            for syndrome in SYNDROMES}
+        shown = ["_o", *self._sources(_placeholders(list(self.evaluation.rules.values())))]
+        self._written_from: dict[Syndrome | None, list[str]] = {  # what a day's grade is written from,
+            None: shown,  # and a syndrome's grade with its explanation
+            **{syndrome: list(dict.fromkeys([*shown, *self._tested_columns[syndrome],
+                                             *(c for _, c in _ASIDE_COLUMNS), "f.age_years"]))
+               for syndrome in SYNDROMES}}
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -191,11 +192,11 @@ class Renderer:
         """The graded days of a frame as typed results, patient by patient."""
         from .grading import day_rows, therapies_of
 
-        rows = day_rows(frame)
+        parts_of = {syndrome: self._parts(frame, syndrome, explain_days) for syndrome in SYNDROMES}
         current: list[GradedDay] = []
         patient: str | None = None
         notes = _NoWaiver(self.grader) if explain_days else None
-        for row in rows:
+        for index, row in enumerate(day_rows(frame)):
             if patient is not None and row["patient_id"] != patient:
                 yield GradedPatient(patient_id=patient, days=tuple(current))
                 current = []
@@ -206,11 +207,12 @@ class Renderer:
                 reason = row["crs_reason"]
                 grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
             else:
-                grades = {s: self._syndrome_grade(row["_o"], s, row) for s in SYNDROMES}
+                written = {s: _written(parts_of[s][index]) for s in SYNDROMES}
+                grades = {s: grade for s, (grade, _) in written.items()}
                 if notes is not None:
                     consulted = notes.consulted(row)
-                    grades = {s: g.model_copy(update={"explanation": self.explanation(row, s, g.grade, consulted)})
-                              for s, g in grades.items()}
+                    grades = {s: grade.model_copy(update={"explanation": self._with_settings(
+                        core, tuple(e for e in consulted if e[0] == s))}) for s, (grade, core) in written.items()}
             day_notes = self._notes(row)
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], grades=grades,
@@ -257,17 +259,18 @@ class Renderer:
             pieces.append(rest)
             yield b"".join(pieces)
 
-    def _parts(self, frame: pl.DataFrame, syndrome: Syndrome) -> list[tuple[SyndromeGrade, Any] | None]:
-        """Each day's grade of a syndrome and its explanation but for the settings consulted
-        (None after a death), each written once per distinct set of the columns they are
-        written from, found on columns."""
-        columns = [c for c in self._written_from[syndrome] if c in frame.columns]
+    def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
+               explained: bool = True) -> list[tuple[SyndromeGrade, Any] | None]:
+        """Each day's grade of a syndrome and, when `explained`, its explanation but for the
+        settings consulted (None after a death): each written once per distinct set of the
+        columns they are written from, found on columns."""
+        columns = [c for c in self._written_from[syndrome if explained else None] if c in frame.columns]
         keys = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct(columns)).alias("_key"))
         distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_part")
         found = []
         for key in distinct["_key"]:
             grade = self._syndrome_grade(key["_o"], syndrome, key)
-            found.append((grade, self._explanation(key, syndrome, grade.grade)))
+            found.append((grade, self._explanation(key, syndrome, grade.grade) if explained else None))
         numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
         return [None if number is None else found[number] for number in numbers]
 
@@ -279,8 +282,7 @@ class Renderer:
 
     def _syndrome_json(self, written: tuple[SyndromeGrade, Any] | None,
                        derived: tuple[tuple[str, str, str], ...]) -> bytes:
-        assert written is not None  # only the days after a death have no grade to write
-        grade, core = written
+        grade, core = _written(written)
         key = (id(grade), id(core), derived)
         found = self._json.get(key)
         if found is None:
@@ -342,15 +344,18 @@ class Renderer:
         self._explanations[key] = found
         return found
 
-    def explanation(self, row: Mapping[str, Any], syndrome: Syndrome, grade: int | None,
-                    consulted: tuple[tuple[str, str, str], ...]) -> Any:
-        """A day's explanation of a syndrome, with every setting it rests on."""
-        core = self._explanation(row, syndrome, grade)
-        derived = tuple(entry for entry in consulted if entry[0] == syndrome)
+    def _with_settings(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> Any:
+        """An explanation with every setting it rests on: its own, and those its derived facts
+        consulted."""
         if not derived:
             return core
         effects = [(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived]
         return core.model_copy(update={"settings": setting_effects(effects, self.grader.settings)})
+
+
+def _written(part: tuple[SyndromeGrade, Any] | None) -> tuple[SyndromeGrade, Any]:
+    assert part is not None  # only the days after a death have no grade to write
+    return part
 
 
 def _ice_recorded(row: Mapping[str, Any]) -> bool:
