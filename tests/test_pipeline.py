@@ -46,6 +46,33 @@ def _always_in_batches(open_path):
     return opened
 
 
+def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypatch):
+    """explain --format json writes each batch as it is graded, keeping only so many written
+    parts for reuse: the same bytes as from one batch with every part kept; a --patient the
+    file does not have leaves no file."""
+    from typer.testing import CliRunner
+
+    from crsgrade import rendering
+    from crsgrade.cli import app
+
+    def explained(name: str, *options: str):
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["explain", str(cohort), "-f", "json", "-o", str(out), "-q", *options])
+        return result, out
+
+    result, whole = explained("whole.json")
+    assert result.exit_code == 0, result.output
+    monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(rendering, "_KEPT_PARTS", 5)
+    result, batched = explained("batched.json")
+    assert result.exit_code == 0, result.output
+    assert batched.read_bytes() == whole.read_bytes()
+    result, missing = explained("missing.json", "--patient", "nobody")
+    assert result.exit_code == 1 and "no patient 'nobody' in the file" in result.output
+    assert not missing.exists()
+
+
 def test_quoted_cells_across_batches(tmp_path, monkeypatch):
     rows = ["patient_id,day,temp_c,note"]
     for patient in range(30):

@@ -423,12 +423,6 @@ def explain(
         return
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
-    with _progress(observations, quiet, "grading") as progress:
-        frames = list(grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                                    accounting=accounting, progress=progress))
-    summary_ = accounting.summary()
-    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
-    _check_selection(frames, patient, day)
 
     def chosen(row) -> bool:
         return (patient is None or row["patient_id"] == patient) and (day is None or row["day"] == day)
@@ -436,15 +430,21 @@ def explain(
     head = json.dumps({"schema_version": GradingResult.model_fields["schema_version"].default,
                        "ruleset": grader.ruleset.manifest.system, "settings": grader.settings, "days": []},
                       indent=2, ensure_ascii=False)
-    with _writing(output) as handle:
+    seen = []  # each batch's patients and days, for a --patient or --day the file does not have
+    with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
         handle.write(head.removesuffix("[]\n}").encode("utf-8"))
         first = True
-        for frame in frames:
+        for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
+                                   accounting=accounting, progress=progress):
+            seen.append(frame.select("patient_id", "day"))
             for item in grader.renderer.explained_json(frame, chosen):
                 handle.write(b"[\n" if first else b",\n")
                 handle.write(item)
                 first = False
+        _check_selection(seen, patient, day)  # raised here, nothing is written
         handle.write(b"[]\n}\n" if first else b"\n  ]\n}\n")
+    summary_ = accounting.summary()
+    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
 
 
 def _check_selection(frames, patient: str | None, day: int | None) -> None:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 AFTER_DEATH = "not graded: recorded after death on day {}"
 _SETTINGS = "@@crsgrade:settings@@"  # where a day's settings go in its cached explanation JSON
+# The JSON parts kept for reuse, at most: a part's settings can name a patient's day, so a large
+# cohort keeps meeting new ones, and keeping them all would grow memory with the file.
+_KEPT_PARTS = 16_384
 _EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syndrome's JSON
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
@@ -286,6 +289,8 @@ class Renderer:
         key = (id(grade), id(core), derived)
         found = self._json.get(key)
         if found is None:
+            if len(self._json) >= _KEPT_PARTS:
+                self._json.clear()
             found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 4).replace(
                 b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
             self._json[key] = found
