@@ -138,6 +138,13 @@ def test_json_keys_given_twice_are_refused(tmp_path):
         "d.json: key 'temp_c' given twice in one record"]
     assert problems(write(tmp_path, "d.jsonl", '{"day": 0, "day": 1}\n')) == [
         "d.jsonl:1: key 'day' given twice in one record"]
+    # however the keys are spaced, and whatever a text says
+    lines = ('{"patient_id": "p", "day": 0, "note": "she said \\"no\\": fine"}\n'
+             '{"patient_id": "p", "day": 1, "temp_c": 38, "temp_c" : 39}\n'
+             '{"patient_id": "p", "day": 2, "temp_c"\t: 37,"temp_c":38}\n'
+             '{"patient_id":"p","day":3,"temp_c":38.5}\n')
+    assert problems(write(tmp_path, "w.jsonl", lines)) == [
+        "w.jsonl:2: key 'temp_c' given twice in one record", "w.jsonl:3: key 'temp_c' given twice in one record"]
 
 
 @pytest.mark.parametrize("column, cell, allowed", [

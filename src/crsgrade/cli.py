@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import gc
 import io
 import json
 import os
@@ -29,6 +28,7 @@ from .evaluators import durable_available
 from .grading import Accounting, Grader
 from .results import GradedDay, GradingResult
 from .ruleset import DEFAULT_SYSTEM, SettingDef, default_rules_dir, load_ruleset, shipped_systems
+from .sources import collector_paused
 from .syndromes import SYNDROMES
 
 # explain, summary, rules, demo and the rich views import what they need when run, so that
@@ -148,7 +148,7 @@ def _observations(file: Path, from_: Source, sheet: str | None, mapping: Path | 
     from .importing import import_source
     from .sources import Imported
 
-    with _collector_paused():
+    with collector_paused():
         frame, imported = import_source(from_.value, file, mapping, infusion_dates, scores)
     if not quiet:
         _say_import(imported.report())
@@ -619,21 +619,6 @@ def _patient_progress(patients: int, quiet: bool, what: str):
         yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
-@contextlib.contextmanager
-def _collector_paused():
-    """Python's cycle collector off while the report is built or a source imported: they make
-    hundreds of thousands of objects that all live to the end (every graded day, tile and line of
-    the page; every resource read), which the collector would otherwise go over again and again
-    (a sixth of the report's time, two fifths of a FHIR import's)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 _FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
@@ -751,7 +736,7 @@ def report(
     grading, scoring = split_settings(_parse_sets(set_))
     grader = Grader(rules, grading, engine.value, system=system)
     frames, accounting = _graded_frames(grader, observations, infusion_date, skip_invalid, quiet)
-    with _collector_paused():
+    with collector_paused():
         result = grader.result(frames, accounting)
         _said(accounting, quiet)
         digest = file_digest(file) if str(file) != "-" and file.is_file() else None
@@ -782,7 +767,7 @@ def import_command(
     _not_the_input(source, output)
     from .importing import import_source, write_observations
 
-    with _collector_paused():
+    with collector_paused():
         frame, imported = import_source(kind.value, source, mapping, infusion_dates, scores)
     with _writing(output) as handle:
         write_observations(frame, handle)
