@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 AFTER_DEATH = "not graded: recorded after death on day {}"
 _SETTINGS = "@@crsgrade:settings@@"  # where a day's settings go in its cached explanation JSON
+_EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syndrome's JSON
 # The JSON parts kept for reuse, at most: a part's settings can name a patient's day, so a large
 # cohort keeps meeting new ones, and keeping them all would grow memory with the file.
 _KEPT_PARTS = 16_384
-_EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syndrome's JSON
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
 
