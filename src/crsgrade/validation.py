@@ -531,8 +531,13 @@ def _contradictions(frame: pl.DataFrame, found: Found) -> None:
     flow, device = pl.col("o2_flow_lpm"), pl.col("o2_device")
     limit = device.replace_strict(PLAUSIBLE_MAX_FLOW, default=None, return_dtype=pl.Float64)
     doses = [c for c in VASOPRESSOR_DOSES if c in frame.columns]
-    dosed = (pl.concat_list([pl.when(pl.col(c) > 0).then(pl.lit(c)) for c in doses]).list.drop_nulls() if doses
-             else pl.lit([], dtype=pl.List(pl.String)))
+    dosed = pl.sum_horizontal([(pl.col(c) > 0).fill_null(False).cast(pl.Int64) for c in doses]) if doses else pl.lit(0)
+
+    def too_few(vasopressors: float, *amounts: float | None) -> str:
+        names = [name for name, amount in zip(doses, amounts, strict=True) if amount is not None and amount > 0]
+        return (f":vasopressors: value '{vasopressors}' but doses of {len(names)} vasopressors are recorded"
+                f" ({', '.join(names)}); graded as {len(names)}")
+
     checks: list[tuple[pl.Expr, list[str], Callable[..., str]]] = [
         ((flow > 0) & device.is_null(), ["o2_flow_lpm"],
          lambda f: f":o2_flow_lpm: value '{f:g}' with no o2_device; oxygen is graded by device, so this flow is"
@@ -545,14 +550,13 @@ def _contradictions(frame: pl.DataFrame, found: Found) -> None:
         ((pl.col("hypotension") == False) & ((pl.col("vasopressors") > 0) | (pl.col("vasopressin") == True)),  # noqa: E712
          [], lambda: ":hypotension: value 'no' while vasopressors or vasopressin are recorded; graded by the"
                      " vasopressors"),
-        (pl.col("vasopressors").is_not_null() & (dosed.list.len() > pl.col("vasopressors")), ["vasopressors", "_dosed"],
-         lambda v, names: f":vasopressors: value '{v}' but doses of {len(names)} vasopressors are recorded"
-                          f" ({', '.join(names)}); graded as {len(names)}"),
+        (pl.col("vasopressors").is_not_null() & (dosed > pl.col("vasopressors")), ["vasopressors", *doses], too_few),
     ]
-    with_dosed = frame.with_columns(dosed.alias("_dosed"))
-    for order, (condition, columns, say) in enumerate(checks):
-        rows = with_dosed.filter(condition.fill_null(False))
-        if rows.height:
+    flagged = frame.select([condition.fill_null(False).alias(str(n)) for n, (condition, _, _) in enumerate(checks)])
+    for order, (_, columns, say) in enumerate(checks):
+        mask = flagged[str(order)]
+        if mask.any():
+            rows = frame.select(REC, *columns).filter(mask)
             messages = [say(*values) for values in rows.select(columns).iter_rows()] if columns else \
                 [say()] * rows.height
             found.warning(rows[REC].to_list(), _ACROSS + 3 + order, messages)
