@@ -4,7 +4,9 @@ is ignored; the cache off writes nothing."""
 
 from __future__ import annotations
 
+import os
 import pickle
+import time
 from pathlib import Path
 
 import polars as pl
@@ -109,6 +111,23 @@ def test_a_damaged_or_hostile_file_is_ignored_and_replaced(folder, cohort):
         assert not load(path).table and not load(path).items
         assert _graded(Grader(engine="python"), cohort).equals(expected)
         assert load(path).table  # written anew
+
+
+def test_the_folder_keeps_the_files_used_last(folder, monkeypatch):
+    from crsgrade import compiled
+
+    monkeypatch.setattr(compiled, "KEPT", 3)
+    Grader(engine="python").grade(EXAMPLE)
+    (used,) = folder.glob("outcomes-*.json")
+    old = [folder / f"outcomes-old{n}.json" for n in range(4)]
+    for age, path in enumerate(old, start=1):  # older versions of crsgrade, rules or settings
+        path.write_bytes(used.read_bytes())
+        os.utime(path, (time.time() - 3600 * age, time.time() - 3600 * age))
+    os.utime(used, (time.time() - 86400, time.time() - 86400))
+    Grader(engine="python")  # reading a file marks it as used
+    Grader(engine="python", system="lee2014").grade(EXAMPLE)  # a new file: the folder is pruned
+    kept = set(folder.glob("outcomes-*.json"))
+    assert len(kept) == 3 and used in kept and old[0] in kept and not kept & set(old[1:])
 
 
 def test_a_folder_that_cannot_be_written_costs_nothing_but_speed(tmp_path, monkeypatch, cohort):

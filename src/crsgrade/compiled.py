@@ -10,11 +10,13 @@ any of them and another file is used. A file that cannot be read, or does not ho
 should, is ignored and later replaced; a folder that cannot be written costs speed, never a grade.
 
 The folder is `$CRSGRADE_CACHE_DIR`, else `$XDG_CACHE_HOME/crsgrade`, else `~/.cache/crsgrade`;
-`CRSGRADE_NO_CACHE=1` turns the cache off. Deleting the folder at any time is safe.
+`CRSGRADE_NO_CACHE=1` turns the cache off. The folder keeps the KEPT files used last; deleting
+it at any time is safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -30,6 +32,7 @@ from .evaluation import Outcome
 from .syndromes import SYNDROMES
 
 FORMAT = 1  # the layout of a cache file; part of its name
+KEPT = 32  # cache files kept in the folder, the ones used last
 
 
 def cache_dir() -> Path | None:
@@ -104,6 +107,8 @@ def load(path: Path) -> Stored:
                  for i in range(len(pairs) // 2)}
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         return Stored()
+    with contextlib.suppress(OSError):  # marked as used, so that pruning keeps it
+        os.utime(path)
     return Stored(items, texts, table)
 
 
@@ -128,6 +133,19 @@ def save(path: Path, outcomes: list[Outcome], table: Table) -> None:
         os.replace(temporary, path)
     except OSError:
         Path(temporary).unlink(missing_ok=True)
+        return
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Removes all but the KEPT files used last: each new version of the rules, settings or
+    crsgrade starts a file, and the old ones would otherwise stay for ever."""
+    try:
+        files = sorted(folder.glob("outcomes-*.json"), key=lambda f: f.stat().st_mtime, reverse=True)
+        for old in files[KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another process pruning too, say: this costs nothing but space
+        pass
 
 
 # An outcome is kept as [fired, then for grade, top, not_recorded, no_grade and not_assessed one
