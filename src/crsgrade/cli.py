@@ -656,8 +656,8 @@ def plot(
     kind = output.suffix.lower().lstrip(".")
     if kind not in _FIGURE_FORMATS:
         raise CrsgradeError(f"{output}: cannot tell the format; use a name ending in .png, .svg or .pdf")
-    others = _systems(systems) if cohort else []
-    if others:  # the input read once and graded under each system, as by `compare`
+    others = _systems(systems)
+    if cohort and others:  # the input read once and graded under each system, as by `compare`
         from .comparison import compared_frames, graders_for
 
         ruleset = load_ruleset(rules if rules is not None else default_rules_dir(system))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
@@ -33,9 +33,6 @@ from .facts import (
 )
 from .ruleset import Rule, RuleSet
 from .syndromes import SYNDROMES
-
-if TYPE_CHECKING:
-    from .compiled import Stored
 
 _WORD = 1 << 62  # a packed key word stays below this
 
@@ -186,14 +183,13 @@ class Evaluation:
             product *= part.size
         self.outcomes = Outcomes()
         self._cache: dict[tuple[int, ...], tuple[int, int]] = {}
+        from .compiled import Stored, load
+
         self.store = store
-        self._stored: Stored | None = None  # the cache file's outcomes, by their numbers there
+        # the cache file's outcomes, by their numbers there (none without a file)
+        self._stored: Stored = load(store) if store is not None else Stored()
         self._numbered: dict[int, int] = {}  # a stored outcome's number there, to its number here
         self._new = 0  # combinations evaluated since the cache file was written
-        if store is not None:
-            from .compiled import load
-
-            self._stored = load(store)
 
     def keep(self) -> None:
         """Writes the outcomes met so far to the cache file, with those it held, when there are
@@ -201,14 +197,14 @@ class Evaluation:
         if self.store is not None and self._new:
             from .compiled import save
 
-            for key in (self._stored.table.keys() - self._cache.keys()) if self._stored is not None else ():
+            for key in self._stored.table.keys() - self._cache.keys():
                 self._from_store(key)
             save(self.store, self.outcomes.items, self._cache)
             self._new = 0
 
     def _from_store(self, key: tuple[int, ...]) -> tuple[int, int] | None:
         """A combination's outcome numbers, taken from the cache file when it holds them."""
-        if self._stored is None or key not in self._stored.table:
+        if key not in self._stored.table:
             return None
         numbers = []
         for number in self._stored.table[key]:

@@ -241,8 +241,7 @@ class Grader:
     """A rule set with its settings and evaluator, ready to grade many files.
 
     Building one loads and compiles the rules once, so reuse it rather than building one per
-    patient. Distinct fact
-    combinations it has graded are remembered across files.
+    patient. Distinct fact combinations it has graded are remembered across files.
     """
 
     def __init__(
