@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .hematotoxicity import HematotoxSummary, load_hematotoxicity
-from .observations import BLOOD, THERAPIES
+from .observations import THERAPIES
 from .results import SCHEMA_VERSION, GradedPatient, GradingResult, _Result
 from .syndromes import SYNDROMES, Syndrome
 
@@ -136,72 +135,71 @@ class Graded(Protocol):
     def reported(self, name: Syndrome) -> int | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Day:
-    """The parts of a graded day the summaries need, read from a graded frame."""
+class Day(NamedTuple):
+    """The parts of a graded day the summaries need, read from a graded frame (a tuple, as a
+    cohort has one per patient-day): the grades and reported grades in SYNDROMES' order."""
 
     patient_id: str
     day: int
-    grades: dict[str, int | None]
+    grades: tuple[int | None, ...]
     therapies: tuple[str, ...]
-    reports: dict[str, int | None]
+    reports: tuple[int | None, ...]
     blood: dict[str, Any]
 
     def grade(self, name: Syndrome) -> int | None:
-        return self.grades[name]
+        return self.grades[_POSITION[name]]
 
     def reported(self, name: Syndrome) -> int | None:
-        return self.reports.get(name)
+        return self.reports[_POSITION[name]]
+
+
+_POSITION = {name: index for index, name in enumerate(SYNDROMES)}
 
 
 def days_of(frame: Any) -> list[Day]:
     """A graded frame's days."""
-    from .grading import therapies_of
-    from .rendering import blood_of
+    from .grading import day_blood, day_therapies
 
-    columns = ["patient_id", "day", *(f"{s}_grade" for s in SYNDROMES), *(f"reported_{s}_grade" for s in SYNDROMES),
-               *THERAPIES, "other_treatment", *BLOOD, "_after_death"]
-    rows = frame.select([c for c in columns if c in frame.columns]).iter_rows(named=True)
-    return [Day(r["patient_id"], r["day"], {s: r[f"{s}_grade"] for s in SYNDROMES}, therapies_of(r),
-                {s: r.get(f"reported_{s}_grade") for s in SYNDROMES}, blood_of(r)) for r in rows]
+    def column(name: str) -> list[Any]:
+        return frame[name].to_list() if name in frame.columns else [None] * frame.height
+
+    return list(map(Day, frame["patient_id"].to_list(), frame["day"].to_list(),
+                    zip(*(column(f"{s}_grade") for s in SYNDROMES), strict=True), day_therapies(frame),
+                    zip(*(column(f"reported_{s}_grade") for s in SYNDROMES), strict=True), day_blood(frame)))
 
 
 def episodes(days: Sequence[Graded], syndrome: Syndrome) -> list[Episode]:
     """The episodes of a syndrome in a patient's graded days (in day order)."""
+    return _episodes([(d.day, d.grade(syndrome)) for d in days])
+
+
+def _episodes(graded: Sequence[tuple[int, int | None]]) -> list[Episode]:
+    """The episodes in a patient's (day, grade) pairs, in one pass."""
     found: list[Episode] = []
-    current: list[Graded] = []
-    ungraded = 0
+    onset: int | None = None
+    peak = peak_day = last = ungraded = pending = 0
+    counts: dict[int, int] = {}
 
     def close(resolution: int | None) -> None:
-        grades = [d.grade(syndrome) or 0 for d in current]
-        peak = max(grades)
-        counts: dict[int, int] = {}
-        for grade in grades:
-            counts[grade] = counts.get(grade, 0) + 1
-        found.append(Episode(
-            onset_day=current[0].day,
-            peak_grade=peak,
-            peak_day=current[grades.index(peak)].day,
-            last_day=current[-1].day,
-            resolution_day=resolution,
-            duration_days=current[-1].day - current[0].day + 1,
-            days_at_grade=dict(sorted(counts.items())),
-            ungraded_days=ungraded,
-        ))
+        assert onset is not None
+        found.append(Episode(onset_day=onset, peak_grade=peak, peak_day=peak_day, last_day=last,
+                             resolution_day=resolution, duration_days=last - onset + 1,
+                             days_at_grade=dict(sorted(counts.items())), ungraded_days=ungraded))
 
-    pending_ungraded = 0
-    for day in days:
-        grade = day.grade(syndrome)
+    for day, grade in graded:
         if grade is None:
-            pending_ungraded += 1 if current else 0
+            pending += 1 if onset is not None else 0
         elif grade >= 1:
-            current.append(day)
-            ungraded += pending_ungraded
-            pending_ungraded = 0
-        elif current:  # graded 0: the episode has resolved
-            close(day.day)
-            current, ungraded, pending_ungraded = [], 0, 0
-    if current:
+            if onset is None:
+                onset, peak, peak_day, ungraded, pending, counts = day, grade, day, 0, 0, {}
+            elif grade > peak:
+                peak, peak_day = grade, day
+            counts[grade] = counts.get(grade, 0) + 1
+            last, ungraded, pending = day, ungraded + pending, 0
+        elif onset is not None:  # graded 0: the episode has resolved
+            close(day)
+            onset = None
+    if onset is not None:
         close(None)
     return found
 
@@ -225,21 +223,19 @@ def _therapies_during(days: Sequence[Graded], found: list[Episode]) -> set[str]:
     return given
 
 
-def _peak(days: Sequence[Graded], syndrome: Syndrome) -> tuple[int, int] | None:
-    graded = [(grade, d.day) for d in days if (grade := d.grade(syndrome)) is not None]
-    if not graded:
-        return None
-    top = max(grade for grade, _ in graded)
-    return top, next(day for grade, day in graded if grade == top)
+def _peak(graded: Sequence[tuple[int, int | None]]) -> tuple[int, int] | None:
+    """The highest grade and the first day it was given (None: no day graded)."""
+    top = max((grade for _, grade in graded if grade is not None), default=None)
+    return None if top is None else (top, next(day for day, grade in graded if grade == top))
 
 
 def summarise_syndrome(days: Sequence[Graded], syndrome: Syndrome) -> SyndromeSummary:
-    found = episodes(days, syndrome)
-    gradable = any(d.grade(syndrome) is not None for d in days)
-    peak = _peak(days, syndrome)
+    graded = [(d.day, d.grade(syndrome)) for d in days]
+    found = _episodes(graded)
+    peak = _peak(graded)
     given = _therapies_during(days, found)
     return SyndromeSummary(
-        occurred=bool(found) if gradable else None,
+        occurred=bool(found) if peak is not None else None,
         highest_grade=peak[0] if peak else None,
         highest_grade_day=peak[1] if peak else None,
         onset_day=found[0].onset_day if found else None,

@@ -31,7 +31,7 @@ from .errors import ObservationError, capped
 from .evaluation import Evaluation
 from .evaluators import make_evaluator
 from .facts import CHILD, derive, o2_rank
-from .observations import THERAPIES
+from .observations import BLOOD, THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
@@ -422,10 +422,27 @@ def day_rows(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
         yield {**empty, **row}
 
 
-def therapies_of(row: Mapping[str, Any]) -> tuple[str, ...]:
-    """The therapies of a day, as the results list them: the ones with a column, then others."""
-    others = tuple(row["other_treatment"].split("; ")) if row.get("other_treatment") else ()
-    return tuple(t for t in THERAPIES if row.get(t)) + others
+def day_therapies(frame: pl.DataFrame) -> list[tuple[str, ...]]:
+    """Each graded day's therapies, as the results list them: the ones with a column, then
+    others. Joined on columns and split once per distinct list, as few days differ."""
+    given = [pl.when(pl.col(t)).then(pl.lit(t)) for t in THERAPIES if t in frame.columns]
+    if "other_treatment" in frame.columns:
+        given.append(pl.when(pl.col("other_treatment") != "").then(pl.col("other_treatment")))
+    if not given:
+        return [()] * frame.height
+    joined = frame.select(pl.concat_str(given, separator="; ", ignore_nulls=True))
+    split = {text: tuple(text.split("; ")) if text else () for text in joined.to_series().unique().to_list()}
+    return [split[text] for text in joined.to_series().to_list()]
+
+
+def day_blood(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Each graded day's recorded blood values that hematotoxicity reads (none after a recorded
+    death: the scores are censored there)."""
+    names = [name for name in BLOOD if name in frame.columns]
+    if not names:
+        return [{} for _ in range(frame.height)]
+    rows = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct(names)).alias("_blood")).to_series()
+    return [{name: value for name, value in row.items() if value is not None} if row else {} for row in rows]
 
 
 @lru_cache(maxsize=16)

@@ -9,10 +9,10 @@ neutropenia, the second-lowest late ANC — and adds up points or takes the high
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -180,6 +180,13 @@ class HematotoxSummary(BaseModel):
         return f"{score}, {self.car_hematotox_risk or 'risk not known'}"
 
 
+class _Resolved(NamedTuple):
+    items: tuple[tuple[Criterion, cond.Node], ...]
+    risk: tuple[tuple[str, cond.Node], ...]
+    grades: tuple[tuple[Criterion, cond.Node], ...]
+    most: dict[str, int]  # the most points an item testing each input can give
+
+
 @dataclass(frozen=True)
 class Hematotoxicity:
     """The scores' rule files, loaded and checked; `summary()` applies them to a patient."""
@@ -192,6 +199,9 @@ class Hematotoxicity:
     grades: tuple[Criterion, ...]
     directory: Path
     inputs: tuple[str, ...]  # the baseline values CAR-HEMATOTOX's items test
+    # The conditions with settings folded in, by settings (a cohort's patients share them).
+    _resolved: dict[tuple[tuple[str, Any], ...], _Resolved] = field(default_factory=dict, init=False, repr=False,
+                                                                   compare=False)
 
     def settings(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Every setting's value: its default unless overridden (names of other systems are
@@ -201,23 +211,36 @@ class Hematotoxicity:
         return {name: spec.parse(name, given[name]) if name in given else spec.default
                 for name, spec in declared.items()}
 
+    def _resolve(self, settings: Mapping[str, Any]) -> _Resolved:
+        key = tuple(sorted(settings.items()))
+        if key not in self._resolved:
+            def fold(node: cond.Node) -> cond.Node:
+                return cond.resolve(node, {}, settings)
+
+            self._resolved[key] = _Resolved(
+                tuple((i, fold(i.condition)) for i in self.items),
+                tuple((name, fold(node)) for name, node in self.risk),
+                tuple((g, fold(g.condition)) for g in self.grades),
+                {name: max((i.value for i in self.items if _tests(i, name)), default=0) for name in self.inputs})
+        return self._resolved[key]
+
     def summary(self, days: Sequence[Any], settings: Mapping[str, Any]) -> HematotoxSummary:
         """A patient's hematotoxicity from their graded days (in day order), each with `day` and
         `blood`, the day's values of BLOOD."""
+        resolved = self._resolve(settings)
         baseline = _baseline(days)
-        fired = [item for item in self.items if _holds(item.condition, baseline, settings)]
+        fired = [item for item, node in resolved.items if _holds(node, baseline)]
         score = sum(item.value for item in fired)
         missing = tuple(name for name in self.inputs if baseline.get(name) is None)
-        most = score + sum(max((i.value for i in self.items if _tests(i, name)), default=0) for name in missing)
+        most = score + sum(resolved.most[name] for name in missing)
         recorded = len(missing) < len(self.inputs)
-        risks = {name for value in (score, most) for name, node in self.risk
-                 if _holds(node, {"score": value}, settings)}
+        risks = {name for value in (score, most) for name, node in resolved.risk if _holds(node, {"score": value})}
         counting = self.icaht.counting
         early_facts, early_to = _early_facts(days, counting, settings["icaht_early_duration"])
         late_fact = _late_second_lowest(days, counting)
-        early = [g for g in self.grades if g.phase == "early" and _holds(g.condition, early_facts, settings)]
-        late = [g for g in self.grades if g.phase == "late" and
-                _holds(g.condition, {"late_anc_second_lowest": late_fact}, settings)]
+        early = [g for g, node in resolved.grades if g.phase == "early" and _holds(node, early_facts)]
+        late = [g for g, node in resolved.grades if g.phase == "late" and
+                _holds(node, {"late_anc_second_lowest": late_fact})]
         easix = {d.day: value for d in days if (value := _easix(d.blood, "creatinine")) is not None}
         return HematotoxSummary(
             car_hematotox_score=score if recorded else None,
@@ -246,8 +269,8 @@ def split_settings(settings: Mapping[str, Any] | None) -> tuple[dict[str, Any], 
     return {k: v for k, v in given.items() if k not in own}, {k: v for k, v in given.items() if k in own}
 
 
-def _holds(node: cond.Node, fact: Mapping[str, Any], settings: Mapping[str, Any]) -> bool:
-    return cond.evaluate(cond.resolve(node, {}, settings), fact) is True
+def _holds(node: cond.Node, fact: Mapping[str, Any]) -> bool:
+    return cond.evaluate(node, fact) is True
 
 
 def _tests(item: Criterion, name: str) -> bool:

@@ -13,7 +13,6 @@ from pydantic_core import to_json
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
-from .observations import BLOOD
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, Rule, SettingRef
 from .syndromes import SYNDROMES, Syndrome
@@ -63,14 +62,6 @@ def _indented(model: BaseModel, level: int) -> bytes:
     """JSON of a result model, indented by two as it would be `level` levels deep."""
     return model.__pydantic_serializer__.to_json(model, indent=2, warnings=False).replace(
         b"\n", b"\n" + b"  " * level)
-
-
-def blood_of(row: Mapping[str, Any]) -> dict[str, float | bool]:
-    """The day's recorded blood values that hematotoxicity reads (none after a recorded death:
-    the scores are censored there)."""
-    if row.get("_after_death"):
-        return {}
-    return {name: row[name] for name in BLOOD if row.get(name) is not None}
 
 
 def _reported(row: Mapping[str, Any]) -> dict[Syndrome, int | None]:
@@ -193,9 +184,10 @@ class Renderer:
 
     def patients(self, frame: pl.DataFrame, explain_days: bool) -> Iterator[GradedPatient]:
         """The graded days of a frame as typed results, patient by patient."""
-        from .grading import day_rows, therapies_of
+        from .grading import day_blood, day_rows, day_therapies
 
         parts_of = {syndrome: self._parts(frame, syndrome, explain_days) for syndrome in SYNDROMES}
+        therapies, blood = day_therapies(frame), day_blood(frame)
         current: list[GradedDay] = []
         patient: str | None = None
         notes = _NoWaiver(self.grader) if explain_days else None
@@ -219,8 +211,8 @@ class Renderer:
             day_notes = self._notes(row)
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], grades=grades,
-                fever_waived=bool(row["fever_waived"]), therapies=therapies_of(row), reported_grades=_reported(row),
-                blood=blood_of(row), note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
+                fever_waived=bool(row["fever_waived"]), therapies=therapies[index], reported_grades=_reported(row),
+                blood=blood[index], note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
@@ -230,9 +222,10 @@ class Renderer:
         --format json` lists it (UTF-8, indented as an item of its `days`): each syndrome's part
         is written once per distinct outcome, values and explanation, the days put together
         around those parts."""
-        from .grading import day_rows, therapies_of
+        from .grading import day_blood, day_rows, day_therapies
 
         parts_of = {syndrome: self._parts(frame, syndrome) for syndrome in SYNDROMES}
+        therapies, blood = day_therapies(frame), day_blood(frame)
         patient: str | None = None
         notes = _NoWaiver(self.grader)
         for index, row in enumerate(day_rows(frame)):
@@ -250,8 +243,8 @@ class Renderer:
                          for s in SYNDROMES]
             day = {  # the fields of GradedDay, each syndrome's null grades replaced by its part below
                 "patient_id": row["patient_id"], "day": row["day"], "grades": dict.fromkeys(SYNDROMES),
-                "fever_waived": bool(row["fever_waived"]), "therapies": therapies_of(row),
-                "reported_grades": _reported(row), "blood": blood_of(row), "note": row.get("note"),
+                "fever_waived": bool(row["fever_waived"]), "therapies": therapies[index],
+                "reported_grades": _reported(row), "blood": blood[index], "note": row.get("note"),
                 "readings": row["readings"], "notes": self._notes(row),
                 "set_aside": tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()}
             pieces = [b"    "]
