@@ -121,3 +121,25 @@ def test_compare_unknown_system_is_one_red_line():
     result = run("compare", str(COHORT), "--systems", "astct2019,lee2015")
     assert result.exit_code == 1
     assert f"no grading system 'lee2015'; shipped: {', '.join(crsgrade.shipped_systems())}" in result.stderr
+
+
+def test_systems_that_order_oxygen_alike_combine_a_day_once(monkeypatch):
+    """A day's readings are combined once per ordering of oxygen support, not once per system;
+    each system's grades are still those it gives the file alone."""
+    import crsgrade.grading as grading
+
+    calls = []
+    real = grading.combine
+    monkeypatch.setattr(grading, "combine", lambda *args: calls.append(1) or real(*args))
+    rows = [*ROWS,
+            {"patient_id": "D", "day": 0, "temp_c": 38.6, "o2_device": "nasal_cannula", "o2_flow_lpm": 5},
+            {"patient_id": "D", "day": 0, "temp_c": 37.1, "o2_device": "cpap", "hypotension": False}]
+    systems = ["astct2019", "lee2014", "penn", "cartox"]
+    compared = crsgrade.compare(rows, systems, engine="python")
+    assert len(calls) == 2  # ASTCT 2019's ordering, and the one the older systems share
+    for system in systems:
+        alone = crsgrade.grade(rows, system=system, engine="python")
+        expected = {(p.patient_id, d.day, s): d.grades[s].grade for p in alone.patients for d in p.days
+                    for s in d.grades if s in alone.labels}
+        assert {(d.patient_id, d.day, d.syndrome): d.grades[system].grade for d in compared.days
+                if system in d.grades} == expected

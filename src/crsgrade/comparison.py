@@ -138,11 +138,12 @@ def compared_frames(observations: ObservationsInput, graders: Sequence[Grader], 
     source = open_input(observations)
     accounting.warnings += source.warnings
     for batch in readings(source, infusion_date, skip_invalid, accounting):
-        graded = []
+        graded: list[pl.DataFrame] = []
+        combined: dict[bytes, pl.DataFrame] = {}
         for number, grader in enumerate(graders):
             # the accounting and warnings are the input's: counted once, by the first system
             count = accounting if number == 0 else Accounting()
-            graded.append(grader.grade_readings(batch, count, source.locate, reasons=reasons))
+            graded.append(grader.grade_readings(batch, count, source.locate, reasons=reasons, combined=combined))
         yield graded
     for grader in graders:
         grader.evaluation.keep()

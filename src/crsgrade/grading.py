@@ -37,7 +37,7 @@ from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
 from .sources import REC, Input, Piece, RawBatch, open_bytes, open_path, open_records, open_table
 from .syndromes import SYNDROMES
-from .validation import Found, validate
+from .validation import Found, columns_of, validate
 
 ObservationsInput = str | Path | Input | Iterable[Any]
 
@@ -282,12 +282,18 @@ class Grader:
 
     # -- the stages ------------------------------------------------------------------------
 
-    def grade_readings(self, readings: pl.DataFrame, accounting: Accounting,
-                       locate: Callable[[int], str], reasons: bool = True) -> pl.DataFrame:
+    def grade_readings(self, readings: pl.DataFrame, accounting: Accounting, locate: Callable[[int], str],
+                       reasons: bool = True, combined: dict[bytes, pl.DataFrame] | None = None) -> pl.DataFrame:
         """Validated readings of whole patients to graded days (one row per patient-day);
-        without `reasons`, the reasons are left out (for a comparison's CSV)."""
+        without `reasons`, the reasons are left out (for a comparison's CSV). Systems that
+        order oxygen support alike combine a day's readings alike: `combined` keeps each
+        ordering's days for the other systems grading the same readings."""
         definitions = self.ruleset.definitions
-        days = combine(readings, lambda col: o2_rank(definitions, self.settings, col), locate)
+        combined = {} if combined is None else combined
+        ordering = o2_rank(definitions, self.settings, columns_of(readings)).meta.serialize(format="binary")
+        if ordering not in combined:
+            combined[ordering] = combine(readings, lambda col: o2_rank(definitions, self.settings, col), locate)
+        days = combined[ordering]
         accounting.patient_days += days.height
         accounting.rows_combined += int(days["readings"].sum()) - days.height
         days = derive(days, definitions, self.settings)
@@ -312,8 +318,6 @@ class Grader:
                                      pl.lit(None, dtype=pl.String).alias("_waiver_therapy"),
                                      pl.lit(None, dtype=pl.Int64).alias("_waiver_day"),
                                      pl.lit(False).alias("_prophylactic"))
-        from .validation import columns_of
-
         given, therapy = waivers.given(definitions, self.settings, columns_of(days))
         days = days.with_columns(given.alias("_given"), therapy.alias("_therapy"))
         late = days["_after_death"]
