@@ -110,6 +110,24 @@ def test_json_lines():
     assert [o.ice_score for o in read.observations] == [None, 7]
 
 
+def test_json_lines_records_read_as_they_are_or_key_by_key_agree():
+    """A record whose keys are column names and whose values are text is taken as it is; one
+    with an alias, a number, a duplicate or a nested value is read key by key. Mixed in one
+    file, they read as the text records would."""
+    text = [{"patient_id": "A", "day": "0", "temp_c": "38.1", "o2_device": None},
+            {"patient_id": "A", "day": "1", "ice_score": "7"},
+            {"patient_id": "A", "day": "2", "temp_c": "37.0", "hypotension": "true"}]
+    mixed = [text[0], {"patient_id": "A", "day": 1, "ICE": 7},
+             {"patient_id": "A", "Day": "2", "temp_c": 37.0, "hypotension": True}]
+    as_text = parse_text("\n".join(map(json.dumps, text)), "obs.jsonl").observations
+    assert parse_text("\n".join(map(json.dumps, mixed)), "obs.jsonl").observations == as_text
+    assert [(o.day, o.temp_c, o.ice_score, o.hypotension) for o in as_text] == [
+        (0, 38.1, None, None), (1, None, 7, None), (2, 37.0, None, True)]
+    assert problems('{"day": "0", "ice_score": "7", "ICE": "8"}\n{"day": "1", "temp_c": ["38"]}\n') == [
+        "obs.csv:1:ice_score: given more than once (as 'ICE' too)",
+        "obs.csv:2:temp_c: expected a single value, not a list or object"]
+
+
 def test_json_lines_bad_line_is_named():
     assert problems('{"day": 0}\n{"day": 1,\n') == [
         "obs.csv:2: not valid JSON: Expecting property name enclosed in double quotes"]

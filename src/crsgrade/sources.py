@@ -401,6 +401,9 @@ class _DuplicateKey(ValueError):
     pass
 
 
+_AS_IS = {str, type(None)}  # the values a row holds as they are
+
+
 def _records_batch(records: list[tuple[int, Any]], source: str,
                    problems: list[str]) -> tuple[RawBatch, dict[str, int]]:
     """Records as a raw batch, and the unknown keys with the first record that has each;
@@ -409,7 +412,16 @@ def _records_batch(records: list[tuple[int, Any]], source: str,
     found: list[tuple[int, str]] = []
     unknown: dict[str, int] = {}
     known: dict[Any, str | None] = {}  # each key's column, worked out once
+    plain: dict[tuple[Any, ...], bool] = {}  # whether records with these keys name their columns as such
     for rec, record in records:
+        if type(record) is dict:
+            keys = tuple(record)
+            if keys not in plain:
+                known.update({key: column_for(str(key)) for key in keys if key not in known})
+                plain[keys] = all(known[key] == key for key in keys)
+            if plain[keys] and set(map(type, record.values())) <= _AS_IS:
+                rows.append(record)  # already the row: text under column names
+                continue
         row: dict[str, str | None] = {}
         rows.append(row)
         if isinstance(record, _Problem):
