@@ -69,6 +69,26 @@ def _reported(row: Mapping[str, Any]) -> dict[Syndrome, int | None]:
     return {s: row.get(f"reported_{s}_grade") for s in SYNDROMES}
 
 
+def _day_shell(fever_waived: bool, therapies: tuple[str, ...], reported: tuple[int | None, ...],
+               blood: tuple[tuple[str, Any], ...], note: str | None, readings: int, notes: tuple[str, ...],
+               set_aside: str | None) -> tuple[bytes, bytes, list[bytes]]:
+    """A day's JSON in `explain --format json` but for its patient, its day and each syndrome's
+    part, which go after the first piece, the second and each of the rest but the last: the
+    fields of GradedDay, indented as an item of `days`."""
+    day = {"patient_id": "", "day": 0, "grades": dict.fromkeys(SYNDROMES), "fever_waived": fever_waived,
+           "therapies": therapies, "reported_grades": dict(zip(SYNDROMES, reported, strict=True)),
+           "blood": dict(blood), "note": note, "readings": readings, "notes": notes,
+           "set_aside": tuple(set_aside.split("\n")) if set_aside else ()}
+    text = b"    " + to_json(day, indent=2).replace(b"\n", b"\n    ")
+    opening, rest = text.split(b'""', 1)
+    between, rest = rest.split(b"0", 1)
+    around = []
+    for syndrome in SYNDROMES:
+        before, rest = rest.split(b'"%s": null' % syndrome.encode(), 1)
+        around.append(before + b'"%s": ' % syndrome.encode())
+    return opening, between, [*around, rest]
+
+
 def _placeholders(rules: list[Rule]) -> tuple[str, ...]:
     return tuple(sorted({name for rule in rules for name in PLACEHOLDER.findall(rule.message)}))
 
@@ -228,6 +248,7 @@ class Renderer:
         therapies, blood = day_therapies(frame), day_blood(frame)
         patient: str | None = None
         notes = _NoWaiver(self.grader)
+        shells: dict[tuple[Any, ...], tuple[bytes, bytes, list[bytes]]] = {}  # one batch's: few differ
         for index, row in enumerate(day_rows(frame)):
             if row["patient_id"] != patient:
                 patient, notes = row["patient_id"], _NoWaiver(self.grader)
@@ -241,18 +262,15 @@ class Renderer:
                 consulted = notes.consulted(row)
                 parts = [self._syndrome_json(parts_of[s][index], tuple(e for e in consulted if e[0] == s))
                          for s in SYNDROMES]
-            day = {  # the fields of GradedDay, each syndrome's null grades replaced by its part below
-                "patient_id": row["patient_id"], "day": row["day"], "grades": dict.fromkeys(SYNDROMES),
-                "fever_waived": bool(row["fever_waived"]), "therapies": therapies[index],
-                "reported_grades": _reported(row), "blood": blood[index], "note": row.get("note"),
-                "readings": row["readings"], "notes": self._notes(row),
-                "set_aside": tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()}
-            pieces = [b"    "]
-            rest = to_json(day, indent=2).replace(b"\n", b"\n    ")
-            for syndrome, part in zip(SYNDROMES, parts, strict=True):
-                before, rest = rest.split(b'"%s": null' % syndrome.encode(), 1)
-                pieces += [before, b'"%s": ' % syndrome.encode(), part]
-            pieces.append(rest)
+            shell = (bool(row["fever_waived"]), therapies[index], tuple(_reported(row).values()),
+                     tuple(blood[index].items()), row.get("note"), row["readings"], self._notes(row), row["set_aside"])
+            if shell not in shells:
+                shells[shell] = _day_shell(*shell)
+            opening, between, around = shells[shell]
+            pieces = [opening, to_json(row["patient_id"]), between, b"%d" % row["day"]]
+            for before, part in zip(around, parts, strict=False):
+                pieces += [before, part]
+            pieces.append(around[-1])
             yield b"".join(pieces)
 
     def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
