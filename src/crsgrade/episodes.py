@@ -180,8 +180,7 @@ def _episodes(graded: Sequence[tuple[int, int | None]]) -> list[Episode]:
     peak = peak_day = last = ungraded = pending = 0
     counts: dict[int, int] = {}
 
-    def close(resolution: int | None) -> None:
-        assert onset is not None
+    def close(onset: int, resolution: int | None) -> None:
         found.append(Episode(onset_day=onset, peak_grade=peak, peak_day=peak_day, last_day=last,
                              resolution_day=resolution, duration_days=last - onset + 1,
                              days_at_grade=dict(sorted(counts.items())), ungraded_days=ungraded))
@@ -197,10 +196,10 @@ def _episodes(graded: Sequence[tuple[int, int | None]]) -> list[Episode]:
             counts[grade] = counts.get(grade, 0) + 1
             last, ungraded, pending = day, ungraded + pending, 0
         elif onset is not None:  # graded 0: the episode has resolved
-            close(day)
+            close(onset, day)
             onset = None
     if onset is not None:
-        close(None)
+        close(onset, None)
     return found
 
 
