@@ -302,8 +302,11 @@ class Renderer:
         if found is None:
             if len(self._json) >= _KEPT_PARTS:
                 self._json.clear()
-            found = _indented(grade.model_copy(update={"explanation": _EXPLANATION}), 4).replace(
-                b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
+            shell = self._json.get(("grade", id(grade)))
+            if shell is None:
+                shell = self._json[("grade", id(grade))] = _indented(
+                    grade.model_copy(update={"explanation": _EXPLANATION}), 4)
+            found = shell.replace(b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
             self._json[key] = found
         return found
 
@@ -313,10 +316,13 @@ class Renderer:
         key = (id(core), derived)
         found = self._json.get(key)
         if found is None:
-            spliced = core.model_construct(**{**dict(core), "settings": _SETTINGS})
+            shell = self._json.get(("explanation", id(core)))
+            if shell is None:
+                shell = self._json[("explanation", id(core))] = _indented(
+                    core.model_construct(**{**dict(core), "settings": _SETTINGS}), 5)
             effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
                                       self.grader.settings)
-            found = self._json[key] = _indented(spliced, 5).replace(
+            found = self._json[key] = shell.replace(
                 b'"%s"' % _SETTINGS.encode(), _SETTING_EFFECTS.dump_json(effects, indent=2).replace(
                     b"\n", b"\n" + b"  " * 6), 1)
         return found
