@@ -102,3 +102,24 @@ def test_an_unknown_patient_is_a_key_error_naming_the_patients():
     result = crsgrade.grade(EXAMPLE)
     with pytest.raises(KeyError, match="no patient 'x'; patients: case1"):
         result.patient("x")
+
+
+def test_a_days_therapies_and_blood_values_as_the_results_list_them():
+    """Therapies: the contract's, in its order, then the others named in other_treatment; blood
+    values: those recorded, none after a recorded death. The summary reads the same."""
+    rows = [
+        {"patient_id": "A", "day": 0, "temp_c": 38.5, "steroids": True, "tocilizumab": True,
+         "other_treatment": "dasatinib; emapalumab", "anc": 300, "gcsf": True},
+        {"patient_id": "A", "day": 1, "temp_c": 37.0, "other_treatment": "", "platelets": 40},
+        {"patient_id": "A", "day": 2, "temp_c": 37.0, "death_cause": "other", "anc": 200},
+        {"patient_id": "A", "day": 3, "temp_c": 37.0, "anc": 100, "antipyretic": True},
+        {"patient_id": "B", "day": 0, "temp_c": 37.0},
+    ]
+    days = [d for p in crsgrade.grade(rows, engine="python").patients for d in p.days]
+    assert [d.therapies for d in days] == [
+        ("tocilizumab", "steroids", "dasatinib", "emapalumab"), (), (), ("antipyretic",), ()]
+    assert [d.blood for d in days] == [{"anc": 300, "gcsf": True}, {"platelets": 40}, {"anc": 200}, {}, {}]
+    from crsgrade.episodes import days_of
+
+    read = [d for frame in crsgrade.Grader(engine="python").frames(rows) for d in days_of(frame)]
+    assert [(d.therapies, d.blood) for d in read] == [(d.therapies, d.blood) for d in days]
