@@ -73,6 +73,30 @@ def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypat
     assert not missing.exists()
 
 
+def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkeypatch):
+    """grade --format json writes each batch's patients as they are graded, and the counts and
+    warnings last: the same bytes as the whole GradingResult's JSON, from one batch or dozens."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from crsgrade.cli import app
+
+    def graded(name: str) -> bytes:
+        out = tmp_path / name
+        result = CliRunner().invoke(app, ["grade", str(cohort), "-f", "json", "-o", str(out), "-q",
+                                          "--engine", "python", "--skip-invalid"])
+        assert result.exit_code == 0, result.output
+        return out.read_bytes()
+
+    result = grader_for("python", "astct2019").grade(cohort, skip_invalid=True)
+    expected = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    assert graded("whole.json").decode() == expected
+    monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    assert graded("batched.json").decode() == expected
+
+
 def test_quoted_cells_across_batches(tmp_path, monkeypatch):
     rows = ["patient_id,day,temp_c,note"]
     for patient in range(30):

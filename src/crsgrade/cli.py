@@ -365,25 +365,24 @@ def grade(
     _not_the_input(file, output)
     observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
-    if format is not Format.csv:
-        from .output import timeline, to_json
+    if format is Format.table:
+        from .output import timeline
 
         _, _, result = _graded(observations, set_, rules, engine, infusion_date, skip_invalid, quiet, system=system)
-        if format is Format.table:
-            _emit(timeline(result), output=output)
-        else:
-            _emit(text=to_json(result), output=output)
+        _emit(timeline(result), output=output)
         return
-    from .output import write_csv
+    from .output import write_csv, write_json
 
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
     with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
-        first = True
-        for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                                   skip_invalid=skip_invalid, accounting=accounting, progress=progress):
-            write_csv(frame, handle, header=first, raw=raw_cells)
-            first = False
+        frames = grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
+                               skip_invalid=skip_invalid, accounting=accounting, progress=progress)
+        if format is Format.json:
+            write_json(grader, frames, accounting, handle)
+        else:
+            for number, frame in enumerate(frames):
+                write_csv(frame, handle, header=number == 0, raw=raw_cells)
     summary = accounting.summary()
     _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
 

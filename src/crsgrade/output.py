@@ -7,12 +7,13 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
+from pydantic import BaseModel
 
-from .grading import CSV_COLUMNS, GRADE_PARTS
+from .grading import CSV_COLUMNS, GRADE_PARTS, Accounting, Grader
 from .results import GradedPatient, GradingResult, SyndromeGrade
 from .syndromes import NAMES, SYNDROMES, Syndrome
 
@@ -66,8 +67,27 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def to_json(result: GradingResult) -> str:
-    return json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+def _json(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False)
+
+
+_NO_PATIENTS = '"patients": []'
+
+
+def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
+    """The GradingResult of `crsgrade grade --format json` (the model's JSON, indented by two),
+    written as the frames are graded: the fields before `patients`, then each batch's patients
+    as they come, then the warnings and counts, which are known only at the end."""
+    head = _json(grader.result([], Accounting())).split(_NO_PATIENTS, 1)[0]
+    handle.write(f'{head}"patients": '.encode())
+    first = True
+    for frame in frames:
+        for patient in grader.renderer.patients(frame, explain_days=False):
+            handle.write(b"[\n    " if first else b",\n    ")
+            handle.write(_json(patient).replace("\n", "\n    ").encode())
+            first = False
+    tail = _json(grader.result([], accounting)).split(_NO_PATIENTS, 1)[1]
+    handle.write(("[]" if first else "\n  ]").encode() + tail.encode() + b"\n")
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:
