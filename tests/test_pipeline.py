@@ -76,8 +76,6 @@ def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypat
 def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkeypatch):
     """grade --format json writes each batch's patients as they are graded, and the counts and
     warnings last: the same bytes as the whole GradingResult's JSON, from one batch or dozens."""
-    import json
-
     from typer.testing import CliRunner
 
     from crsgrade.cli import app
@@ -90,7 +88,7 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
         return out.read_bytes()
 
     result = grader_for("python", "astct2019").grade(cohort, skip_invalid=True)
-    expected = json.dumps(result.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    expected = result.model_dump_json(indent=2) + "\n"
     assert graded("whole.json").decode() == expected
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
     monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))

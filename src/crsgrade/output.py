@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
-from pydantic import BaseModel
 
 from .grading import CSV_COLUMNS, GRADE_PARTS, Accounting, Grader
 from .results import GradedPatient, GradingResult, SyndromeGrade
@@ -67,27 +65,24 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def _json(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False)
-
-
-_NO_PATIENTS = '"patients": []'
+_NO_PATIENTS = b'"patients": []'
 
 
 def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
-    """The GradingResult of `crsgrade grade --format json` (the model's JSON, indented by two),
-    written as the frames are graded: the fields before `patients`, then each batch's patients
-    as they come, then the warnings and counts, which are known only at the end."""
-    head = _json(grader.result([], Accounting())).split(_NO_PATIENTS, 1)[0]
-    handle.write(f'{head}"patients": '.encode())
+    """The GradingResult of `crsgrade grade --format json` (its JSON, indented by two, as
+    pydantic writes it), written as the frames are graded: the fields before `patients`, then
+    each batch's patients as they come, then the warnings and counts, which are known only at
+    the end."""
+    head = grader.result([], Accounting()).model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[0]
+    handle.write(head + b'"patients": ')
     first = True
     for frame in frames:
         for patient in grader.renderer.patients(frame, explain_days=False):
             handle.write(b"[\n    " if first else b",\n    ")
-            handle.write(_json(patient).replace("\n", "\n    ").encode())
+            handle.write(patient.__pydantic_serializer__.to_json(patient, indent=2).replace(b"\n", b"\n    "))
             first = False
-    tail = _json(grader.result([], accounting)).split(_NO_PATIENTS, 1)[1]
-    handle.write(("[]" if first else "\n  ]").encode() + tail.encode() + b"\n")
+    tail = grader.result([], accounting).model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[1]
+    handle.write((b"[]" if first else b"\n  ]") + tail + b"\n")
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:
