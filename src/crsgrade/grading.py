@@ -35,7 +35,7 @@ from .observations import BLOOD, THERAPIES
 from .rendering import Renderer
 from .results import GradingResult, InputSummary
 from .ruleset import DEFAULT_SYSTEM, RuleSet, default_rules_dir, load_ruleset
-from .sources import REC, Input, Piece, RawBatch, open_bytes, open_path, open_records, open_table
+from .sources import REC, Input, Piece, RawBatch, collector_paused, open_bytes, open_path, open_records, open_table
 from .syndromes import SYNDROMES
 from .validation import Found, columns_of, validate
 
@@ -403,9 +403,11 @@ class Grader:
         return self.result(frames, accounting, explain=explain)
 
     def result(self, frames: list[pl.DataFrame], accounting: Accounting, explain: bool = False) -> GradingResult:
-        """Graded frames as typed results."""
+        """Graded frames as typed results (every day's models made at once, so with the cycle
+        collector paused)."""
         manifest = self.ruleset.manifest
-        patients = [p for frame in frames for p in self.renderer.patients(frame, explain)]
+        with collector_paused():
+            patients = [p for frame in frames for p in self.renderer.patients(frame, explain)]
         return GradingResult(
             ruleset=manifest.system, system_name=manifest.name, labels=dict(manifest.syndromes),
             ruleset_version=manifest.version, engine=self.engine, settings=self.settings,
