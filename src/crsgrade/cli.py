@@ -436,10 +436,11 @@ def explain(
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    accounting=accounting, progress=progress):
             seen.append(frame.select("patient_id", "day"))
-            for item in grader.renderer.explained_json(frame, chosen):
-                handle.write(b"[\n" if first else b",\n")
-                handle.write(item)
-                first = False
+            with collector_paused():  # a batch's parts and days are many objects, most kept for reuse
+                for item in grader.renderer.explained_json(frame, chosen):
+                    handle.write(b"[\n" if first else b",\n")
+                    handle.write(item)
+                    first = False
         _check_selection(seen, patient, day)  # raised here, nothing is written
         handle.write(b"[]\n}\n" if first else b"\n  ]\n}\n")
     summary_ = accounting.summary()
