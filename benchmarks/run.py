@@ -136,6 +136,7 @@ def medium(command: list[str], folder: Path, size: int, engine: str, repeat: int
         ("grade --system cartox --format csv", ["grade", str(path), "--system", "cartox", "--format", "csv"]),
         ("the rows with date + infusion_date", ["grade", str(other["dates"]), "--format", "csv"]),
         ("the rows as JSON Lines", ["grade", str(other["jsonl"]), "--format", "csv"]),
+        ("grade --format json", ["grade", str(path), "--format", "json"]),
         ("explain --format json (every day)", ["explain", str(path), "--format", "json"]),
     ]
     for _, arguments in runs:  # the compiled rule cache warm for every command, as on a repeat run
