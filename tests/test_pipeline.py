@@ -95,6 +95,29 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
     assert graded("batched.json").decode() == expected
 
 
+def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkeypatch):
+    """summary keeps each batch's patients' registry fields and the days with an investigator's
+    grade, not every day: from dozens of batches, the same as the summary of the typed result."""
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from crsgrade.cli import app
+    from crsgrade.episodes import summarise
+
+    reported = tmp_path / "reported.csv"
+    frame = pl.read_csv(cohort, infer_schema=False)
+    frame.with_columns((pl.int_range(pl.len()) % 4).cast(pl.String).alias("reported_crs_grade")).write_csv(reported)
+    expected = summarise(grader_for("python", "astct2019").grade(reported)).model_dump_json(indent=2) + "\n"
+    assert '"days_compared"' in expected
+    monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    out = tmp_path / "summary.json"
+    options = ["-f", "json", "-o", str(out), "-q", "--engine", "python"]
+    result = CliRunner().invoke(app, ["summary", str(reported), *options])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == expected
+
+
 def test_quoted_cells_across_batches(tmp_path, monkeypatch):
     rows = ["patient_id,day,temp_c,note"]
     for patient in range(30):

@@ -503,23 +503,23 @@ def summary(
     _not_the_input(file, output)
     observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
-    from .episodes import days_of, summarise_days
+    from .episodes import Summariser
     from .hematotoxicity import split_settings
     from .views import summary_csv, summary_tables
 
     grading, scoring = split_settings(_parse_sets(set_))
     grader = Grader(rules, grading, engine.value, system=system)
+    manifest = grader.ruleset.manifest
+    summariser = Summariser(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings,
+                            scoring)
     accounting = Accounting()
-    days = []
     with _progress(observations, quiet, "grading") as progress:
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress):
-            days += days_of(frame)
+            summariser.add_frame(frame)
     summary_ = accounting.summary()
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
-    manifest = grader.ruleset.manifest
-    cohort = summarise_days(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings, days,
-                            scoring)
+    cohort = summariser.result()
     _emit_as(format, output, cohort, summary_tables, lambda model: summary_csv(model, raw=raw_cells))
 
 

@@ -270,23 +270,25 @@ def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
     )
 
 
-def _concordance(days: Iterable[Graded], syndrome: Syndrome) -> Concordance | None:
-    pairs = [(d, d.grade(syndrome), d.reported(syndrome)) for d in days if d.reported(syndrome) is not None]
+Compared = tuple[str, int, int | None, int]  # a day with an investigator's grade: patient, day, computed, reported
+
+
+def _concordance(pairs: Sequence[Compared]) -> Concordance | None:
     if not pairs:
         return None
     table: dict[str, dict[str, int]] = {}
-    for _, computed, reported in pairs:
+    for _, _, computed, reported in pairs:
         row = table.setdefault("–" if computed is None else str(computed), {})
         row[str(reported)] = row.get(str(reported), 0) + 1
-    agreeing = sum(computed == reported for _, computed, reported in pairs)
+    agreeing = sum(computed == reported for _, _, computed, reported in pairs)
     return Concordance(
         days_compared=len(pairs),
         days_agreeing=agreeing,
         percent_agreeing=_percent(agreeing, len(pairs)),
         table=dict(sorted(table.items())),
         discrepancies=tuple(
-            Discrepancy(patient_id=d.patient_id, day=d.day, computed=computed, reported=reported)
-            for d, computed, reported in pairs if computed != reported
+            Discrepancy(patient_id=patient, day=day, computed=computed, reported=reported)
+            for patient, day, computed, reported in pairs if computed != reported
         ),
     )
 
@@ -295,8 +297,9 @@ def summarise(result: GradingResult, score_settings: Mapping[str, Any] | None = 
     """Per-patient registry fields, with hematotoxicity (its settings in `score_settings`),
     cohort figures and, where the input has investigator grades, their concordance with the
     computed ones."""
-    return summarise_days(result.ruleset, dict(result.labels), result.ruleset_version, result.settings,
-                          [d for p in result.patients for d in p.days], score_settings)
+    summary = Summariser(result.ruleset, dict(result.labels), result.ruleset_version, result.settings, score_settings)
+    summary.add([d for p in result.patients for d in p.days])
+    return summary.result()
 
 
 def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
@@ -304,24 +307,48 @@ def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
     return [s for name in labels for s in SYNDROMES if s == name]
 
 
-def summarise_days(ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
-                   days: Sequence[Graded], score_settings: Mapping[str, Any] | None = None) -> CohortSummary:
-    """The summary of graded days (patients' days together, in day order)."""
-    by_patient: dict[str, list[Graded]] = {}
-    for day in days:
-        by_patient.setdefault(day.patient_id, []).append(day)
-    scores = load_hematotoxicity()
-    chosen = scores.settings(score_settings)
-    patients = tuple(
-        PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
-                       syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES},
-                       hematotoxicity=scores.summary(mine, chosen))
-        for pid, mine in by_patient.items()
-    )
-    graded = _syndromes_in(labels)
-    concordance = {s: c for s in graded if (c := _concordance(days, s)) is not None}
-    return CohortSummary(
-        ruleset=ruleset, labels=labels, ruleset_version=version, settings={**settings, **chosen}, patients=patients,
-        cohort={s: _figures([p.syndromes[s] for p in patients]) for s in graded},
-        concordance=concordance,
-    )
+class Summariser:
+    """A cohort's summary, built from its graded days a batch of whole patients at a time: it
+    keeps each patient's registry fields and the days with an investigator's grade, not every
+    day, so that memory follows the patients, not the file."""
+
+    def __init__(self, ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
+                 score_settings: Mapping[str, Any] | None = None):
+        self.ruleset, self.labels, self.version, self.settings = ruleset, labels, version, settings
+        self.scores = load_hematotoxicity()
+        self.chosen = self.scores.settings(score_settings)
+        self.graded = _syndromes_in(labels)
+        self.patients: list[PatientSummary] = []
+        self.compared: dict[Syndrome, list[Compared]] = {s: [] for s in self.graded}
+
+    def add(self, days: Sequence[Graded]) -> None:
+        """Graded days of whole patients (each patient's together, in day order)."""
+        by_patient: dict[str, list[Graded]] = {}
+        for day in days:
+            by_patient.setdefault(day.patient_id, []).append(day)
+        self.patients += [
+            PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
+                           syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES},
+                           hematotoxicity=self.scores.summary(mine, self.chosen))
+            for pid, mine in by_patient.items()
+        ]
+        for syndrome, pairs in self.compared.items():
+            pairs += [(d.patient_id, d.day, d.grade(syndrome), reported) for d in days
+                      if (reported := d.reported(syndrome)) is not None]
+
+    def add_frame(self, frame: Any) -> None:
+        """A graded frame's days (whole patients), read with the cycle collector paused: a batch
+        makes a tuple a day, and the collector would go over the cohort's summaries for them."""
+        from .sources import collector_paused
+
+        with collector_paused():
+            self.add(days_of(frame))
+
+    def result(self) -> CohortSummary:
+        concordance = {s: c for s in self.graded if (c := _concordance(self.compared[s])) is not None}
+        return CohortSummary(
+            ruleset=self.ruleset, labels=self.labels, ruleset_version=self.version,
+            settings={**self.settings, **self.chosen}, patients=tuple(self.patients),
+            cohort={s: _figures([p.syndromes[s] for p in self.patients]) for s in self.graded},
+            concordance=concordance,
+        )

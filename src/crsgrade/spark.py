@@ -117,13 +117,15 @@ class _Job:
         return pl.concat([f.select(columns) for f in frames], how="vertical_relaxed").cast(self._schema())
 
     def _patients(self, frames: list[pl.DataFrame], grader: Grader) -> pl.DataFrame:
-        from .episodes import days_of, summarise_days
+        from .episodes import Summariser
         from .views import summary_rows
 
-        days = [d for frame in frames for d in days_of(frame)]
         manifest = grader.ruleset.manifest
         labels: dict[str, str] = {str(s): label for s, label in manifest.syndromes.items()}
-        cohort = summarise_days(manifest.system, labels, manifest.version, grader.settings, days, dict(self.scoring))
+        summariser = Summariser(manifest.system, labels, manifest.version, grader.settings, dict(self.scoring))
+        for frame in frames:
+            summariser.add_frame(frame)
+        cohort = summariser.result()
         return pl.DataFrame(list(summary_rows(cohort)), schema=self._schema(), orient="row")
 
     def _arrow(self, columns: Mapping[str, Any], rows: int, table: pa.Table) -> pa.Table:
