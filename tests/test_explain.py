@@ -160,3 +160,21 @@ def test_the_panel_shows_domains_shared_conditions_and_set_aside_readings(engine
     assert "ASTCT-CRS-2-HYPOTENSION: everything else met" in text
     assert "by domain: ICE/CAPD 1 · consciousness 0 · seizure: none recorded" in text
     assert "set aside: records:2: temperature attributed to another cause" in text
+
+
+def test_explain_json_writes_each_days_values_as_given(tmp_path):
+    """Days whose JSON differs only where a value compares equal to another (-0.0 and 0.0) are
+    written apart, as the typed result writes them."""
+    import json
+
+    from .test_cli import run
+
+    path = tmp_path / "obs.csv"
+    path.write_text("patient_id,day,temp_c,anc\nA,1,37.0,0\nA,2,37.0,-0\nA,3,37.0,-0.0\nA,4,37.0,0\n")
+    explained = run("explain", str(path), "-f", "json", "-q", "--engine", "python").stdout
+    graded = run("grade", str(path), "-f", "json", "-q", "--engine", "python").stdout
+    assert [line.strip() for line in explained.splitlines() if '"anc"' in line] == [
+        '"anc": 0.0', '"anc": -0.0', '"anc": -0.0', '"anc": 0.0']
+    days = json.loads(explained)["days"]
+    assert [str(d["blood"]["anc"]) for d in days] == [
+        str(d["blood"]["anc"]) for d in json.loads(graded)["patients"][0]["days"]]

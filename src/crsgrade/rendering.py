@@ -264,9 +264,11 @@ class Renderer:
                          for s in SYNDROMES]
             shell = (bool(row["fever_waived"]), therapies[index], tuple(_reported(row).values()),
                      tuple(blood[index].items()), row.get("note"), row["readings"], self._notes(row), row["set_aside"])
-            if shell not in shells:
-                shells[shell] = _day_shell(*shell)
-            opening, between, around = shells[shell]
+            # (the values' repr too: -0.0 and 0.0 are equal, but are written apart)
+            key = (*shell, repr(blood[index])) if blood[index] else shell
+            if key not in shells:
+                shells[key] = _day_shell(*shell)
+            opening, between, around = shells[key]
             pieces = [opening, to_json(row["patient_id"]), between, b"%d" % row["day"]]
             for before, part in zip(around, parts, strict=False):
                 pieces += [before, part]
