@@ -96,13 +96,15 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
 
 
 def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkeypatch):
-    """summary keeps each batch's patients' registry fields and the days with an investigator's
-    grade, not every day: from dozens of batches, the same as the summary of the typed result."""
+    """summary writes each batch's patients as they come, keeping only the figures' few numbers
+    a patient and the days with an investigator's grade: from dozens of batches, the same JSON
+    and CSV as the summary of the typed result."""
     import polars as pl
     from typer.testing import CliRunner
 
     from crsgrade.cli import app
     from crsgrade.episodes import summarise
+    from crsgrade.views import summary_csv
 
     reported = tmp_path / "reported.csv"
     frame = pl.read_csv(cohort, infer_schema=False)
@@ -116,6 +118,11 @@ def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkey
     result = CliRunner().invoke(app, ["summary", str(reported), *options])
     assert result.exit_code == 0, result.output
     assert out.read_text() == expected
+    rows = tmp_path / "summary.csv"
+    options = ["-f", "csv", "-o", str(rows), "-q", "--engine", "python"]
+    result = CliRunner().invoke(app, ["summary", str(reported), *options])
+    assert result.exit_code == 0, result.output
+    assert rows.read_text() == summary_csv(summarise(grader_for("python", "astct2019").grade(reported)).patients)
 
 
 def test_quoted_cells_across_batches(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -505,6 +505,7 @@ def summary(
     format = _format_for(format, output, Format)
     from .episodes import Summariser
     from .hematotoxicity import split_settings
+    from .output import write_streamed
     from .views import summary_csv, summary_tables
 
     grading, scoring = split_settings(_parse_sets(set_))
@@ -513,14 +514,26 @@ def summary(
     summariser = Summariser(manifest.system, dict(manifest.syndromes.items()), manifest.version, grader.settings,
                             scoring)
     accounting = Accounting()
-    with _progress(observations, quiet, "grading") as progress:
+
+    def batches(progress) -> Iterator[list]:
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress):
-            summariser.add_frame(frame)
-    summary_ = accounting.summary()
-    _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
-    cohort = summariser.result()
-    _emit_as(format, output, cohort, summary_tables, lambda model: summary_csv(model, raw=raw_cells))
+            yield summariser.add_frame(frame)
+
+    if format is Format.table:  # built whole
+        with _progress(observations, quiet, "grading") as progress:
+            patients = [patient for batch in batches(progress) for patient in batch]
+        _said(accounting, quiet)
+        _emit(summary_tables(summariser.result(patients)), output=output)
+        return
+    with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
+        if format is Format.json:
+            write_streamed(handle, summariser.result, (patient for batch in batches(progress) for patient in batch))
+        else:
+            handle.write(summary_csv([], raw=raw_cells).encode("utf-8"))
+            for batch in batches(progress):
+                handle.write(summary_csv(batch, raw=raw_cells, header=False).encode("utf-8"))
+    _said(accounting, quiet)
 
 
 @app.command()

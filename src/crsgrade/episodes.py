@@ -252,15 +252,19 @@ def _percent(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
 
-def _figures(summaries: list[SyndromeSummary]) -> CohortFigures:
-    patients = len(summaries)
-    occurred = [s for s in summaries if s.occurred]
-    severe = [s for s in occurred if (s.highest_grade or 0) >= 3]
-    onsets = [s.onset_day for s in occurred if s.onset_day is not None]  # all of them: it occurred
-    durations = [s.duration_days for s in occurred]
+# What the cohort figures read of a patient's syndrome: occurred, highest grade, onset day, duration.
+Tally = tuple[bool | None, int | None, int | None, int]
+
+
+def _figures(tallies: list[Tally]) -> CohortFigures:
+    patients = len(tallies)
+    occurred = [t for t in tallies if t[0]]
+    severe = [t for t in occurred if (t[1] or 0) >= 3]
+    onsets = [t[2] for t in occurred if t[2] is not None]  # all of them: it occurred
+    durations = [t[3] for t in occurred]
     return CohortFigures(
         patients=patients,
-        not_gradable=sum(s.occurred is None for s in summaries),
+        not_gradable=sum(t[0] is None for t in tallies),
         any_grade=len(occurred),
         any_grade_percent=_percent(len(occurred), patients),
         grade_3_or_more=len(severe),
@@ -298,8 +302,7 @@ def summarise(result: GradingResult, score_settings: Mapping[str, Any] | None = 
     cohort figures and, where the input has investigator grades, their concordance with the
     computed ones."""
     summary = Summariser(result.ruleset, dict(result.labels), result.ruleset_version, result.settings, score_settings)
-    summary.add([d for p in result.patients for d in p.days])
-    return summary.result()
+    return summary.result(summary.add([d for p in result.patients for d in p.days]))
 
 
 def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
@@ -308,9 +311,10 @@ def _syndromes_in(labels: Iterable[str]) -> list[Syndrome]:
 
 
 class Summariser:
-    """A cohort's summary, built from its graded days a batch of whole patients at a time: it
-    keeps each patient's registry fields and the days with an investigator's grade, not every
-    day, so that memory follows the patients, not the file."""
+    """A cohort's summary, built from its graded days a batch of whole patients at a time. Each
+    batch's patient summaries go back to the caller, to write as they come or to keep; the
+    summariser keeps only what the cohort figures read of each patient and the days with an
+    investigator's grade, so that its memory follows neither the days nor the patients' fields."""
 
     def __init__(self, ruleset: str, labels: dict[str, str], version: str, settings: dict[str, Any],
                  score_settings: Mapping[str, Any] | None = None):
@@ -318,37 +322,42 @@ class Summariser:
         self.scores = load_hematotoxicity()
         self.chosen = self.scores.settings(score_settings)
         self.graded = _syndromes_in(labels)
-        self.patients: list[PatientSummary] = []
+        self.tallies: dict[Syndrome, list[Tally]] = {s: [] for s in self.graded}
         self.compared: dict[Syndrome, list[Compared]] = {s: [] for s in self.graded}
 
-    def add(self, days: Sequence[Graded]) -> None:
-        """Graded days of whole patients (each patient's together, in day order)."""
+    def add(self, days: Sequence[Graded]) -> list[PatientSummary]:
+        """The summaries of whole patients' graded days (each patient's together, in day order)."""
         by_patient: dict[str, list[Graded]] = {}
         for day in days:
             by_patient.setdefault(day.patient_id, []).append(day)
-        self.patients += [
+        patients = [
             PatientSummary(patient_id=pid, first_day=mine[0].day, last_day=mine[-1].day,
                            syndromes={s: summarise_syndrome(mine, s) for s in SYNDROMES},
                            hematotoxicity=self.scores.summary(mine, self.chosen))
             for pid, mine in by_patient.items()
         ]
+        for syndrome, tallies in self.tallies.items():
+            tallies += [(t.occurred, t.highest_grade, t.onset_day, t.duration_days)
+                        for t in (p.syndromes[syndrome] for p in patients)]
         for syndrome, pairs in self.compared.items():
             pairs += [(d.patient_id, d.day, d.grade(syndrome), reported) for d in days
                       if (reported := d.reported(syndrome)) is not None]
+        return patients
 
-    def add_frame(self, frame: Any) -> None:
-        """A graded frame's days (whole patients), read with the cycle collector paused: a batch
-        makes a tuple a day, and the collector would go over the cohort's summaries for them."""
+    def add_frame(self, frame: Any) -> list[PatientSummary]:
+        """The summaries of a graded frame's patients, its days read with the cycle collector
+        paused: a batch makes a tuple a day."""
         from .sources import collector_paused
 
         with collector_paused():
-            self.add(days_of(frame))
+            return self.add(days_of(frame))
 
-    def result(self) -> CohortSummary:
-        concordance = {s: c for s in self.graded if (c := _concordance(self.compared[s])) is not None}
+    def result(self, patients: Sequence[PatientSummary] = ()) -> CohortSummary:
+        """The summary with these patients (those `add` gave back; none, for the fields around
+        them) and the figures of every patient added."""
         return CohortSummary(
             ruleset=self.ruleset, labels=self.labels, ruleset_version=self.version,
-            settings={**self.settings, **self.chosen}, patients=tuple(self.patients),
-            cohort={s: _figures([p.syndromes[s] for p in self.patients]) for s in self.graded},
-            concordance=concordance,
+            settings={**self.settings, **self.chosen}, patients=tuple(patients),
+            cohort={s: _figures(self.tallies[s]) for s in self.graded},
+            concordance={s: c for s in self.graded if (c := _concordance(self.compared[s])) is not None},
         )

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
+from pydantic import BaseModel
 
 from .grading import CSV_COLUMNS, GRADE_PARTS, Accounting, Grader
 from .results import GradedPatient, GradingResult, SyndromeGrade
@@ -68,21 +69,26 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
 _NO_PATIENTS = b'"patients": []'
 
 
-def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
-    """The GradingResult of `crsgrade grade --format json` (its JSON, indented by two, as
-    pydantic writes it), written as the frames are graded: the fields before `patients`, then
-    each batch's patients as they come, then the warnings and counts, which are known only at
-    the end."""
-    head = grader.result([], Accounting()).model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[0]
-    handle.write(head + b'"patients": ')
+def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel], patients: Iterable[BaseModel]) -> None:
+    """A result's JSON (indented by two, as pydantic writes it) with its `patients` written one
+    by one as they come: the fields before them from `around()`, the result with no patients,
+    called first, and the fields after them (counts, cohort figures) from `around()` called
+    once every patient is written."""
+    handle.write(around().model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[0] + b'"patients": ')
     first = True
-    for frame in frames:
-        for patient in grader.renderer.patients(frame, explain_days=False):
-            handle.write(b"[\n    " if first else b",\n    ")
-            handle.write(patient.__pydantic_serializer__.to_json(patient, indent=2).replace(b"\n", b"\n    "))
-            first = False
-    tail = grader.result([], accounting).model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[1]
+    for patient in patients:
+        handle.write(b"[\n    " if first else b",\n    ")
+        handle.write(patient.__pydantic_serializer__.to_json(patient, indent=2).replace(b"\n", b"\n    "))
+        first = False
+    tail = around().model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[1]
     handle.write((b"[]" if first else b"\n  ]") + tail + b"\n")
+
+
+def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
+    """The GradingResult of `crsgrade grade --format json`, written as the frames are graded;
+    the warnings and counts, known only at the end, come after the patients."""
+    write_streamed(handle, lambda: grader.result([], accounting),
+                   (p for frame in frames for p in grader.renderer.patients(frame, explain_days=False)))
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:

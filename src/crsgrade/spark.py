@@ -123,10 +123,8 @@ class _Job:
         manifest = grader.ruleset.manifest
         labels: dict[str, str] = {str(s): label for s, label in manifest.syndromes.items()}
         summariser = Summariser(manifest.system, labels, manifest.version, grader.settings, dict(self.scoring))
-        for frame in frames:
-            summariser.add_frame(frame)
-        cohort = summariser.result()
-        return pl.DataFrame(list(summary_rows(cohort)), schema=self._schema(), orient="row")
+        patients = [patient for frame in frames for patient in summariser.add_frame(frame)]
+        return pl.DataFrame(list(summary_rows(patients)), schema=self._schema(), orient="row")
 
     def _arrow(self, columns: Mapping[str, Any], rows: int, table: pa.Table) -> pa.Table:
         """Columns as the output schema has them; the ones not given are empty."""

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .comparison import Comparison
-from .episodes import CohortSummary, SyndromeSummary
+from .episodes import CohortSummary, PatientSummary, SyndromeSummary
 from .explain import in_words, values_in_words
 from .facts import ATTRIBUTION_FLAGS, dose_unit, fact_vocabulary, format_value
 from .hematotoxicity import Hematotoxicity, HematotoxSummary
@@ -215,7 +215,7 @@ SUMMARY_TYPES: dict[str, type] = {
 }
 
 
-def summary_rows(summary: CohortSummary) -> Iterator[tuple[Any, ...]]:
+def summary_rows(patients: Iterable[PatientSummary]) -> Iterator[tuple[Any, ...]]:
     """Each patient's registry fields, typed (None where there is no value; a list of names as
     one space-separated text), in the order of SUMMARY_CSV_COLUMNS."""
 
@@ -223,17 +223,19 @@ def summary_rows(summary: CohortSummary) -> Iterator[tuple[Any, ...]]:
         return [s.occurred, s.highest_grade, s.highest_grade_day, s.onset_day, s.resolution_day, s.duration_days,
                 len(s.episodes), s.tocilizumab, s.steroids, " ".join(s.other_therapies)]
 
-    for p in summary.patients:
+    for p in patients:
         h = p.hematotoxicity.model_dump()
         yield (p.patient_id, p.first_day, p.last_day, *(c for s in SYNDROMES for c in cells(p.syndromes[s])),
                *(" ".join(h[name]) if isinstance(h[name], tuple) else h[name] for name in HEMATOTOX_CSV))
 
 
-def summary_csv(summary: CohortSummary, raw: bool = False) -> str:
+def summary_csv(patients: Iterable[PatientSummary], raw: bool = False, header: bool = True) -> str:
+    """Patients' rows of `crsgrade summary --format csv` (after its header, when asked)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SUMMARY_CSV_COLUMNS)
-    for row in summary_rows(summary):
+    if header:
+        writer.writerow(SUMMARY_CSV_COLUMNS)
+    for row in summary_rows(patients):
         writer.writerow([safe_cell(show(value), raw) for value in row])
     return buffer.getvalue()
 
