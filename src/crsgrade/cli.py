@@ -331,16 +331,6 @@ def _emit(renderable=None, text: str | None = None, output: Path | None = None) 
         handle.write(text.encode("utf-8"))
 
 
-def _emit_as(format: Format, output: Path | None, model, table, csv_text) -> None:
-    """A result model as a rich view, CSV text or its JSON, by --format."""
-    if format is Format.table:
-        _emit(table(model), output=output)
-    elif format is Format.csv:
-        _emit(text=csv_text(model), output=output)
-    else:
-        _emit(text=model.model_dump_json(indent=2) + "\n", output=output)
-
-
 @app.command()
 def grade(
     file: FileArgument,
