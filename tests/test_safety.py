@@ -5,7 +5,10 @@ what each guards."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import string
+import threading
 import xml.dom.minidom
 from pathlib import Path
 
@@ -96,6 +99,20 @@ def test_an_output_through_a_link_replaces_the_file_it_names(tmp_path):
     link.symlink_to(real)
     assert run("grade", str(EXAMPLE), "-o", str(link), "-q").exit_code == 0
     assert link.is_symlink() and real.read_text().startswith("patient_id,day,crs_grade")
+
+
+def test_a_pipe_or_device_named_as_the_output_is_written_to_not_replaced(tmp_path):
+    fifo = tmp_path / "grades.pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("grade", str(EXAMPLE), "--format", "csv", "-o", str(fifo), "-q")
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received and received[0].startswith(b"patient_id,day,crs_grade")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.pipe"]
 
 
 def test_the_format_follows_the_output_name_or_is_refused(tmp_path):

@@ -289,13 +289,22 @@ def _graded(observations: Any, set_: list[str], rules: Path | None, engine: Engi
 def _writing(output: Path | None):
     """A binary handle for the output: a file beside the target, renamed over it only when all
     is written (so a failure leaves the previous file as it was), or standard output, spooled
-    so that nothing is printed when a later batch turns out to have errors."""
+    so that nothing is printed when a later batch turns out to have errors. A device or a pipe
+    named as the output is written to as it is."""
     if output is None:
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
             yield spool
             spool.seek(0)
             shutil.copyfileobj(spool, sys.stdout.buffer)
             sys.stdout.buffer.flush()
+        return
+    if output.exists() and not output.is_file() and not output.is_dir():
+        # a device or a pipe (/dev/null, /dev/stdout, a FIFO) is written to, never replaced
+        try:
+            with open(output, "wb") as device:
+                yield device
+        except OSError as exc:
+            raise CrsgradeError(f"{output}: cannot write: {exc.strerror or exc}") from None
         return
     target = output.resolve()  # through a link, the file it names
     try:
