@@ -420,12 +420,55 @@ def say_days(days: list[int]) -> str:
     return f"day {days[0]}" if len(days) == 1 else f"days {capped([str(d) for d in days])}"
 
 
-def day_rows(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
-    """The graded days of a frame as dicts with every contract column (None where the input had
-    no such column)."""
-    empty = dict.fromkeys(c for c in CONTRACT_COLUMNS if c not in frame.columns)
-    for row in frame.iter_rows(named=True):
-        yield {**empty, **row}
+def day_rows(frame: pl.DataFrame) -> Iterator[DayRow]:
+    """The graded days of a frame, each a mapping of its columns and every contract column
+    (None where the input had no such column)."""
+    columns = _Columns(frame)
+    return (DayRow(columns, index) for index in range(frame.height))
+
+
+class _Columns(dict[str, list[Any]]):
+    """A graded frame's columns as lists, each made when first read: a frame has about a
+    hundred columns, and what is written of a day reads a dozen or two."""
+
+    def __init__(self, frame: pl.DataFrame):
+        super().__init__()
+        self.frame = frame
+        self.present = set(frame.columns)
+        self.names = [*frame.columns, *(c for c in CONTRACT_COLUMNS if c not in self.present)]
+        self.known = self.present | set(CONTRACT_COLUMNS)
+
+    def __missing__(self, name: str) -> list[Any]:
+        if name not in self.known:
+            raise KeyError(name)
+        values = self[name] = self.frame[name].to_list() if name in self.present else [None] * self.frame.height
+        return values
+
+
+class DayRow(Mapping[str, Any]):
+    """One graded day: its columns by name, read from the frame's columns as they are asked for."""
+
+    __slots__ = ("_columns", "_index")
+
+    def __init__(self, columns: _Columns, index: int):
+        self._columns, self._index = columns, index
+
+    def __getitem__(self, name: str) -> Any:
+        return self._columns[name][self._index]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        values = self._columns.get(name)
+        if values is None:
+            if name not in self._columns.known:
+                return default
+            values = self._columns[name]
+        return values[self._index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns.names)
+
+    def __len__(self) -> int:
+        return len(self._columns.names)
 
 
 def day_therapies(frame: pl.DataFrame) -> list[tuple[str, ...]]:
