@@ -48,8 +48,8 @@ def _always_in_batches(open_path):
 
 def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypatch):
     """explain --format json writes each batch as it is graded, keeping only so many written
-    parts for reuse: the same bytes as from one batch with every part kept; a --patient the
-    file does not have leaves no file."""
+    parts, grades and explanations for reuse: the same bytes as from one batch with every one
+    kept; a --patient the file does not have leaves no file."""
     from typer.testing import CliRunner
 
     from crsgrade import rendering
@@ -65,6 +65,7 @@ def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypat
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
     monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
     monkeypatch.setattr(rendering, "_KEPT_PARTS", 5)
+    monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
     result, batched = explained("batched.json")
     assert result.exit_code == 0, result.output
     assert batched.read_bytes() == whole.read_bytes()
@@ -75,9 +76,11 @@ def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypat
 
 def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkeypatch):
     """grade --format json writes each batch's patients as they are graded, and the counts and
-    warnings last: the same bytes as the whole GradingResult's JSON, from one batch or dozens."""
+    warnings last: the same bytes as the whole GradingResult's JSON, from one batch or dozens,
+    with every grade kept for reuse or only a few."""
     from typer.testing import CliRunner
 
+    from crsgrade import rendering
     from crsgrade.cli import app
 
     def graded(name: str) -> bytes:
@@ -93,6 +96,8 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
     monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
     assert graded("batched.json").decode() == expected
+    monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
+    assert graded("forgetful.json").decode() == expected
 
 
 def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkeypatch):
@@ -123,6 +128,32 @@ def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkey
     result = CliRunner().invoke(app, ["summary", str(reported), *options])
     assert result.exit_code == 0, result.output
     assert rows.read_text() == summary_csv(summarise(grader_for("python", "astct2019").grade(reported)).patients)
+
+
+def test_compare_json_of_batches_is_the_comparison_of_the_whole(cohort, tmp_path, monkeypatch):
+    """compare writes each batch's days as they come, keeping a patient's highest grades: from
+    dozens of batches, the same JSON as the whole comparison, with the input's counts and
+    warnings (known only at the end) before the days."""
+    from typer.testing import CliRunner
+
+    from crsgrade import rendering
+    from crsgrade.cli import app
+
+    path = tmp_path / "cohort.csv"
+    text = cohort.read_text()
+    bad = {"patient_id": "zz", "day": "3", "temp_c": "hot"}  # the last row: skipped, known only at the end
+    path.write_text(text + ",".join(bad.get(c, "") for c in text.partition("\n")[0].split(",")) + "\n")
+    expected = crsgrade.compare(path, ["astct2019", "penn", "lee2014"], engine="python",
+                                skip_invalid=True).model_dump_json(indent=2) + "\n"
+    assert '"rows_rejected": 1' in expected
+    monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
+    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
+    out = tmp_path / "compared.json"
+    result = CliRunner().invoke(app, ["compare", str(path), "--systems", "astct2019,penn,lee2014", "-f", "json",
+                                      "-o", str(out), "-q", "--engine", "python", "--skip-invalid"])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == expected
 
 
 def test_quoted_cells_across_batches(tmp_path, monkeypatch):

@@ -527,7 +527,7 @@ def summary(
         return
     with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
         if format is Format.json:
-            write_streamed(handle, summariser.result, (patient for batch in batches(progress) for patient in batch))
+            write_streamed(handle, summariser.result, ((batch,) for batch in batches(progress)))
         else:
             handle.write(summary_csv([], raw=raw_cells).encode("utf-8"))
             for batch in batches(progress):
@@ -562,7 +562,7 @@ def compare(
     _not_the_input(file, output)
     observations = _observations(file, from_, sheet, mapping, infusion_dates, scores, quiet)
     format = _format_for(format, output, Format)
-    from .comparison import compared_frames, comparison_csv, graders_for
+    from .comparison import Comparer, compared_frames, comparison_csv, graders_for
     from .hematotoxicity import split_settings
 
     when = infusion_date.date() if infusion_date else None
@@ -571,24 +571,27 @@ def compare(
     accounting = Accounting()
     batches = compared_frames(observations, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
                               reasons=format is not Format.csv)
+    comparer = Comparer(graders, scoring)
     with _progress(observations, quiet, "grading under each system"):
-        if format is Format.csv:
+        if format is not Format.table:
             with _writing(output) as handle:
-                comparison_csv(graders, batches, handle, raw=raw_cells)
+                if format is Format.csv:
+                    comparison_csv(graders, batches, handle, raw=raw_cells)
+                else:
+                    from .output import write_streamed
+
+                    write_streamed(handle, lambda: comparer.result(accounting),
+                                   (part for frames in batches for part in comparer.add_frames(frames)),
+                                   fields=("days", "patients"), head_last=True)
             summary = accounting.summary()
             _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
             return
-        from .comparison import _compared
         from .views import comparison_tables
 
-        listed = list(batches)
-        result = _compared({g.ruleset.manifest.system: g.result([b[n] for b in listed], accounting)
-                            for n, g in enumerate(graders)}, scoring)
+        parts = [part for frames in batches for part in comparer.add_frames(frames)]
+        result = comparer.result(accounting, [d for days, _ in parts for d in days], [p for _, ps in parts for p in ps])
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
-    if format is Format.table:
-        _emit(comparison_tables(result), output=output)
-    else:
-        _emit(text=result.model_dump_json(indent=2) + "\n", output=output)
+    _emit(comparison_tables(result), output=output)
 
 
 def _systems(values: list[str]) -> list[str]:

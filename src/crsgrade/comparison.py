@@ -20,12 +20,11 @@ from typing import Any
 import polars as pl
 from pydantic import Field
 
-from .episodes import summarise
 from .errors import SettingsError
 from .grading import Accounting, Grader, ObservationsInput, open_input, readings
-from .hematotoxicity import HematotoxSummary, split_settings
+from .hematotoxicity import HematotoxSummary, load_hematotoxicity, split_settings
 from .output import spreadsheet_safe
-from .results import SCHEMA_VERSION, GradingResult, InputSummary, SyndromeGrade, _Result
+from .results import SCHEMA_VERSION, GradedPatient, InputSummary, SyndromeGrade, _Result
 from .ruleset import RuleSet, default_rules_dir, load_ruleset, shipped_systems
 from .syndromes import SYNDROMES, Syndrome
 
@@ -164,11 +163,92 @@ def compare(
     grading, scoring = split_settings(settings)
     graders = graders_for(systems, grading, engine)
     accounting = Accounting()
-    batches = list(compared_frames(observations, graders, accounting, infusion_date=infusion_date,
-                                   skip_invalid=skip_invalid))
-    results = {grader.ruleset.manifest.system: grader.result([b[n] for b in batches], accounting)
-               for n, grader in enumerate(graders)}
-    return _compared(results, scoring)
+    comparer = Comparer(graders, scoring)
+    days: list[ComparedDay] = []
+    patients: list[ComparedPatient] = []
+    for frames in compared_frames(observations, graders, accounting, infusion_date=infusion_date,
+                                  skip_invalid=skip_invalid):
+        for more_days, more_patients in comparer.add_frames(frames):
+            days += more_days
+            patients += more_patients
+    return comparer.result(accounting, days, patients)
+
+
+Highest = dict[str, tuple[int | None, bool]]  # by system: a patient's highest grade, and whether a lower bound
+Made = dict[int, tuple[SyndromeGrade, SystemGrade]]  # by the id of a grade: it, and its system grade
+
+
+class Comparer:
+    """A comparison built a patient at a time. Each patient's compared days and highest grades
+    go back to the caller, to write as they come or to keep; the comparer keeps only what the
+    agreement figures read (each system's highest grade, and whether it is a lower bound) and
+    the hematotoxicity, so that its memory follows neither the days nor the reasons."""
+
+    def __init__(self, graders: Sequence[Grader], score_settings: Mapping[str, Any] | None = None):
+        self.graders = list(graders)
+        self.systems = [g.ruleset.manifest.system for g in graders]
+        self.labels = {s: dict(g.ruleset.manifest.syndromes) for s, g in zip(self.systems, graders, strict=True)}
+        self.scores = load_hematotoxicity()
+        self.chosen = self.scores.settings(score_settings)
+        self.highest: dict[Syndrome, list[Highest]] = {s: [] for s in SYNDROMES}
+        self.hematotoxicity: dict[str, HematotoxSummary] = {}
+
+    def graders_of(self, syndrome: str) -> list[str]:
+        return [s for s in self.systems if syndrome in self.labels[s]]
+
+    def add_frames(self, frames: Sequence[pl.DataFrame]) -> Iterator[tuple[list[ComparedDay], list[ComparedPatient]]]:
+        """Each patient of one batch graded under each system (a frame per system, as
+        `compared_frames` gives them), as `add` gives it; a patient's typed days made at a time."""
+        made: Made = {}  # days share their grades
+        for patients in zip(*(g.renderer.patients(frame, explain_days=False)
+                              for g, frame in zip(self.graders, frames, strict=True)), strict=True):
+            yield self.add(dict(zip(self.systems, patients, strict=True)), made)
+
+    def add(self, patient: Mapping[str, GradedPatient], made: Made | None = None,
+            ) -> tuple[list[ComparedDay], list[ComparedPatient]]:
+        """One patient graded under each system: its compared days and, per syndrome, its highest
+        grades. `made` keeps a system grade for each grade it was made from (holding the grade,
+        so that its id stays its own)."""
+        made = {} if made is None else made
+
+        def system_grade(grade: SyndromeGrade) -> SystemGrade:
+            found = made.get(id(grade))
+            if found is None:
+                found = made[id(grade)] = (grade, SystemGrade.of(grade))
+            return found[1]
+
+        first = patient[self.systems[0]]
+        days, patients = [], []
+        for syndrome in SYNDROMES:
+            mine = self.graders_of(syndrome)
+            if not mine:
+                continue
+            for number, day in enumerate(first.days):
+                grades = {s: system_grade(patient[s].days[number].syndrome(syndrome)) for s in mine}
+                days.append(ComparedDay(patient_id=first.patient_id, day=day.day, syndrome=syndrome,
+                                        grades=grades, differ=_differ(grades.values())))
+            highest = {s: _highest(patient[s].days, syndrome) for s in mine}
+            patients.append(ComparedPatient(patient_id=first.patient_id, syndrome=syndrome,
+                                            highest=highest, differ=_differ(highest.values())))
+            self.highest[syndrome].append({s: (g.grade, g.lower_bound) for s, g in highest.items()})
+        scores = self.scores.summary(first.days, self.chosen)
+        if scores.recorded():
+            self.hematotoxicity[first.patient_id] = scores
+        return days, patients
+
+    def result(self, accounting: Accounting, days: Sequence[ComparedDay] = (),
+               patients: Sequence[ComparedPatient] = ()) -> Comparison:
+        """The comparison with these days and patients (those `add` gave back; none, for the
+        fields around them), and the agreement of each pair of systems over every patient added."""
+        agreement = [_agreement(syndrome, a, b, self.highest[syndrome])
+                     for syndrome in SYNDROMES for a, b in combinations(self.graders_of(syndrome), 2)]
+        graders = dict(zip(self.systems, self.graders, strict=True))
+        return Comparison(
+            systems=tuple(self.systems), names={s: g.ruleset.manifest.name for s, g in graders.items()},
+            labels=self.labels, settings={s: g.settings for s, g in graders.items()},
+            input=accounting.summary(), warnings=tuple(accounting.warnings), days=tuple(days),
+            patients=tuple(patients), agreement=tuple(agreement), hematotoxicity=self.hematotoxicity,
+        )
 
 
 def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFrame]], handle: Any,
@@ -201,42 +281,6 @@ def comparison_csv(graders: Sequence[Grader], batches: Iterable[list[pl.DataFram
         first = False
 
 
-def _compared(results: Mapping[str, GradingResult], score_settings: Mapping[str, Any] | None = None) -> Comparison:
-    systems = list(results)
-    first = results[systems[0]]
-    labels = {s: dict(r.labels) for s, r in results.items()}
-
-    def graders_of(syndrome: str) -> list[str]:
-        return [s for s in systems if syndrome in labels[s]]
-
-    days, patients = [], []
-    for index, patient in enumerate(first.patients):
-        graded = {s: results[s].patients[index] for s in systems}
-        for syndrome in SYNDROMES:
-            mine = graders_of(syndrome)
-            if not mine:
-                continue
-            for number, day in enumerate(patient.days):
-                grades = {s: SystemGrade.of(graded[s].days[number].syndrome(syndrome)) for s in mine}
-                days.append(ComparedDay(patient_id=patient.patient_id, day=day.day, syndrome=syndrome,
-                                        grades=grades, differ=_differ(grades.values())))
-            highest = {s: _highest(graded[s].days, syndrome) for s in mine}
-            patients.append(ComparedPatient(patient_id=patient.patient_id, syndrome=syndrome,
-                                            highest=highest, differ=_differ(highest.values())))
-    agreement = [
-        _agreement(syndrome, a, b, [p for p in patients if p.syndrome == syndrome])
-        for syndrome in SYNDROMES
-        for a, b in combinations(graders_of(syndrome), 2)
-    ]
-    hematotoxicity = {p.patient_id: p.hematotoxicity for p in summarise(first, score_settings).patients
-                      if p.hematotoxicity.recorded()}
-    return Comparison(
-        systems=tuple(systems), names={s: r.system_name for s, r in results.items()}, labels=labels,
-        settings={s: r.settings for s, r in results.items()}, input=first.input, warnings=first.warnings,
-        days=tuple(days), patients=tuple(patients), agreement=tuple(agreement), hematotoxicity=hematotoxicity,
-    )
-
-
 def _differ(grades) -> bool:
     known = {g.grade for g in grades if g.grade is not None}
     return len(known) > 1
@@ -257,11 +301,10 @@ def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
 
-def _agreement(syndrome: str, a: str, b: str, patients: list[ComparedPatient]) -> PairAgreement:
-    both = [(p.highest[a], p.highest[b]) for p in patients]
+def _agreement(syndrome: str, a: str, b: str, highest: list[Highest]) -> PairAgreement:
     # The patients both systems could grade: their two grades, and whether either is a lower bound.
-    graded = [(x.grade, y.grade, x.lower_bound or y.lower_bound) for x, y in both
-              if x.grade is not None and y.grade is not None]
+    graded = [(x, y, x_bound or y_bound) for (x, x_bound), (y, y_bound) in ((h[a], h[b]) for h in highest)
+              if x is not None and y is not None]
     pairs = [(x, y) for x, y, _ in graded]
     crosstab: dict[int, dict[int, int]] = {}
     for x, y in pairs:

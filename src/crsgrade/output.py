@@ -3,9 +3,12 @@ timeline, CSV or JSON. rich is imported only by the timeline."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -66,29 +69,50 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-_NO_PATIENTS = b'"patients": []'
+def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel], parts: Iterable[tuple[Iterable[BaseModel], ...]],
+                   fields: tuple[str, ...] = ("patients",), head_last: bool = False) -> None:
+    """A result's JSON (indented by two, as pydantic writes it) with its top-level lists
+    `fields` written item by item as they come: each part gives some items of each list. The
+    fields around the lists come from `around()`, the result with the lists empty, called once
+    every item is written (counts and cohort figures are known only then), and first as well for
+    the fields before the first list. Every list but the first, and the first too when the
+    fields before it are known only at the end (`head_last`: a comparison's input and warnings
+    come before its days), waits in a temporary file, on disk past 64 MB."""
+    def between() -> list[bytes]:  # the JSON before, between and after the empty lists
+        text, pieces = around().model_dump_json(indent=2).encode(), []
+        for field in fields:
+            before, text = text.split(b'\n  "%s": []' % field.encode(), 1)
+            pieces.append(before + b'\n  "%s": ' % field.encode())
+        return [*pieces, text]
 
-
-def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel], patients: Iterable[BaseModel]) -> None:
-    """A result's JSON (indented by two, as pydantic writes it) with its `patients` written one
-    by one as they come: the fields before them from `around()`, the result with no patients,
-    called first, and the fields after them (counts, cohort figures) from `around()` called
-    once every patient is written."""
-    handle.write(around().model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[0] + b'"patients": ')
-    first = True
-    for patient in patients:
-        handle.write(b"[\n    " if first else b",\n    ")
-        handle.write(patient.__pydantic_serializer__.to_json(patient, indent=2).replace(b"\n", b"\n    "))
-        first = False
-    tail = around().model_dump_json(indent=2).encode().split(_NO_PATIENTS, 1)[1]
-    handle.write((b"[]" if first else b"\n  ]") + tail + b"\n")
+    with contextlib.ExitStack() as stack:
+        lists: list[Any] = [stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
+                            for _ in fields[0 if head_last else 1:]]
+        if not head_last:
+            handle.write(between()[0])
+            lists.insert(0, handle)
+        written = [False] * len(fields)
+        for part in parts:
+            for number, items in enumerate(part):
+                for item in items:
+                    lists[number].write(b",\n    " if written[number] else b"[\n    ")
+                    lists[number].write(item.__pydantic_serializer__.to_json(item, indent=2).replace(b"\n", b"\n    "))
+                    written[number] = True
+        pieces = between()
+        for number in range(len(fields)):
+            if number or head_last:
+                handle.write(pieces[number])
+                lists[number].seek(0)
+                shutil.copyfileobj(lists[number], handle)
+            handle.write(b"\n  ]" if written[number] else b"[]")
+        handle.write(pieces[-1] + b"\n")
 
 
 def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
     """The GradingResult of `crsgrade grade --format json`, written as the frames are graded;
     the warnings and counts, known only at the end, come after the patients."""
     write_streamed(handle, lambda: grader.result([], accounting),
-                   (p for frame in frames for p in grader.renderer.patients(frame, explain_days=False)))
+                   ((grader.renderer.patients(frame, explain_days=False),) for frame in frames))
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:

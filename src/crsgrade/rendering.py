@@ -26,6 +26,9 @@ _EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syn
 # The JSON parts kept for reuse, at most: a part's settings can name a patient's day, so a large
 # cohort keeps meeting new ones, and keeping them all would grow memory with the file.
 _KEPT_PARTS = 16_384
+# The grades and explanations kept for reuse, at most, for the same reason: they are written once
+# per distinct outcome and values shown, and a large cohort keeps meeting new values.
+_KEPT_GRADES = 16_384
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
 
@@ -206,6 +209,7 @@ class Renderer:
         """The graded days of a frame as typed results, patient by patient."""
         from .grading import day_blood, day_rows, day_therapies
 
+        self._forget_if_many()
         parts_of = {syndrome: self._parts(frame, syndrome, explain_days) for syndrome in SYNDROMES}
         therapies, blood = day_therapies(frame), day_blood(frame)
         current: list[GradedDay] = []
@@ -244,6 +248,7 @@ class Renderer:
         around those parts."""
         from .grading import day_blood, day_rows, day_therapies
 
+        self._forget_if_many()
         parts_of = {syndrome: self._parts(frame, syndrome) for syndrome in SYNDROMES}
         therapies, blood = day_therapies(frame), day_blood(frame)
         patient: str | None = None
@@ -274,6 +279,15 @@ class Renderer:
                 pieces += [before, part]
             pieces.append(around[-1])
             yield b"".join(pieces)
+
+    def _forget_if_many(self) -> None:
+        """Before a batch, the grades, explanations and JSON parts kept so far forgotten when
+        there are many. All three at once, and never within a batch: the JSON parts are keyed by
+        the ids of the grades and explanations they were written from, which must stay alive."""
+        if len(self._grades) + len(self._explanations) > _KEPT_GRADES:
+            self._grades.clear()
+            self._explanations.clear()
+            self._json.clear()
 
     def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
                explained: bool = True) -> list[tuple[SyndromeGrade, Any] | None]:
