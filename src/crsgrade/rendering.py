@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 AFTER_DEATH = "not graded: recorded after death on day {}"
 _SETTINGS = "@@crsgrade:settings@@"  # where a day's settings go in its cached explanation JSON
 _EXPLANATION = "@@crsgrade:explanation@@"  # where the explanation goes in a syndrome's JSON
-# The JSON parts kept for reuse, at most: a part's settings can name a patient's day, so a large
+# The settings' JSON kept for reuse, at most: settings can name a patient's day, so a large
 # cohort keeps meeting new ones, and keeping them all would grow memory with the file.
 _KEPT_PARTS = 16_384
 # The grades and explanations kept for reuse, at most, for the same reason: they are written once
@@ -106,6 +106,7 @@ class Renderer:
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], bytes] = {}
+        self._shells: dict[tuple[str, int], tuple[bytes, bytes]] = {}  # by the id of a grade or an explanation
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
@@ -276,17 +277,19 @@ class Renderer:
             opening, between, around = shells[key]
             pieces = [opening, to_json(row["patient_id"]), between, b"%d" % row["day"]]
             for before, part in zip(around, parts, strict=False):
-                pieces += [before, part]
+                pieces.append(before)
+                pieces += part
             pieces.append(around[-1])
             yield b"".join(pieces)
 
     def _forget_if_many(self) -> None:
-        """Before a batch, the grades, explanations and JSON parts kept so far forgotten when
-        there are many. All three at once, and never within a batch: the JSON parts are keyed by
-        the ids of the grades and explanations they were written from, which must stay alive."""
+        """Before a batch, the grades, explanations and JSON pieces kept so far forgotten when
+        there are many. All at once, and never within a batch: the JSON pieces are keyed by the
+        ids of the grades and explanations they were written from, which must stay alive."""
         if len(self._grades) + len(self._explanations) > _KEPT_GRADES:
             self._grades.clear()
             self._explanations.clear()
+            self._shells.clear()
             self._json.clear()
 
     def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
@@ -304,43 +307,46 @@ class Renderer:
         numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
         return [None if number is None else found[number] for number in numbers]
 
-    def _after_death_json(self, reason: str) -> list[bytes]:
+    def _after_death_json(self, reason: str) -> list[tuple[bytes, ...]]:
         part = self._json.get(("after death", reason))
         if part is None:
             part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 4)
-        return [part] * len(SYNDROMES)
+        return [(part,)] * len(SYNDROMES)
 
     def _syndrome_json(self, written: tuple[SyndromeGrade, Any] | None,
-                       derived: tuple[tuple[str, str, str], ...]) -> bytes:
+                       derived: tuple[tuple[str, str, str], ...]) -> tuple[bytes, ...]:
+        """A syndrome's part of a day, as pieces: its grade's JSON around its explanation's, and
+        that around the settings the explanation rests on. The grade's and the explanation's are
+        written once each; only the settings, which can name a patient's day, are written for
+        each explanation and settings consulted."""
         grade, core = _written(written)
-        key = (id(grade), id(core), derived)
+        grade_opening, grade_closing = self._around(
+            ("grade", id(grade)), lambda: grade.model_copy(update={"explanation": _EXPLANATION}), 4, _EXPLANATION)
+        opening, closing = self._around(
+            ("explanation", id(core)), lambda: core.model_construct(**{**dict(core), "settings": _SETTINGS}), 5,
+            _SETTINGS)
+        return grade_opening, opening, self._settings_json(core, derived), closing, grade_closing
+
+    def _around(self, key: tuple[str, int], shell: Any, level: int, placeholder: str) -> tuple[bytes, bytes]:
+        """A grade's or an explanation's JSON before and after the placeholder of what goes
+        inside it, written once per grade or explanation."""
+        found = self._shells.get(key)
+        if found is None:
+            before, after = _indented(shell(), level).split(b'"%s"' % placeholder.encode(), 1)
+            found = self._shells[key] = (before, after)
+        return found
+
+    def _settings_json(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> bytes:
+        """The settings an explanation rests on, its own and those the day's derived facts
+        consulted, as they sit in a syndrome's part."""
+        key = (id(core), derived)
         found = self._json.get(key)
         if found is None:
             if len(self._json) >= _KEPT_PARTS:
                 self._json.clear()
-            shell = self._json.get(("grade", id(grade)))
-            if shell is None:
-                shell = self._json[("grade", id(grade))] = _indented(
-                    grade.model_copy(update={"explanation": _EXPLANATION}), 4)
-            found = shell.replace(b'"%s"' % _EXPLANATION.encode(), self._explanation_json(core, derived), 1)
-            self._json[key] = found
-        return found
-
-    def _explanation_json(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> bytes:
-        """An explanation's JSON with every setting it rests on, as it sits in a syndrome's part
-        (written once per explanation and settings, however many reasons share it)."""
-        key = (id(core), derived)
-        found = self._json.get(key)
-        if found is None:
-            shell = self._json.get(("explanation", id(core)))
-            if shell is None:
-                shell = self._json[("explanation", id(core))] = _indented(
-                    core.model_construct(**{**dict(core), "settings": _SETTINGS}), 5)
             effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
                                       self.grader.settings)
-            found = self._json[key] = shell.replace(
-                b'"%s"' % _SETTINGS.encode(), _SETTING_EFFECTS.dump_json(effects, indent=2).replace(
-                    b"\n", b"\n" + b"  " * 6), 1)
+            found = self._json[key] = _SETTING_EFFECTS.dump_json(effects, indent=2).replace(b"\n", b"\n" + b"  " * 6)
         return found
 
     def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
