@@ -110,12 +110,10 @@ class Renderer:
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
-        shown = ["_o", *self._sources(_placeholders(list(self.evaluation.rules.values())))]
-        self._written_from: dict[Syndrome | None, list[str]] = {  # what a day's grade is written from,
-            None: shown,  # and a syndrome's grade with its explanation
-            **{syndrome: list(dict.fromkeys([*shown, *self._tested_columns[syndrome],
-                                             *(c for _, c in _ASIDE_COLUMNS), "f.age_years"]))
-               for syndrome in SYNDROMES}}
+        # what a day's grade is written from, and a syndrome's explanation but for its settings
+        self._graded_from = ["_o", *self._sources(_placeholders(list(self.evaluation.rules.values())))]
+        self._explained_from = {syndrome: ["_o", *self._tested_columns[syndrome], *(c for _, c in _ASIDE_COLUMNS),
+                                           "f.age_years"] for syndrome in SYNDROMES}
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -295,17 +293,14 @@ class Renderer:
     def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
                explained: bool = True) -> list[tuple[SyndromeGrade, Any] | None]:
         """Each day's grade of a syndrome and, when `explained`, its explanation but for the
-        settings consulted (None after a death): each written once per distinct set of the
-        columns they are written from, found on columns."""
-        columns = [c for c in self._written_from[syndrome if explained else None] if c in frame.columns]
-        keys = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct(columns)).alias("_key"))
-        distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_part")
-        found = []
-        for key in distinct["_key"]:
-            grade = self._syndrome_grade(key["_o"], syndrome, key)
-            found.append((grade, self._explanation(key, syndrome, grade.grade) if explained else None))
-        numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
-        return [None if number is None else found[number] for number in numbers]
+        settings consulted (None after a death)."""
+        grades = _each_distinct(frame, self._graded_from, lambda key: self._syndrome_grade(key["_o"], syndrome, key))
+        if not explained:
+            return [None if grade is None else (grade, None) for grade in grades]
+        outcomes = self.evaluation.outcomes.items
+        explanations = _each_distinct(frame, self._explained_from[syndrome], lambda key: self._explanation(
+            key, syndrome, outcomes[key["_o"]].grade[syndrome]))
+        return [None if grade is None else (grade, core) for grade, core in zip(grades, explanations, strict=True)]
 
     def _after_death_json(self, reason: str) -> list[tuple[bytes, ...]]:
         part = self._json.get(("after death", reason))
@@ -395,6 +390,17 @@ class Renderer:
             return core
         effects = [(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived]
         return core.model_copy(update={"settings": setting_effects(effects, self.grader.settings)})
+
+
+def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Any) -> list[Any]:
+    """`make(values)` for each day before a death (None after), where `values` are the day's
+    `columns`: made once per distinct set of values, which are found on columns."""
+    keys = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct([c for c in columns if c in frame.columns]))
+                        .alias("_key"))
+    distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_part")
+    made = [make(key) for key in distinct["_key"]]
+    numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
+    return [None if number is None else made[number] for number in numbers]
 
 
 def _written(part: tuple[SyndromeGrade, Any] | None) -> tuple[SyndromeGrade, Any]:
