@@ -107,6 +107,7 @@ class Renderer:
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], bytes] = {}
         self._shells: dict[tuple[str, int], tuple[bytes, bytes]] = {}  # by the id of a grade or an explanation
+        self._pieces: dict[tuple[Any, ...], tuple[bytes, ...]] = {}  # a syndrome's part, by the ids it is made of
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
@@ -288,6 +289,7 @@ class Renderer:
             self._grades.clear()
             self._explanations.clear()
             self._shells.clear()
+            self._pieces.clear()
             self._json.clear()
 
     def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
@@ -315,12 +317,19 @@ class Renderer:
         written once each; only the settings, which can name a patient's day, are written for
         each explanation and settings consulted."""
         grade, core = _written(written)
+        key = (id(grade), id(core), derived)
+        found = self._pieces.get(key)
+        if found is not None:
+            return found
+        if len(self._pieces) >= _KEPT_PARTS:
+            self._pieces.clear()
         grade_opening, grade_closing = self._around(
             ("grade", id(grade)), lambda: grade.model_copy(update={"explanation": _EXPLANATION}), 4, _EXPLANATION)
         opening, closing = self._around(
             ("explanation", id(core)), lambda: core.model_construct(**{**dict(core), "settings": _SETTINGS}), 5,
             _SETTINGS)
-        return grade_opening, opening, self._settings_json(core, derived), closing, grade_closing
+        found = self._pieces[key] = (grade_opening, opening, self._settings_json(core, derived), closing, grade_closing)
+        return found
 
     def _around(self, key: tuple[str, int], shell: Any, level: int, placeholder: str) -> tuple[bytes, bytes]:
         """A grade's or an explanation's JSON before and after the placeholder of what goes
