@@ -16,7 +16,7 @@ from crsgrade.evaluation import _Part
 from crsgrade.output import to_csv
 from crsgrade.synthetic import write_cohort
 
-from .conftest import grader_for
+from .conftest import always_in_batches, grader_for
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +34,8 @@ def graded_csv(path, system="astct2019", **options) -> str:
 def test_batches_grade_like_one_batch(cohort, monkeypatch, system):
     whole = graded_csv(cohort, system)
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)  # dozens of batches, patients cut across them
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     assert graded_csv(cohort, system) == whole
-
-
-def _always_in_batches(open_path):
-    """open_path, reading every file a batch at a time however small it is."""
-    def opened(path):
-        source = str(path)
-        return sources._open(sources._Text(source, path=sources.Path(path)), source, [])
-    return opened
 
 
 def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypatch):
@@ -63,7 +55,7 @@ def test_explain_json_streams_batches_like_one_batch(cohort, tmp_path, monkeypat
     result, whole = explained("whole.json")
     assert result.exit_code == 0, result.output
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     monkeypatch.setattr(rendering, "_KEPT_PARTS", 5)
     monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
     result, batched = explained("batched.json")
@@ -94,7 +86,7 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
     expected = result.model_dump_json(indent=2) + "\n"
     assert graded("whole.json").decode() == expected
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     assert graded("batched.json").decode() == expected
     monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
     assert graded("forgetful.json").decode() == expected
@@ -117,7 +109,7 @@ def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkey
     expected = summarise(grader_for("python", "astct2019").grade(reported)).model_dump_json(indent=2) + "\n"
     assert '"days_compared"' in expected
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     out = tmp_path / "summary.json"
     options = ["-f", "json", "-o", str(out), "-q", "--engine", "python"]
     result = CliRunner().invoke(app, ["summary", str(reported), *options])
@@ -147,7 +139,7 @@ def test_compare_json_of_batches_is_the_comparison_of_the_whole(cohort, tmp_path
                                 skip_invalid=True).model_dump_json(indent=2) + "\n"
     assert '"rows_rejected": 1' in expected
     monkeypatch.setattr(sources, "BATCH_BYTES", 3000)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
     out = tmp_path / "compared.json"
     result = CliRunner().invoke(app, ["compare", str(path), "--systems", "astct2019,penn,lee2014", "-f", "json",
@@ -165,7 +157,7 @@ def test_quoted_cells_across_batches(tmp_path, monkeypatch):
     path.write_text("\n".join(rows) + "\n")
     whole = graded_csv(path)
     monkeypatch.setattr(sources, "BATCH_BYTES", 500)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     assert graded_csv(path) == whole
     result = grader_for("python").grade(path)
     assert result.input.rows_read == 180 and result.days()[1].note == 'first line, with a comma\nsecond "line"'
@@ -181,7 +173,7 @@ def test_patients_not_together_are_read_whole_with_a_warning(tmp_path, monkeypat
     path.write_text("\n".join(rows) + "\n")
     whole = graded_csv(path)
     monkeypatch.setattr(sources, "BATCH_BYTES", 400)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     result = grader_for("python").grade(path)
     assert to_csv(result) == whole
     assert any("the rows of some patients are not together" in w for w in result.warnings)
@@ -194,7 +186,7 @@ def test_every_problem_of_every_batch_is_reported(tmp_path, monkeypatch):
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(rows) + "\n")
     monkeypatch.setattr(sources, "BATCH_BYTES", 300)
-    monkeypatch.setattr(sources, "open_path", _always_in_batches(sources.open_path))
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
     with pytest.raises(crsgrade.ObservationError) as info:
         grader_for("python").grade(path)
     assert [p.split(":")[1] for p in info.value.problems] == ["9", "205"]

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import crsgrade
-from crsgrade import ObservationError
+from crsgrade import ObservationError, sources
 from crsgrade.cli import app
 from crsgrade.reading import parse_text
 
-from .conftest import EXAMPLE, grader_for
+from .conftest import EXAMPLE, always_in_batches, grader_for
 
 runner = CliRunner()
 
@@ -101,7 +101,7 @@ def test_an_output_through_a_link_replaces_the_file_it_names(tmp_path):
     assert link.is_symlink() and real.read_text().startswith("patient_id,day,crs_grade")
 
 
-def test_a_pipe_or_device_named_as_the_output_is_written_to_not_replaced(tmp_path):
+def test_a_pipe_or_device_named_as_the_output_is_written_to_not_replaced(tmp_path, monkeypatch):
     fifo = tmp_path / "grades.pipe"
     os.mkfifo(fifo)
     received: list[bytes] = []
@@ -113,6 +113,26 @@ def test_a_pipe_or_device_named_as_the_output_is_written_to_not_replaced(tmp_pat
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert received and received[0].startswith(b"patient_id,day,crs_grade")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grades.pipe"]
+    # held back as standard output is: nothing reaches the pipe when a later batch has errors
+    rows = [f"p{n},{d},{38.5 if d else 37.0}" for n in range(100) for d in range(5)]
+    bad = write(tmp_path, "bad.csv", "\n".join(["patient_id,day,temp_c", *rows, "zz,0,hot"]) + "\n")
+    monkeypatch.setattr(sources, "BATCH_BYTES", 300)
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run("grade", str(bad), "--format", "csv", "-o", str(fifo), "-q")
+    if reader.is_alive():  # the pipe was never opened for writing: let the reader go
+        with fifo.open("wb"):
+            pass
+    reader.join(timeout=30)
+    assert result.exit_code == 1 and "temp_c: value 'hot'" in result.output
+    assert received[1] == b""
+
+
+def test_an_output_that_cannot_be_looked_at_is_an_error_not_a_traceback(tmp_path):
+    result = run("grade", str(EXAMPLE), "--format", "csv", "-o", str(tmp_path / ("a" * 300 + ".csv")))
+    assert result.exit_code == 1 and "cannot write: File name too long" in result.output
+    assert not isinstance(result.exception, OSError)
 
 
 def test_the_format_follows_the_output_name_or_is_refused(tmp_path):

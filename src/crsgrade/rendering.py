@@ -284,7 +284,9 @@ class Renderer:
     def _forget_if_many(self) -> None:
         """Before a batch, the grades, explanations and JSON pieces kept so far forgotten when
         there are many. All at once, and never within a batch: the JSON pieces are keyed by the
-        ids of the grades and explanations they were written from, which must stay alive."""
+        ids of the grades and explanations they were written from, which must stay alive. So a
+        renderer writes one batch at a time: a batch begun before another ends could add pieces
+        keyed by grades already forgotten."""
         if len(self._grades) + len(self._explanations) > _KEPT_GRADES:
             self._grades.clear()
             self._explanations.clear()
