@@ -14,7 +14,9 @@ that cache empty, later runs with it holding what earlier runs met, as a user's 
    patient-days per second and peak MB.
 2. A medium cohort (--medium patient-days carrying every system's inputs): every command and
    input form, as a ratio to `grade --format csv` on the same rows in the same run (the median of
-   --runs runs of each, since one run of a few seconds on a shared machine varies by a third).
+   --runs runs of each, since one run of a few seconds on a shared machine varies by a third;
+   run in rounds of every command in turn, so that the machine's speed drifting during the run
+   touches every command alike).
 3. Cold start of `grade` on the shipped example, as a ratio to `python -c "import pydantic,
    typer, rich"`, the floor its dependencies set.
 
@@ -142,13 +144,16 @@ def medium(command: list[str], folder: Path, size: int, engine: str, repeat: int
     for _, arguments in runs:  # the compiled rule cache warm for every command, as on a repeat run
         measure([*command, *arguments, "-o", str(out), "--engine", engine, "--quiet"], out)
     print(f"\n{size:,} patient-days with every system's columns (engine: {engine}, compiled rule cache warm),"
-          f" start to exit, median of {repeat}:\n"
+          f" start to exit, median of {repeat} rounds of every command in turn:\n"
           f"  {'command':<38} {'seconds':>8} {'peak MB':>8} {'vs grade --format csv':>22}")
+    # in rounds, so that a change in the shared machine's speed touches every command alike
+    timed: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in runs}
+    for _ in range(repeat):
+        for label, arguments in runs:
+            timed[label].append(measure([*command, *arguments, "-o", str(out), "--engine", engine, "--quiet"], out))
     baseline = None
-    for label, arguments in runs:
-        timed = [measure([*command, *arguments, "-o", str(out), "--engine", engine, "--quiet"], out)
-                 for _ in range(repeat)]
-        seconds, peak = statistics.median(t for t, _ in timed), max(p for _, p in timed)
+    for label, _ in runs:
+        seconds, peak = statistics.median(t for t, _ in timed[label]), max(p for _, p in timed[label])
         baseline = baseline or seconds
         print(f"  {label:<38} {seconds:>8.2f} {peak:>8.0f} {seconds / baseline:>21.2f}x")
 
