@@ -597,16 +597,14 @@ def compare(
                 else:
                     from .output import write_streamed
 
-                    write_streamed(handle, lambda: comparer.result(accounting),
-                                   (part for frames in batches for part in comparer.add_frames(frames)),
+                    write_streamed(handle, lambda: comparer.result(accounting), comparer.add_batches(batches),
                                    fields=("days", "patients"), head_last=True)
             summary = accounting.summary()
             _report(summary.line(), tuple(accounting.warnings), summary.skipped, quiet)
             return
         from .views import comparison_tables
 
-        parts = [part for frames in batches for part in comparer.add_frames(frames)]
-        result = comparer.result(accounting, [d for days, _ in parts for d in days], [p for _, ps in parts for p in ps])
+        result = comparer.whole(batches, accounting)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     _emit(comparison_tables(result), output=output)
 

@@ -163,15 +163,9 @@ def compare(
     grading, scoring = split_settings(settings)
     graders = graders_for(systems, grading, engine)
     accounting = Accounting()
-    comparer = Comparer(graders, scoring)
-    days: list[ComparedDay] = []
-    patients: list[ComparedPatient] = []
-    for frames in compared_frames(observations, graders, accounting, infusion_date=infusion_date,
-                                  skip_invalid=skip_invalid):
-        for more_days, more_patients in comparer.add_frames(frames):
-            days += more_days
-            patients += more_patients
-    return comparer.result(accounting, days, patients)
+    batches = compared_frames(observations, graders, accounting, infusion_date=infusion_date,
+                              skip_invalid=skip_invalid)
+    return Comparer(graders, scoring).whole(batches, accounting)
 
 
 Highest = dict[str, tuple[int | None, bool]]  # by system: a patient's highest grade, and whether a lower bound
@@ -190,19 +184,28 @@ class Comparer:
         self.labels = {s: dict(g.ruleset.manifest.syndromes) for s, g in zip(self.systems, graders, strict=True)}
         self.scores = load_hematotoxicity()
         self.chosen = self.scores.settings(score_settings)
+        self.graded_by = {syndrome: [s for s in self.systems if syndrome in self.labels[s]] for syndrome in SYNDROMES}
         self.highest: dict[Syndrome, list[Highest]] = {s: [] for s in SYNDROMES}
         self.hematotoxicity: dict[str, HematotoxSummary] = {}
 
-    def graders_of(self, syndrome: str) -> list[str]:
-        return [s for s in self.systems if syndrome in self.labels[s]]
-
-    def add_frames(self, frames: Sequence[pl.DataFrame]) -> Iterator[tuple[list[ComparedDay], list[ComparedPatient]]]:
-        """Each patient of one batch graded under each system (a frame per system, as
+    def add_batches(self, batches: Iterable[Sequence[pl.DataFrame]],
+                    ) -> Iterator[tuple[list[ComparedDay], list[ComparedPatient]]]:
+        """Each patient of batches graded under each system (a frame per system, as
         `compared_frames` gives them), as `add` gives it; a patient's typed days made at a time."""
-        made: Made = {}  # days share their grades
-        for patients in zip(*(g.renderer.patients(frame, explain_days=False)
-                              for g, frame in zip(self.graders, frames, strict=True)), strict=True):
-            yield self.add(dict(zip(self.systems, patients, strict=True)), made)
+        for frames in batches:
+            made: Made = {}  # a batch's days share their grades
+            for patients in zip(*(g.renderer.patients(frame, explain_days=False)
+                                  for g, frame in zip(self.graders, frames, strict=True)), strict=True):
+                yield self.add(dict(zip(self.systems, patients, strict=True)), made)
+
+    def whole(self, batches: Iterable[Sequence[pl.DataFrame]], accounting: Accounting) -> Comparison:
+        """The comparison of batches with every day and patient kept."""
+        days: list[ComparedDay] = []
+        patients: list[ComparedPatient] = []
+        for more_days, more_patients in self.add_batches(batches):
+            days += more_days
+            patients += more_patients
+        return self.result(accounting, days, patients)
 
     def add(self, patient: Mapping[str, GradedPatient], made: Made | None = None,
             ) -> tuple[list[ComparedDay], list[ComparedPatient]]:
@@ -220,7 +223,7 @@ class Comparer:
         first = patient[self.systems[0]]
         days, patients = [], []
         for syndrome in SYNDROMES:
-            mine = self.graders_of(syndrome)
+            mine = self.graded_by[syndrome]
             if not mine:
                 continue
             for number, day in enumerate(first.days):
@@ -241,7 +244,7 @@ class Comparer:
         """The comparison with these days and patients (those `add` gave back; none, for the
         fields around them), and the agreement of each pair of systems over every patient added."""
         agreement = [_agreement(syndrome, a, b, self.highest[syndrome])
-                     for syndrome in SYNDROMES for a, b in combinations(self.graders_of(syndrome), 2)]
+                     for syndrome in SYNDROMES for a, b in combinations(self.graded_by[syndrome], 2)]
         graders = dict(zip(self.systems, self.graders, strict=True))
         return Comparison(
             systems=tuple(self.systems), names={s: g.ruleset.manifest.name for s, g in graders.items()},
