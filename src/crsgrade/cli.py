@@ -442,23 +442,23 @@ def explain(
     def chosen(row) -> bool:
         return (patient is None or row["patient_id"] == patient) and (day is None or row["day"] == day)
 
-    head = json.dumps({"schema_version": GradingResult.model_fields["schema_version"].default,
-                       "ruleset": grader.ruleset.manifest.system, "settings": grader.settings, "days": []},
-                      indent=2, ensure_ascii=False)
-    seen = []  # each batch's patients and days, for a --patient or --day the file does not have
-    with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
-        handle.write(head.removesuffix("[]\n}").encode("utf-8"))
-        first = True
+    from .output import write_streamed
+
+    around = json.dumps({"schema_version": GradingResult.model_fields["schema_version"].default,
+                         "ruleset": grader.ruleset.manifest.system, "settings": grader.settings, "days": []},
+                        indent=2, ensure_ascii=False).encode("utf-8")
+
+    def days(progress) -> Iterator[bytes]:
+        seen = []  # each batch's patients and days, for a --patient or --day the file does not have
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
                                    accounting=accounting, progress=progress):
             seen.append(frame.select("patient_id", "day"))
             with collector_paused():  # a batch's parts and days are many objects, most kept for reuse
-                for item in grader.renderer.explained_json(frame, chosen):
-                    handle.write(b"[\n" if first else b",\n")
-                    handle.write(item)
-                    first = False
-        _check_selection(seen, patient, day)  # raised here, nothing is written
-        handle.write(b"[]\n}\n" if first else b"\n  ]\n}\n")
+                yield from grader.renderer.explained_json(frame, chosen)
+        _check_selection(seen, patient, day)  # raised before the end is written: no file
+
+    with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
+        write_streamed(handle, lambda: around, [(days(progress),)], fields=("days",))
     summary_ = accounting.summary()
     _report(summary_.line(), tuple(accounting.warnings), summary_.skipped, quiet)
 

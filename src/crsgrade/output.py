@@ -69,17 +69,21 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
-def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel], parts: Iterable[tuple[Iterable[BaseModel], ...]],
+def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
+                   parts: Iterable[tuple[Iterable[BaseModel | bytes], ...]],
                    fields: tuple[str, ...] = ("patients",), head_last: bool = False) -> None:
     """A result's JSON (indented by two, as pydantic writes it) with its top-level lists
-    `fields` written item by item as they come: each part gives some items of each list. The
-    fields around the lists come from `around()`, the result with the lists empty, called once
-    every item is written (counts and cohort figures are known only then), and first as well for
-    the fields before the first list. Every list but the first, and the first too when the
-    fields before it are known only at the end (`head_last`: a comparison's input and warnings
-    come before its days), waits in a temporary file, on disk past 64 MB."""
+    `fields` written item by item as they come: each part gives some items of each list, each
+    a model or its JSON already indented as an item of the list (explain's days). The fields
+    around the lists come from `around()`, the result with the lists empty (or its JSON), called
+    once every item is written (counts and cohort figures are known only then), and first as
+    well for the fields before the first list. Every list but the first, and the first too when
+    the fields before it are known only at the end (`head_last`: a comparison's input and
+    warnings come before its days), waits in a temporary file, on disk past 64 MB."""
     def between() -> list[bytes]:  # the JSON before, between and after the empty lists
-        text, pieces = around().model_dump_json(indent=2).encode(), []
+        result = around()
+        text = result if isinstance(result, bytes) else result.model_dump_json(indent=2).encode()
+        pieces = []
         for field in fields:
             before, text = text.split(b'\n  "%s": []' % field.encode(), 1)
             pieces.append(before + b'\n  "%s": ' % field.encode())
@@ -96,7 +100,8 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel], parts: Ite
             for number, items in enumerate(part):
                 for item in items:
                     lists[number].write(b",\n    " if written[number] else b"[\n    ")
-                    lists[number].write(item.__pydantic_serializer__.to_json(item, indent=2).replace(b"\n", b"\n    "))
+                    lists[number].write(item if isinstance(item, bytes) else item.__pydantic_serializer__.to_json(
+                        item, indent=2).replace(b"\n", b"\n    "))
                     written[number] = True
         pieces = between()
         for number in range(len(fields)):

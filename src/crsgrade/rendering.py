@@ -82,7 +82,7 @@ def _day_shell(fever_waived: bool, therapies: tuple[str, ...], reported: tuple[i
            "therapies": therapies, "reported_grades": dict(zip(SYNDROMES, reported, strict=True)),
            "blood": dict(blood), "note": note, "readings": readings, "notes": notes,
            "set_aside": tuple(set_aside.split("\n")) if set_aside else ()}
-    text = b"    " + to_json(day, indent=2).replace(b"\n", b"\n    ")
+    text = to_json(day, indent=2).replace(b"\n", b"\n    ")
     opening, rest = text.split(b'""', 1)
     between, rest = rest.split(b"0", 1)
     around = []
