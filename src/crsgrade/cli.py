@@ -439,9 +439,6 @@ def explain(
     grader = Grader(rules, _parse_sets(set_), engine.value, system=system)
     accounting = Accounting()
 
-    def chosen(row) -> bool:
-        return (patient is None or row["patient_id"] == patient) and (day is None or row["day"] == day)
-
     from .output import write_streamed
 
     around = json.dumps({"schema_version": GradingResult.model_fields["schema_version"].default,
@@ -454,7 +451,7 @@ def explain(
                                    accounting=accounting, progress=progress):
             seen.append(frame.select("patient_id", "day"))
             with collector_paused():  # a batch's parts and days are many objects, most kept for reuse
-                yield from grader.renderer.explained_json(frame, chosen)
+                yield from grader.renderer.explained_json(frame, patient, day)
         _check_selection(seen, patient, day)  # raised before the end is written: no file
 
     with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:

@@ -471,17 +471,28 @@ class DayRow(Mapping[str, Any]):
         return len(self._columns.names)
 
 
-def day_therapies(frame: pl.DataFrame) -> list[tuple[str, ...]]:
-    """Each graded day's therapies, as the results list them: the ones with a column, then
-    others. Joined on columns and split once per distinct list, as few days differ."""
+def joined_therapies(frame: pl.DataFrame) -> pl.Expr | None:
+    """A graded day's therapies joined by "; ", in the order the results list them: the ones
+    with a column, then others (None when the frame has no therapy column)."""
     given = [pl.when(pl.col(t)).then(pl.lit(t)) for t in THERAPIES if t in frame.columns]
     if "other_treatment" in frame.columns:
         given.append(pl.when(pl.col("other_treatment") != "").then(pl.col("other_treatment")))
-    if not given:
+    return pl.concat_str(given, separator="; ", ignore_nulls=True) if given else None
+
+
+def split_therapies(joined: str | None) -> tuple[str, ...]:
+    return tuple(joined.split("; ")) if joined else ()
+
+
+def day_therapies(frame: pl.DataFrame) -> list[tuple[str, ...]]:
+    """Each graded day's therapies, joined on columns and split once per distinct list, as few
+    days differ."""
+    joined = joined_therapies(frame)
+    if joined is None:
         return [()] * frame.height
-    joined = frame.select(pl.concat_str(given, separator="; ", ignore_nulls=True))
-    split = {text: tuple(text.split("; ")) if text else () for text in joined.to_series().unique().to_list()}
-    return [split[text] for text in joined.to_series().to_list()]
+    series = frame.select(joined).to_series()
+    split = {text: split_therapies(text) for text in series.unique().to_list()}
+    return [split[text] for text in series.to_list()]
 
 
 def day_blood(frame: pl.DataFrame) -> list[dict[str, Any]]:

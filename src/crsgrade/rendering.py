@@ -3,8 +3,8 @@ distinct combination of an outcome and the values its messages show, never once 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from functools import lru_cache
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -13,6 +13,7 @@ from pydantic_core import to_json
 
 from .explain import explain, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
+from .observations import BLOOD
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, Rule, SettingRef
 from .syndromes import SYNDROMES, Syndrome
@@ -31,6 +32,9 @@ _KEPT_PARTS = 16_384
 _KEPT_GRADES = 16_384
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
+_ICE_ITEMS = tuple(f"ice_{item}" for item in ("orientation", "naming", "commands", "writing", "attention"))
+_Consulted = tuple[tuple[str, str, str], ...]  # settings consulted: (syndrome, setting, what it decided)
+_Part = tuple[SyndromeGrade, Any, _Consulted]  # a syndrome's part of a day: grade, explanation, settings
 
 
 def render(template: str, fact: Mapping[str, Any]) -> str:
@@ -115,6 +119,12 @@ class Renderer:
         self._graded_from = ["_o", *self._sources(_placeholders(list(self.evaluation.rules.values())))]
         self._explained_from = {syndrome: ["_o", *self._tested_columns[syndrome], *(c for _, c in _ASIDE_COLUMNS),
                                            "f.age_years"] for syndrome in SYNDROMES}
+        # what the settings behind a day's oxygen class and assessment tool are found from
+        self._derived_from = ["o2_device", "o2_flow_lpm", "f.o2_class", "f.age_years", "ice_score", *_ICE_ITEMS]
+        # what a day's JSON shows but for its patient, day, parts, blood values and therapies
+        self._shown_columns = ["fever_waived", *(f"reported_{s}_grade" for s in SYNDROMES), "note", "readings",
+                               "set_aside", "s.ice_total", "f.age_years", "ice_score", *_ICE_ITEMS,
+                               *self._sources(("fio2_basis",))]
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -210,74 +220,60 @@ class Renderer:
         from .grading import day_blood, day_rows, day_therapies
 
         self._forget_if_many()
-        parts_of = {syndrome: self._parts(frame, syndrome, explain_days) for syndrome in SYNDROMES}
+        parts = self._parts(frame, explain_days)
+        graded = {s: [grade if core is None else grade.model_copy(update={"explanation": self._with_settings(
+            core, consulted)}) for grade, core, consulted in distinct] for s, (_, distinct) in parts.items()}
         therapies, blood = day_therapies(frame), day_blood(frame)
         current: list[GradedDay] = []
         patient: str | None = None
-        notes = _NoWaiver(self.grader) if explain_days else None
         for index, row in enumerate(day_rows(frame)):
             if patient is not None and row["patient_id"] != patient:
                 yield GradedPatient(patient_id=patient, days=tuple(current))
                 current = []
-                if notes is not None:
-                    notes = _NoWaiver(self.grader)
             patient = row["patient_id"]
             if row["_after_death"]:
                 reason = row["crs_reason"]
                 grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
             else:
-                written = {s: _written(parts_of[s][index]) for s in SYNDROMES}
-                grades = {s: grade for s, (grade, _) in written.items()}
-                if notes is not None:
-                    consulted = notes.consulted(row)
-                    grades = {s: grade.model_copy(update={"explanation": self._with_settings(
-                        core, tuple(e for e in consulted if e[0] == s))}) for s, (grade, core) in written.items()}
-            day_notes = self._notes(row)
+                grades = {s: graded[s][_number(parts[s][0][index])] for s in SYNDROMES}
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], grades=grades,
                 fever_waived=bool(row["fever_waived"]), therapies=therapies[index], reported_grades=_reported(row),
-                blood=blood[index], note=row.get("note"), readings=row["readings"], notes=tuple(day_notes),
+                blood=blood[index], note=row.get("note"), readings=row["readings"], notes=self._notes(row),
                 set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
 
-    def explained_json(self, frame: pl.DataFrame, chosen: Any = None) -> Iterator[bytes]:
-        """Each day of a graded frame, with its explanations, as the JSON of `crsgrade explain
-        --format json` lists it (UTF-8, indented as an item of its `days`): each syndrome's part
-        is written once per distinct outcome, values and explanation, the days put together
-        around those parts."""
-        from .grading import day_blood, day_rows, day_therapies
-
+    def explained_json(self, frame: pl.DataFrame, patient: str | None = None,
+                       day: int | None = None) -> Iterator[bytes]:
+        """Each day of a graded frame (or those of a patient, a day), with its explanations, as
+        the JSON of `crsgrade explain --format json` lists it (UTF-8, indented as an item of its
+        `days`). Each syndrome's part and each day's shell around them are written once per
+        distinct part and shell, found on columns; a day is its pieces put together."""
         self._forget_if_many()
-        parts_of = {syndrome: self._parts(frame, syndrome) for syndrome in SYNDROMES}
-        therapies, blood = day_therapies(frame), day_blood(frame)
-        patient: str | None = None
-        notes = _NoWaiver(self.grader)
-        shells: dict[tuple[Any, ...], tuple[bytes, bytes, list[bytes]]] = {}  # one batch's: few differ
-        for index, row in enumerate(day_rows(frame)):
-            if row["patient_id"] != patient:
-                patient, notes = row["patient_id"], _NoWaiver(self.grader)
-            if chosen is not None and not chosen(row):
-                if not row["_after_death"]:
-                    notes.consulted(row)  # a patient's earlier days decide what a later day says
-                continue
-            if row["_after_death"]:
-                parts = self._after_death_json(row["crs_reason"])
-            else:
-                consulted = notes.consulted(row)
-                parts = [self._syndrome_json(parts_of[s][index], tuple(e for e in consulted if e[0] == s))
-                         for s in SYNDROMES]
-            shell = (bool(row["fever_waived"]), therapies[index], tuple(_reported(row).values()),
-                     tuple(blood[index].items()), row.get("note"), row["readings"], self._notes(row), row["set_aside"])
-            # (the values' repr too: -0.0 and 0.0 are equal, but are written apart)
-            key = (*shell, repr(blood[index])) if blood[index] else shell
-            if key not in shells:
-                shells[key] = _day_shell(*shell)
-            opening, between, around = shells[key]
-            pieces = [opening, to_json(row["patient_id"]), between, b"%d" % row["day"]]
-            for before, part in zip(around, parts, strict=False):
+        parts = self._parts(frame)
+        written = {s: [self._syndrome_json(part) for part in distinct] for s, (_, distinct) in parts.items()}
+        numbers = {s: number for s, (number, _) in parts.items()}
+        shell_of, shells = self._day_shells(frame)
+        chosen = pl.lit(True)
+        if patient is not None:
+            chosen &= pl.col("patient_id") == patient
+        if day is not None:
+            chosen &= pl.col("day") == day
+        rows = frame.select(pl.int_range(pl.len()).filter(chosen)).to_series().to_list() \
+            if patient is not None or day is not None else range(frame.height)
+        patients, days, late, reasons = (frame[c].to_list()
+                                         for c in ("patient_id", "day", "_after_death", "crs_reason"))
+        last, patient_json = None, b""
+        for index in rows:
+            if patients[index] != last:
+                last, patient_json = patients[index], to_json(patients[index])
+            opening, between, around = shells[shell_of[index]]
+            pieces = [opening, patient_json, between, b"%d" % days[index]]
+            for before, syndrome in zip(around, SYNDROMES, strict=False):
                 pieces.append(before)
-                pieces += part
+                pieces += self._after_death_json(reasons[index]) if late[index] else \
+                    written[syndrome][numbers[syndrome][index]]
             pieces.append(around[-1])
             yield b"".join(pieces)
 
@@ -294,31 +290,103 @@ class Renderer:
             self._pieces.clear()
             self._json.clear()
 
-    def _parts(self, frame: pl.DataFrame, syndrome: Syndrome,
-               explained: bool = True) -> list[tuple[SyndromeGrade, Any] | None]:
-        """Each day's grade of a syndrome and, when `explained`, its explanation but for the
-        settings consulted (None after a death)."""
-        grades = _each_distinct(frame, self._graded_from, lambda key: self._syndrome_grade(key["_o"], syndrome, key))
-        if not explained:
-            return [None if grade is None else (grade, None) for grade in grades]
-        outcomes = self.evaluation.outcomes.items
-        explanations = _each_distinct(frame, self._explained_from[syndrome], lambda key: self._explanation(
-            key, syndrome, outcomes[key["_o"]].grade[syndrome]))
-        return [None if grade is None else (grade, core) for grade, core in zip(grades, explanations, strict=True)]
+    def _parts(self, frame: pl.DataFrame, explained: bool = True) -> dict[Syndrome, tuple[list[Any], list[_Part]]]:
+        """Each day's part of each syndrome, as its number among the frame's distinct parts (None
+        after a death), and those parts: the day's grade and, when `explained`, its explanation
+        but for the settings, and the settings its derived facts and the fever waiver consulted.
+        A grade and an explanation are each made once per distinct set of the columns they are
+        written from."""
+        consulted_of, consulted = self._consulted(frame) if explained else (None, [])
+        parts: dict[Syndrome, tuple[list[Any], list[_Part]]] = {}
+        for syndrome in SYNDROMES:
+            grade_of, grades = _each_distinct(frame, self._graded_from, partial(self._grade_from, syndrome))
+            if consulted_of is None:
+                parts[syndrome] = (grade_of.to_list(), [(grade, None, ()) for grade in grades])
+                continue
+            core_of, cores = _each_distinct(frame, self._explained_from[syndrome],
+                                            partial(self._explanation_from, syndrome))
+            numbers = pl.DataFrame([grade_of.alias("g"), core_of.alias("c"), consulted_of.alias("k")])
+            part_of, distinct = _numbered(numbers, pl.when(pl.col("g").is_not_null()).then(pl.struct("g", "c", "k")))
+            parts[syndrome] = (part_of.to_list(), [(grades[key["g"]], cores[key["c"]], consulted[key["k"]][syndrome])
+                                                   for key in distinct])
+        return parts
 
-    def _after_death_json(self, reason: str) -> list[tuple[bytes, ...]]:
+    def _grade_from(self, syndrome: Syndrome, key: Mapping[str, Any]) -> SyndromeGrade:
+        return self._syndrome_grade(key["_o"], syndrome, key)
+
+    def _explanation_from(self, syndrome: Syndrome, key: Mapping[str, Any]) -> Any:
+        return self._explanation(key, syndrome, self.evaluation.outcomes.items[key["_o"]].grade[syndrome])
+
+    def _consulted(self, frame: pl.DataFrame) -> tuple[pl.Series, list[dict[Syndrome, _Consulted]]]:
+        """The settings each day (before a death) rests on but for its explanation's own, as its
+        number among the frame's distinct ones, and those by syndrome: the fever waiver's, found
+        by following each patient's days, and the oxygen class's and assessment tool's, found
+        once per distinct set of the columns they are read from."""
+        waiver = _waiver_consulted(self.grader, frame)
+        known: dict[_Consulted, int] = {}
+        waiver_of = pl.Series([known.setdefault(used, len(known)) for used in waiver], dtype=pl.UInt32)
+        waivers = list(known)
+        derived_of, derived = _each_distinct(frame, self._derived_from, self._derived)
+        numbers = pl.DataFrame([waiver_of.alias("w"), derived_of.alias("d")])
+        consulted_of, distinct = _numbered(numbers, pl.when(pl.col("d").is_not_null()).then(pl.struct("w", "d")))
+        return consulted_of, [{s: tuple(e for e in (*waivers[key["w"]], *derived[key["d"]]) if e[0] == s)
+                               for s in SYNDROMES} for key in distinct]
+
+    def _derived(self, row: Mapping[str, Any]) -> _Consulted:
+        """The settings behind a day's oxygen class and assessment tool."""
+        definitions, used = self.grader.ruleset.definitions, []
+        device = row.get("o2_device")
+        if device is not None:
+            entry = definitions.oxygen.devices[device]
+            flow = row.get("o2_flow_lpm")
+            chosen = entry.class_ if not entry.by_flow else (
+                entry.at_or_below if flow is None or flow <= definitions.oxygen.flow_boundary_lpm else entry.above)
+            if isinstance(chosen, SettingRef):
+                support = self.written["o2_support"][1](device, flow)
+                used.append(("crs", chosen.setting, f"{support} classed as {row['f.o2_class']}"))
+        encephalopathy = definitions.encephalopathy
+        below = encephalopathy.capd_below_age if encephalopathy is not None else None
+        age = row["f.age_years"]
+        if isinstance(below, SettingRef) and age is not None and _ice_recorded(row):
+            tool = "CAPD, so ICE is not used" if age < below.value(self.grader.settings) else "ICE"
+            used.append(("icans", below.setting, f"age {age:g}: assessed with {tool}"))
+        return tuple(used)
+
+    def _day_shells(self, frame: pl.DataFrame) -> tuple[list[int], list[tuple[bytes, bytes, list[bytes]]]]:
+        """Each day's JSON but for its patient, its day and its parts, as its number among the
+        frame's distinct ones, and those: written once per distinct set of the columns they show."""
+        from .grading import joined_therapies, split_therapies
+
+        blood = [name for name in BLOOD if name in frame.columns]
+        therapies = joined_therapies(frame)
+        # the shell's own columns, with the blood values censored after a death and, for each
+        # float, whether it is negative: -0.0 and 0.0 are equal, but are written apart
+        shown = [c for c in self._shown_columns if c in frame.columns and c not in blood]
+        key = [*shown, *(pl.when(~pl.col("_after_death")).then(pl.col(n)).alias(n) for n in blood),
+               *((1 / pl.col(n) < 0).alias(f"_negative:{n}") for n in blood if frame.schema[n].is_float()),
+               *([therapies.alias("_therapies")] if therapies is not None else [])]
+
+        def shell(row: Mapping[str, Any]) -> tuple[bytes, bytes, list[bytes]]:
+            return _day_shell(
+                bool(row["fever_waived"]), split_therapies(row.get("_therapies")), tuple(_reported(row).values()),
+                tuple((n, row[n]) for n in blood if row[n] is not None), row.get("note"), row["readings"],
+                self._notes(row), row["set_aside"])
+
+        shell_of, distinct = _numbered(frame, pl.struct(key))
+        return shell_of.to_list(), [shell(row) for row in distinct]
+
+    def _after_death_json(self, reason: str) -> tuple[bytes]:
         part = self._json.get(("after death", reason))
         if part is None:
             part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 4)
-        return [(part,)] * len(SYNDROMES)
+        return (part,)
 
-    def _syndrome_json(self, written: tuple[SyndromeGrade, Any] | None,
-                       derived: tuple[tuple[str, str, str], ...]) -> tuple[bytes, ...]:
+    def _syndrome_json(self, part: _Part) -> tuple[bytes, ...]:
         """A syndrome's part of a day, as pieces: its grade's JSON around its explanation's, and
         that around the settings the explanation rests on. The grade's and the explanation's are
         written once each; only the settings, which can name a patient's day, are written for
         each explanation and settings consulted."""
-        grade, core = _written(written)
+        grade, core, derived = part
         key = (id(grade), id(core), derived)
         found = self._pieces.get(key)
         if found is not None:
@@ -403,98 +471,85 @@ class Renderer:
         return core.model_copy(update={"settings": setting_effects(effects, self.grader.settings)})
 
 
-def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Any) -> list[Any]:
-    """`make(values)` for each day before a death (None after), where `values` are the day's
-    `columns`: made once per distinct set of values, which are found on columns."""
-    keys = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct([c for c in columns if c in frame.columns]))
-                        .alias("_key"))
-    distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_part")
-    made = [make(key) for key in distinct["_key"]]
-    numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_part"]
-    return [None if number is None else made[number] for number in numbers]
+def _numbered(frame: pl.DataFrame, key: pl.Expr) -> tuple[pl.Series, pl.Series]:
+    """Each row's number among the distinct values of `key`, in order of first appearance (null
+    where `key` is null), and those values."""
+    keys = frame.select(key.alias("_key"))
+    distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_number")
+    numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_number"]
+    return numbers, distinct["_key"]
 
 
-def _written(part: tuple[SyndromeGrade, Any] | None) -> tuple[SyndromeGrade, Any]:
-    assert part is not None  # only the days after a death have no grade to write
-    return part
+def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Callable[[dict[str, Any]], Any]) -> tuple[
+        pl.Series, list[Any]]:
+    """Each day's number among the distinct sets of values of its `columns` (None after a death),
+    and `make(values)` of each set, in order."""
+    present = pl.struct([c for c in columns if c in frame.columns])
+    numbers, distinct = _numbered(frame, pl.when(~pl.col("_after_death")).then(present))
+    return numbers, [make(values) for values in distinct]
+
+
+def _number(number: int | None) -> int:
+    assert number is not None  # only the days after a death have no part
+    return number
 
 
 def _ice_recorded(row: Mapping[str, Any]) -> bool:
-    return row.get("ice_score") is not None or all(
-        row.get(f"ice_{item}") is not None for item in ("orientation", "naming", "commands", "writing", "attention"))
+    return row.get("ice_score") is not None or all(row.get(item) is not None for item in _ICE_ITEMS)
 
 
-class _NoWaiver:
-    """The [open] settings a patient's days rest on, day by day: the waiver's, the oxygen class's
-    and the assessment tool's; and, when a setting is why fever is not waived, which one and the
-    day of the therapy it kept from waiving."""
-
-    def __init__(self, grader: Grader):
-        self.grader = grader
-        self.definitions = grader.ruleset.definitions
-        self.settings = grader.settings
-        self.written = message_facts(self.definitions, self.settings)
-        self.in_episode = False
-        self.note: tuple[str, str] | None = None
-
-    def consulted(self, row: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
-        waiver, settings = self.definitions.fever_waiver, self.settings
-        used: list[tuple[str, str, str]] = []
-        waived = bool(row["f.fever_waived"])
-        if waiver is not None:
-            therapy = row.get("_therapy")
-            if therapy and not waived and not self.in_episode:
-                setting = getattr(waiver.prophylaxis, "setting", None)
-                if setting:
-                    self.note = (setting, f"no waiver: {therapy} on day {row['day']} was before any CRS")
-            for blocked, setting in waiver.therapies_by_setting.items():
-                if not settings[setting] and row.get(blocked) and not waived:
-                    self.note = (setting, f"no waiver: the {blocked} of day {row['day']} does not waive fever")
-            if waived:
-                used += [("crs", name, f"fever waived after {row['_waiver_therapy']} on day {row['_waiver_day']}")
-                         for name in self._waiver_settings(row)]
-            elif self.note is not None and not (row["f.fever"] and not row["f.fever_other_cause"]):
-                used.append(("crs", *self.note))
-        used += self._derived(row)
-        grade = row["crs_grade"]
+def _waiver_consulted(grader: Grader, frame: pl.DataFrame) -> list[_Consulted]:
+    """The fever waiver's [open] settings each day rests on (none after a death), found by
+    following each patient's days in order: those of the waiver a day is under, or the setting
+    that kept a therapy from waiving fever, with the day of that therapy, on the days after it
+    where fever would have been waived."""
+    waiver, settings = grader.ruleset.definitions.fever_waiver, grader.settings
+    if waiver is None:
+        return [()] * frame.height
+    prophylaxis = getattr(waiver.prophylaxis, "setting", None)
+    ends = waiver.ends
+    resolved = ends.setting if isinstance(ends, SettingRef) and ends.value(settings) == "episode_resolved" else None
+    blocked = [(therapy, frame[therapy].to_list(), setting) for therapy, setting in waiver.therapies_by_setting.items()
+               if not settings[setting] and therapy in frame.columns]
+    columns = ("patient_id", "day", "_after_death", "f.fever_waived", "_therapy", "f.fever", "f.fever_other_cause",
+               "crs_grade", "_waiver_therapy", "_waiver_day", "_prophylactic")
+    used: list[_Consulted] = []
+    patient, in_episode, note = None, False, None
+    for index, (patient_id, day, late, waived, therapy, fever, other_cause, grade, waiving, given_on, prophylactic) \
+            in enumerate(zip(*(frame[c].to_list() for c in columns), strict=True)):
+        if patient_id != patient:
+            patient, in_episode, note = patient_id, False, None
+        if late:
+            used.append(())
+            continue
+        if therapy and not waived and not in_episode and prophylaxis:
+            note = (prophylaxis, f"no waiver: {therapy} on day {day} was before any CRS")
+        for name, given, setting in blocked:
+            if given[index] and not waived:
+                note = (setting, f"no waiver: the {name} of day {day} does not waive fever")
+        if waived:
+            used.append(tuple(("crs", name, f"fever waived after {waiving} on day {given_on}")
+                              for name in _waiver_settings(waiver, settings, waiving, prophylactic)))
+        elif note is not None and not (fever and not other_cause):
+            used.append((("crs", *note),))
+        else:
+            used.append(())
         if grade is not None and grade >= 1:
-            self.in_episode = True
-        elif grade == 0 and self.in_episode:
-            self.in_episode = False
-            ends = waiver.ends if waiver is not None else None
-            if waived and isinstance(ends, SettingRef) and ends.value(settings) == "episode_resolved":
-                self.note = (ends.setting, f"no waiver: the {row['_waiver_therapy']} of day {row['_waiver_day']}"
-                                           f" was given in an episode that resolved on day {row['day']}")
-        return tuple(used)
+            in_episode = True
+        elif grade == 0 and in_episode:
+            in_episode = False
+            if waived and resolved:
+                note = (resolved, f"no waiver: the {waiving} of day {given_on} was given in an episode that"
+                                  f" resolved on day {day}")
+    return used
 
-    def _waiver_settings(self, row: Mapping[str, Any]) -> list[str]:
-        waiver, therapy = self.definitions.fever_waiver, row["_waiver_therapy"]
-        assert waiver is not None  # a day is waived only under a system with a fever waiver
-        used = [waiver.therapies_by_setting[therapy]] if therapy in waiver.therapies_by_setting else []
-        more = waiver.more_other_therapies
-        if more is not None and therapy in more.value(self.settings) and therapy not in waiver.other_therapies:
-            used.append(more.setting)
-        if row["_prophylactic"] and isinstance(waiver.prophylaxis, SettingRef):
-            used.append(waiver.prophylaxis.setting)
-        return used
 
-    def _derived(self, row: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-        """The settings behind the day's oxygen class and assessment tool."""
-        used = []
-        device = row.get("o2_device")
-        if device is not None:
-            entry = self.definitions.oxygen.devices[device]
-            flow = row.get("o2_flow_lpm")
-            chosen = entry.class_ if not entry.by_flow else (
-                entry.at_or_below if flow is None or flow <= self.definitions.oxygen.flow_boundary_lpm else entry.above)
-            if isinstance(chosen, SettingRef):
-                support = self.written["o2_support"][1](device, flow)
-                used.append(("crs", chosen.setting, f"{support} classed as {row['f.o2_class']}"))
-        encephalopathy = self.definitions.encephalopathy
-        below = encephalopathy.capd_below_age if encephalopathy is not None else None
-        age = row["f.age_years"]
-        if isinstance(below, SettingRef) and age is not None and _ice_recorded(row):
-            tool = "CAPD, so ICE is not used" if age < below.value(self.settings) else "ICE"
-            used.append(("icans", below.setting, f"age {age:g}: assessed with {tool}"))
-        return used
-
+def _waiver_settings(waiver: Any, settings: Mapping[str, Any], therapy: str, prophylactic: bool) -> list[str]:
+    """The settings a waived day's waiver rests on."""
+    used = [waiver.therapies_by_setting[therapy]] if therapy in waiver.therapies_by_setting else []
+    more = waiver.more_other_therapies
+    if more is not None and therapy in more.value(settings) and therapy not in waiver.other_therapies:
+        used.append(more.setting)
+    if prophylactic and isinstance(waiver.prophylaxis, SettingRef):
+        used.append(waiver.prophylaxis.setting)
+    return used
