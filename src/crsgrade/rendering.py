@@ -4,6 +4,7 @@ distinct combination of an outcome and the values its messages show, never once 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,6 @@ _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
 _ICE_ITEMS = tuple(f"ice_{item}" for item in ("orientation", "naming", "commands", "writing", "attention"))
 _Consulted = tuple[tuple[str, str, str], ...]  # settings consulted: (syndrome, setting, what it decided)
-_Part = tuple[SyndromeGrade, Any, _Consulted]  # a syndrome's part of a day: grade, explanation, settings
 
 
 def render(template: str, fact: Mapping[str, Any]) -> str:
@@ -111,7 +111,6 @@ class Renderer:
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], bytes] = {}
         self._shells: dict[tuple[str, int], tuple[bytes, bytes]] = {}  # by the id of a grade or an explanation
-        self._pieces: dict[tuple[Any, ...], tuple[bytes, ...]] = {}  # a syndrome's part, by the ids it is made of
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
@@ -221,8 +220,20 @@ class Renderer:
 
         self._forget_if_many()
         parts = self._parts(frame, explain_days)
-        graded = {s: [grade if core is None else grade.model_copy(update={"explanation": self._with_settings(
-            core, consulted)}) for grade, core, consulted in distinct] for s, (_, distinct) in parts.items()}
+        made: dict[tuple[Syndrome, int, int], SyndromeGrade] = {}  # a grade with its explanation
+
+        def graded(syndrome: Syndrome, index: int) -> SyndromeGrade:
+            part = parts[syndrome]
+            grade: SyndromeGrade = part.grades[part.grade_of[index]]
+            if not part.explained_of:
+                return grade
+            key = (syndrome, part.grade_of[index], part.explained_of[index])
+            found = made.get(key)
+            if found is None:
+                core, consulted = part.explained[key[2]]
+                found = made[key] = grade.model_copy(update={"explanation": self._with_settings(core, consulted)})
+            return found
+
         therapies, blood = day_therapies(frame), day_blood(frame)
         current: list[GradedDay] = []
         patient: str | None = None
@@ -235,7 +246,7 @@ class Renderer:
                 reason = row["crs_reason"]
                 grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
             else:
-                grades = {s: graded[s][_number(parts[s][0][index])] for s in SYNDROMES}
+                grades = {s: graded(s, index) for s in SYNDROMES}
             current.append(GradedDay.model_construct(
                 patient_id=row["patient_id"], day=row["day"], grades=grades,
                 fever_waived=bool(row["fever_waived"]), therapies=therapies[index], reported_grades=_reported(row),
@@ -248,12 +259,14 @@ class Renderer:
                        day: int | None = None) -> Iterator[bytes]:
         """Each day of a graded frame (or those of a patient, a day), with its explanations, as
         the JSON of `crsgrade explain --format json` lists it (UTF-8, indented as an item of its
-        `days`). Each syndrome's part and each day's shell around them are written once per
-        distinct part and shell, found on columns; a day is its pieces put together."""
+        `days`). The pieces a day is put together from are each written once per distinct
+        grade, explanation and settings, and day but for its patient and number, found on
+        columns."""
         self._forget_if_many()
         parts = self._parts(frame)
-        written = {s: [self._syndrome_json(part) for part in distinct] for s, (_, distinct) in parts.items()}
-        numbers = {s: number for s, (number, _) in parts.items()}
+        grade_json = {s: [self._grade_json(grade) for grade in part.grades] for s, part in parts.items()}
+        explanation_json = {s: [self._explanation_json(core, consulted) for core, consulted in part.explained]
+                            for s, part in parts.items()}
         shell_of, shells = self._day_shells(frame)
         chosen = pl.lit(True)
         if patient is not None:
@@ -272,8 +285,14 @@ class Renderer:
             pieces = [opening, patient_json, between, b"%d" % days[index]]
             for before, syndrome in zip(around, SYNDROMES, strict=False):
                 pieces.append(before)
-                pieces += self._after_death_json(reasons[index]) if late[index] else \
-                    written[syndrome][numbers[syndrome][index]]
+                if late[index]:
+                    pieces.append(self._after_death_json(reasons[index]))
+                    continue
+                part = parts[syndrome]
+                grade_opening, grade_closing = grade_json[syndrome][part.grade_of[index]]
+                pieces.append(grade_opening)
+                pieces += explanation_json[syndrome][part.explained_of[index]]
+                pieces.append(grade_closing)
             pieces.append(around[-1])
             yield b"".join(pieces)
 
@@ -287,28 +306,27 @@ class Renderer:
             self._grades.clear()
             self._explanations.clear()
             self._shells.clear()
-            self._pieces.clear()
             self._json.clear()
 
-    def _parts(self, frame: pl.DataFrame, explained: bool = True) -> dict[Syndrome, tuple[list[Any], list[_Part]]]:
-        """Each day's part of each syndrome, as its number among the frame's distinct parts (None
-        after a death), and those parts: the day's grade and, when `explained`, its explanation
-        but for the settings, and the settings its derived facts and the fever waiver consulted.
-        A grade and an explanation are each made once per distinct set of the columns they are
-        written from."""
-        consulted_of, consulted = self._consulted(frame) if explained else (None, [])
-        parts: dict[Syndrome, tuple[list[Any], list[_Part]]] = {}
+    def _parts(self, frame: pl.DataFrame, explained: bool = True) -> dict[Syndrome, _Parts]:
+        """Each syndrome's grades of the days of a frame and, when `explained`, their
+        explanations but for the settings, with the settings the days' derived facts and the
+        fever waiver consulted. A grade and an explanation are each made once per distinct set
+        of the columns they are written from."""
+        consulted = self._consulted(frame) if explained else None
+        parts = {}
         for syndrome in SYNDROMES:
             grade_of, grades = _each_distinct(frame, self._graded_from, partial(self._grade_from, syndrome))
-            if consulted_of is None:
-                parts[syndrome] = (grade_of.to_list(), [(grade, None, ()) for grade in grades])
+            if consulted is None:
+                parts[syndrome] = _Parts(grade_of.to_list(), grades, [], [])
                 continue
             core_of, cores = _each_distinct(frame, self._explained_from[syndrome],
                                             partial(self._explanation_from, syndrome))
-            numbers = pl.DataFrame([grade_of.alias("g"), core_of.alias("c"), consulted_of.alias("k")])
-            part_of, distinct = _numbered(numbers, pl.when(pl.col("g").is_not_null()).then(pl.struct("g", "c", "k")))
-            parts[syndrome] = (part_of.to_list(), [(grades[key["g"]], cores[key["c"]], consulted[key["k"]][syndrome])
-                                                   for key in distinct])
+            consulted_of, settings = consulted[syndrome]
+            numbers = pl.DataFrame([core_of.alias("c"), consulted_of.alias("k")])
+            explained_of, distinct = _numbered(numbers, pl.when(pl.col("c").is_not_null()).then(pl.struct("c", "k")))
+            parts[syndrome] = _Parts(grade_of.to_list(), grades, explained_of.to_list(),
+                                     [(cores[key["c"]], settings[key["k"]]) for key in distinct])
         return parts
 
     def _grade_from(self, syndrome: Syndrome, key: Mapping[str, Any]) -> SyndromeGrade:
@@ -317,20 +335,27 @@ class Renderer:
     def _explanation_from(self, syndrome: Syndrome, key: Mapping[str, Any]) -> Any:
         return self._explanation(key, syndrome, self.evaluation.outcomes.items[key["_o"]].grade[syndrome])
 
-    def _consulted(self, frame: pl.DataFrame) -> tuple[pl.Series, list[dict[Syndrome, _Consulted]]]:
-        """The settings each day (before a death) rests on but for its explanation's own, as its
-        number among the frame's distinct ones, and those by syndrome: the fever waiver's, found
-        by following each patient's days, and the oxygen class's and assessment tool's, found
-        once per distinct set of the columns they are read from."""
+    def _consulted(self, frame: pl.DataFrame) -> dict[Syndrome, tuple[pl.Series, list[_Consulted]]]:
+        """The settings each day (before a death) rests on but for its explanations' own, by
+        syndrome: each day's number among the frame's distinct ones, and those. The fever
+        waiver's are found by following each patient's days, the oxygen class's and the
+        assessment tool's once per distinct set of the columns they are read from."""
         waiver = _waiver_consulted(self.grader, frame)
         known: dict[_Consulted, int] = {}
         waiver_of = pl.Series([known.setdefault(used, len(known)) for used in waiver], dtype=pl.UInt32)
         waivers = list(known)
         derived_of, derived = _each_distinct(frame, self._derived_from, self._derived)
         numbers = pl.DataFrame([waiver_of.alias("w"), derived_of.alias("d")])
-        consulted_of, distinct = _numbered(numbers, pl.when(pl.col("d").is_not_null()).then(pl.struct("w", "d")))
-        return consulted_of, [{s: tuple(e for e in (*waivers[key["w"]], *derived[key["d"]]) if e[0] == s)
-                               for s in SYNDROMES} for key in distinct]
+        both_of, both = _numbered(numbers, pl.when(pl.col("d").is_not_null()).then(pl.struct("w", "d")))
+        consulted = {}
+        for syndrome in SYNDROMES:
+            # numbered again by what the syndrome's own settings are: most days share them
+            own: dict[_Consulted, int] = {}
+            renumbered = pl.Series([own.setdefault(tuple(e for e in (*waivers[key["w"]], *derived[key["d"]])
+                                                         if e[0] == syndrome), len(own)) for key in both],
+                                   dtype=pl.UInt32)
+            consulted[syndrome] = (renumbered.gather(both_of), list(own))
+        return consulted
 
     def _derived(self, row: Mapping[str, Any]) -> _Consulted:
         """The settings behind a day's oxygen class and assessment tool."""
@@ -375,40 +400,30 @@ class Renderer:
         shell_of, distinct = _numbered(frame, pl.struct(key))
         return shell_of.to_list(), [shell(row) for row in distinct]
 
-    def _after_death_json(self, reason: str) -> tuple[bytes]:
+    def _after_death_json(self, reason: str) -> bytes:
         part = self._json.get(("after death", reason))
         if part is None:
             part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 4)
-        return (part,)
+        return part
 
-    def _syndrome_json(self, part: _Part) -> tuple[bytes, ...]:
-        """A syndrome's part of a day, as pieces: its grade's JSON around its explanation's, and
-        that around the settings the explanation rests on. The grade's and the explanation's are
-        written once each; only the settings, which can name a patient's day, are written for
-        each explanation and settings consulted."""
-        grade, core, derived = part
-        key = (id(grade), id(core), derived)
-        found = self._pieces.get(key)
-        if found is not None:
-            return found
-        if len(self._pieces) >= _KEPT_PARTS:
-            self._pieces.clear()
-        grade_opening, grade_closing = self._around(
-            ("grade", id(grade)), lambda: grade.model_copy(update={"explanation": _EXPLANATION}), 4, _EXPLANATION)
-        opening, closing = self._around(
-            ("explanation", id(core)), lambda: core.model_construct(**{**dict(core), "settings": _SETTINGS}), 5,
-            _SETTINGS)
-        found = self._pieces[key] = (grade_opening, opening, self._settings_json(core, derived), closing, grade_closing)
-        return found
-
-    def _around(self, key: tuple[str, int], shell: Any, level: int, placeholder: str) -> tuple[bytes, bytes]:
-        """A grade's or an explanation's JSON before and after the placeholder of what goes
-        inside it, written once per grade or explanation."""
+    def _grade_json(self, grade: SyndromeGrade) -> tuple[bytes, bytes]:
+        """A grade's JSON before and after its explanation, written once per grade."""
+        key = ("grade", id(grade))
         found = self._shells.get(key)
         if found is None:
-            before, after = _indented(shell(), level).split(b'"%s"' % placeholder.encode(), 1)
-            found = self._shells[key] = (before, after)
+            found = self._shells[key] = _around(grade.model_copy(update={"explanation": _EXPLANATION}), 4, _EXPLANATION)
         return found
+
+    def _explanation_json(self, core: Any, consulted: _Consulted) -> tuple[bytes, bytes, bytes]:
+        """An explanation's JSON: before its settings, the settings (its own and those its
+        derived facts and the fever waiver consulted), and after. What surrounds the settings is
+        written once per explanation."""
+        key = ("explanation", id(core))
+        found = self._shells.get(key)
+        if found is None:
+            shell = core.model_construct(**{**dict(core), "settings": _SETTINGS})
+            found = self._shells[key] = _around(shell, 5, _SETTINGS)
+        return found[0], self._settings_json(core, consulted), found[1]
 
     def _settings_json(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> bytes:
         """The settings an explanation rests on, its own and those the day's derived facts
@@ -489,9 +504,23 @@ def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Callable[[dict
     return numbers, [make(values) for values in distinct]
 
 
-def _number(number: int | None) -> int:
-    assert number is not None  # only the days after a death have no part
-    return number
+@dataclass
+class _Parts:
+    """A syndrome's grades and explanations of a frame's days: each day's number among the
+    distinct ones (None after a death), and those. An explanation comes with the settings
+    consulted that are not its own; without explanations, `explained_of` is empty."""
+
+    grade_of: list[Any]  # int, None after a death
+    grades: list[SyndromeGrade]
+    explained_of: list[Any]
+    explained: list[tuple[Any, _Consulted]]
+
+
+def _around(model: BaseModel, level: int, placeholder: str) -> tuple[bytes, bytes]:
+    """A model's JSON, indented as `level` levels deep, before and after the placeholder of
+    what goes inside it."""
+    before, after = _indented(model, level).split(b'"%s"' % placeholder.encode(), 1)
+    return before, after
 
 
 def _ice_recorded(row: Mapping[str, Any]) -> bool:
