@@ -20,7 +20,7 @@ from .results import (
     Unmet,
 )
 from .ruleset import Rule, RuleSet
-from .syndromes import Syndrome
+from .syndromes import SYNDROMES, Syndrome
 
 _NEEDS = {
     "eq": "{}", "ne": "not {}", "lt": "below {}", "lte": "{} or less", "gt": "above {}",
@@ -66,116 +66,126 @@ def _unmet(tests: Iterable[cond.Test], fact: Mapping[str, Any]) -> tuple[Unmet, 
                  for name, texts in needs.items())
 
 
-def _shared_not_met(rule: Rule, settings: Mapping[str, Any], fact: Mapping[str, Any],
-                    shared: dict[str, ConditionNotMet]) -> tuple[list[str], cond.Node | None]:
-    """The named conditions of a rule that say once why they are not met (fever for CRS), and
-    the rest of the rule's condition. Records each in `shared`."""
-    items = rule.condition.items if isinstance(rule.condition, cond.All) else (rule.condition,)
-    because, kept = [], []
-    for item in items:
-        if isinstance(item, cond.Ref) and item.name in rule.unmet_texts:
-            node = cond.resolve(item, rule.named, settings)
-            if cond.evaluate(node, fact) is False:
-                because.append(item.name)
-                shared.setdefault(item.name, ConditionNotMet(
-                    name=item.name, text=rule.unmet_texts[item.name],
-                    unmet=_unmet(cond.blocking_tests(node, fact), fact)))
-                continue
-        kept.append(item)
-    if not because:
-        return [], None
-    return because, cond.resolve(cond.All(tuple(kept)), rule.named, settings) if kept else cond.Const(True)
+class Explainer:
+    """Says why a grader's days have their grades. What depends only on the rule set and its
+    settings (the rules of each syndrome in order of grade, their named conditions resolved, the
+    facts of each domain) is worked out once, not for each explanation."""
 
+    def __init__(self, ruleset: RuleSet, resolved: Mapping[str, cond.Node], settings: Mapping[str, Any]):
+        self.ruleset, self.resolved, self.settings = ruleset, resolved, settings
+        ordered = sorted(ruleset.rules, key=lambda r: -r.grade)
+        self._rules = {s: [r for r in ordered if r.syndrome == s and r.id in resolved] for s in SYNDROMES}
+        self._values = {rule_id: sorted(cond.fields_of(node)) for rule_id, node in resolved.items()}
+        self._conditions: dict[tuple[str, str], cond.Node] = {}  # a rule's named condition, resolved
+        self._rests: dict[tuple[str, tuple[str, ...]], cond.Node] = {}  # the rest of a rule's, resolved
+        self._domains = {s: self._domain_facts(s) for s in SYNDROMES}
 
-def _domains(ruleset: RuleSet, resolved: Mapping[str, cond.Node], syndrome: Syndrome, fired: list[Rule],
-             fact: Mapping[str, Any], absent_anyway: set[str]) -> tuple[DomainGrade, ...]:
-    set_aside = fact.get(SET_ASIDE, {})
-    domains = ruleset.manifest.domains.get(syndrome, {})
+    def _domain_facts(self, syndrome: Syndrome) -> dict[str, tuple[str, frozenset[str]]]:
+        """Each domain's label and own facts: those its rules test that no other domain's do
+        (ICE 0 "because unarousable" also tests consciousness, which is the consciousness
+        domain's)."""
+        domains = self.ruleset.manifest.domains.get(syndrome, {})
+        facts = {key: frozenset().union(*(cond.fields_of(self.resolved[r.id]) for r in self._rules[syndrome]
+                                          if r.domain == key)) - set(ALWAYS_KNOWN) for key in domains}
+        return {key: (label, facts[key] - frozenset().union(*(v for k, v in facts.items() if k != key)))
+                for key, label in domains.items()}
 
-    def tested(domain: str) -> set[str]:
-        return set().union(*(cond.fields_of(resolved[r.id]) for r in ruleset.rules
-                             if r.syndrome == syndrome and r.domain == domain and r.id in resolved))
-
-    facts = {key: tested(key) - set(ALWAYS_KNOWN) for key in domains}
-    out = []
-    for key, label in domains.items():
-        hits = [rule.grade for rule in fired if rule.domain == key]
-        if hits:
-            out.append(DomainGrade(domain=key, label=label, grade=max(hits), state=f"grade {max(hits)}"))
-            continue
-        # a domain's own facts: ICE 0 "because unarousable" also tests consciousness, which is
-        # the consciousness domain's
-        names = facts[key] - set().union(*(v for k, v in facts.items() if k != key))
-        aside = sorted(n for n in names if n in set_aside)
-        if any(fact.get(name) is not None for name in names):
-            state = "none"
-        elif aside:
-            state = f"set aside: {set_aside[aside[0]]}"
-        elif names <= absent_anyway:
-            state = "none recorded"
-        else:
-            state = "not recorded"
-        out.append(DomainGrade(domain=key, label=label, grade=None, state=state))
-    return tuple(out)
-
-
-def explain(
-    ruleset: RuleSet,
-    resolved: Mapping[str, cond.Node],
-    settings: Mapping[str, Any],
-    syndrome: Syndrome,
-    grade: int | None,
-    fact: Mapping[str, Any],
-    fired: Iterable[Rule],
-    derived_settings: Iterable[tuple[str, str, str]],
-) -> Explanation:
-    fired = [rule for rule in fired if rule.syndrome == syndrome]
-    fired_ids = {rule.id for rule in fired}
-    firing = tuple(
-        FiredCriterion(
-            id=rule.id, grade=rule.grade, statement=rule.statement,
-            citation=ruleset.cite(rule.citation), evidence=rule.evidence,
-            values={name: fact[name] for name in sorted(cond.fields_of(resolved[rule.id]))
-                    if fact.get(name) is not None},
+    def explain(self, syndrome: Syndrome, grade: int | None, fact: Mapping[str, Any],
+                fired: Iterable[Rule]) -> Explanation:
+        """A day's explanation of a syndrome from its facts and the rules that fired."""
+        settings = self.settings
+        fired = [rule for rule in fired if rule.syndrome == syndrome]
+        fired_ids = {rule.id for rule in fired}
+        firing = tuple(
+            FiredCriterion(
+                id=rule.id, grade=rule.grade, statement=rule.statement,
+                citation=self.ruleset.cite(rule.citation), evidence=rule.evidence,
+                values={name: fact[name] for name in self._values[rule.id] if fact.get(name) is not None},
+            )
+            for rule in sorted(fired, key=lambda r: -r.grade)
         )
-        for rule in sorted(fired, key=lambda r: -r.grade)
-    )
-    not_met = []
-    shared: dict[str, ConditionNotMet] = {}
-    floor = -1 if grade is None else grade
-    absent_anyway = expected_absent(fact, ruleset.definitions) | set(fact.get(SET_ASIDE, {}))
-    for rule in sorted(ruleset.rules, key=lambda r: -r.grade):
-        node = resolved.get(rule.id)
-        if rule.syndrome != syndrome or rule.grade <= floor or rule.id in fired_ids or node is None:
-            continue
-        because, rest = _shared_not_met(rule, settings, fact, shared)
-        if because:
-            assert rest is not None  # the rest of the condition, when a shared one is not met
-            if isinstance(rest, cond.Const) and not rest.value:
-                continue  # switched off by a setting whatever the shared condition
-            tests = [] if isinstance(rest, cond.Const) else cond.blocking_tests(rest, fact)
-        else:
-            tests = cond.blocking_tests(node, fact)
-        unmet = _unmet(tests, fact)
-        if unmet and all(u.value is None and u.fact in absent_anyway for u in unmet):
-            continue  # blocked only by an event not recorded, the other assessment tool, or a fact set aside
-        if unmet and all(u.fact in ATTRIBUTION_FLAGS and u.value is False for u in unmet):
-            continue  # a rule for findings attributed elsewhere, and nothing was attributed
-        not_met.append(CriterionNotMet(id=rule.id, grade=rule.grade, statement=rule.statement, unmet=unmet,
-                                       because=tuple(because)))
-    effects = {(name, effect) for owner, name, effect in derived_settings if owner == syndrome}
-    top = [rule for rule in fired if grade is not None and rule.grade == grade]
-    for rule in top:
-        for name in rule.settings_used:
-            if _decided_by(rule, name, ruleset, settings, fact):
-                effects.add((name, f"{rule.id} fires only with {name} = {_word(settings[name])}"))
-    return Explanation(
-        fired=firing,
-        not_met=tuple(not_met),
-        settings=setting_effects(effects, settings),
-        conditions_not_met=tuple(shared.values()),
-        domains=_domains(ruleset, resolved, syndrome, fired, fact, absent_anyway),
-    )
+        not_met = []
+        shared: dict[str, ConditionNotMet] = {}
+        floor = -1 if grade is None else grade
+        absent_anyway = expected_absent(fact, self.ruleset.definitions) | set(fact.get(SET_ASIDE, {}))
+        for rule in self._rules[syndrome]:
+            if rule.grade <= floor or rule.id in fired_ids:
+                continue
+            because, rest = self._shared_not_met(rule, fact, shared)
+            if because:
+                assert rest is not None  # the rest of the condition, when a shared one is not met
+                if isinstance(rest, cond.Const) and not rest.value:
+                    continue  # switched off by a setting whatever the shared condition
+                tests = [] if isinstance(rest, cond.Const) else cond.blocking_tests(rest, fact)
+            else:
+                tests = cond.blocking_tests(self.resolved[rule.id], fact)
+            unmet = _unmet(tests, fact)
+            if unmet and all(u.value is None and u.fact in absent_anyway for u in unmet):
+                continue  # blocked only by an event not recorded, the other assessment tool, or a fact set aside
+            if unmet and all(u.fact in ATTRIBUTION_FLAGS and u.value is False for u in unmet):
+                continue  # a rule for findings attributed elsewhere, and nothing was attributed
+            not_met.append(CriterionNotMet(id=rule.id, grade=rule.grade, statement=rule.statement, unmet=unmet,
+                                           because=tuple(because)))
+        effects = set()
+        for rule in fired:
+            if grade is not None and rule.grade == grade:
+                for name in rule.settings_used:
+                    if _decided_by(rule, name, self.ruleset, settings, fact):
+                        effects.add((name, f"{rule.id} fires only with {name} = {_word(settings[name])}"))
+        return Explanation(
+            fired=firing,
+            not_met=tuple(not_met),
+            settings=setting_effects(effects, settings),
+            conditions_not_met=tuple(shared.values()),
+            domains=self._domain_grades(syndrome, fired, fact, absent_anyway),
+        )
+
+    def _shared_not_met(self, rule: Rule, fact: Mapping[str, Any],
+                        shared: dict[str, ConditionNotMet]) -> tuple[list[str], cond.Node | None]:
+        """The named conditions of a rule that say once why they are not met (fever for CRS), and
+        the rest of the rule's condition. Records each in `shared`."""
+        items = rule.condition.items if isinstance(rule.condition, cond.All) else (rule.condition,)
+        because, kept = [], []
+        for item in items:
+            if isinstance(item, cond.Ref) and item.name in rule.unmet_texts:
+                node = self._conditions.get((rule.id, item.name))
+                if node is None:
+                    node = self._conditions[(rule.id, item.name)] = cond.resolve(item, rule.named, self.settings)
+                if cond.evaluate(node, fact) is False:
+                    because.append(item.name)
+                    shared.setdefault(item.name, ConditionNotMet(
+                        name=item.name, text=rule.unmet_texts[item.name],
+                        unmet=_unmet(cond.blocking_tests(node, fact), fact)))
+                    continue
+            kept.append(item)
+        if not because:
+            return [], None
+        rest = self._rests.get((rule.id, tuple(because)))
+        if rest is None:
+            rest = self._rests[(rule.id, tuple(because))] = cond.resolve(
+                cond.All(tuple(kept)), rule.named, self.settings) if kept else cond.Const(True)
+        return because, rest
+
+    def _domain_grades(self, syndrome: Syndrome, fired: list[Rule], fact: Mapping[str, Any],
+                       absent_anyway: set[str]) -> tuple[DomainGrade, ...]:
+        set_aside = fact.get(SET_ASIDE, {})
+        out = []
+        for key, (label, names) in self._domains[syndrome].items():
+            hits = [rule.grade for rule in fired if rule.domain == key]
+            if hits:
+                out.append(DomainGrade(domain=key, label=label, grade=max(hits), state=f"grade {max(hits)}"))
+                continue
+            aside = sorted(n for n in names if n in set_aside)
+            if any(fact.get(name) is not None for name in names):
+                state = "none"
+            elif aside:
+                state = f"set aside: {set_aside[aside[0]]}"
+            elif names <= absent_anyway:
+                state = "none recorded"
+            else:
+                state = "not recorded"
+            out.append(DomainGrade(domain=key, label=label, grade=None, state=state))
+        return tuple(out)
 
 
 def setting_effects(effects: Iterable[tuple[str, str]], settings: Mapping[str, Any]) -> tuple[SettingEffect, ...]:

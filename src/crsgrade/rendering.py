@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_json
 
-from .explain import explain, setting_effects
+from .explain import Explainer, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
 from .observations import BLOOD
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
@@ -107,6 +107,7 @@ class Renderer:
         self.grader = grader
         self.evaluation = grader.evaluation
         self.written = message_facts(grader.ruleset.definitions, grader.settings)
+        self.explainer = Explainer(grader.ruleset, grader.resolved, grader.settings)
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], bytes] = {}
@@ -471,9 +472,7 @@ class Renderer:
             definitions = self.grader.ruleset.definitions
             fact[SET_ASIDE] = {name: aside_reason(code, row["f.age_years"], definitions, self.grader.settings)
                                for name, code in aside}
-        grader = self.grader
-        found = explain(grader.ruleset, grader.resolved, grader.settings, syndrome, grade, fact,
-                        self.evaluation.rules_of(row["_o"]), ())
+        found = self.explainer.explain(syndrome, grade, fact, self.evaluation.rules_of(row["_o"]))
         self._explanations[key] = found
         return found
 
