@@ -260,9 +260,9 @@ class Renderer:
                        day: int | None = None) -> Iterator[bytes]:
         """Each day of a graded frame (or those of a patient, a day), with its explanations, as
         the JSON of `crsgrade explain --format json` lists it (UTF-8, indented as an item of its
-        `days`). The pieces a day is put together from are each written once per distinct
-        grade, explanation and settings, and day but for its patient and number, found on
-        columns."""
+        `days`). A day is put together from pieces each written once: per distinct grade, per
+        distinct explanation and settings, and per distinct rest of a day (all but its patient
+        and number), found on columns."""
         self._forget_if_many()
         parts = self._parts(frame)
         grade_json = {s: [self._grade_json(grade) for grade in part.grades] for s, part in parts.items()}
