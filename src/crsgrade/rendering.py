@@ -165,11 +165,9 @@ class Renderer:
         masked = days.select(pl.col("_o"), *[
             pl.when(pl.col("_o").is_in([n for n in numbers if c in sources[n]])).then(pl.col(c)).alias(c)
             for c in columns])
-        distinct = masked.unique()
-        said = [self.reason(row["_o"], syndrome, self.values(needs[row["_o"]], row))
-                for row in distinct.iter_rows(named=True)]
-        lookup = distinct.with_columns(pl.Series("_said", said, dtype=pl.String))
-        return masked.join(lookup, on=masked.columns, how="left", nulls_equal=True, maintain_order="left")["_said"]
+        reason_of, distinct = _numbered(masked, masked.columns)
+        said = [self.reason(row["_o"], syndrome, self.values(needs[row["_o"]], row)) for row in distinct]
+        return pl.Series(said, dtype=pl.String).gather(reason_of)
 
     def columns(self, days: pl.DataFrame, reasons: bool = True) -> pl.DataFrame:
         """The grade columns of `crsgrade grade --format csv`, for days carrying `_o` (the
@@ -325,7 +323,7 @@ class Renderer:
                                             partial(self._explanation_from, syndrome))
             consulted_of, settings = consulted[syndrome]
             numbers = pl.DataFrame([core_of.alias("c"), consulted_of.alias("k")])
-            explained_of, distinct = _numbered(numbers, pl.when(pl.col("c").is_not_null()).then(pl.struct("c", "k")))
+            explained_of, distinct = _numbered(numbers, ["c", "k"], pl.col("c").is_not_null())
             parts[syndrome] = _Parts(grade_of.to_list(), grades, explained_of.to_list(),
                                      [(cores[key["c"]], settings[key["k"]]) for key in distinct])
         return parts
@@ -347,7 +345,7 @@ class Renderer:
         waivers = list(known)
         derived_of, derived = _each_distinct(frame, self._derived_from, self._derived)
         numbers = pl.DataFrame([waiver_of.alias("w"), derived_of.alias("d")])
-        both_of, both = _numbered(numbers, pl.when(pl.col("d").is_not_null()).then(pl.struct("w", "d")))
+        both_of, both = _numbered(numbers, ["w", "d"], pl.col("d").is_not_null())
         consulted = {}
         for syndrome in SYNDROMES:
             # numbered again by what the syndrome's own settings are: most days share them
@@ -398,7 +396,7 @@ class Renderer:
                 tuple((n, row[n]) for n in blood if row[n] is not None), row.get("note"), row["readings"],
                 self._notes(row), row["set_aside"])
 
-        shell_of, distinct = _numbered(frame, pl.struct(key))
+        shell_of, distinct = _numbered(frame, key)
         return shell_of.to_list(), [shell(row) for row in distinct]
 
     def _after_death_json(self, reason: str) -> bytes:
@@ -485,21 +483,24 @@ class Renderer:
         return core.model_copy(update={"settings": setting_effects(effects, self.grader.settings)})
 
 
-def _numbered(frame: pl.DataFrame, key: pl.Expr) -> tuple[pl.Series, pl.Series]:
-    """Each row's number among the distinct values of `key`, in order of first appearance (null
-    where `key` is null), and those values."""
-    keys = frame.select(key.alias("_key"))
-    distinct = keys.unique(maintain_order=True).drop_nulls().with_row_index("_number")
-    numbers = keys.join(distinct, on="_key", how="left", nulls_equal=True, maintain_order="left")["_number"]
-    return numbers, distinct["_key"]
+def _numbered(frame: pl.DataFrame, key: list[Any], where: pl.Expr | None = None) -> tuple[pl.Series, list[
+        dict[str, Any]]]:
+    """Each row's number among the distinct values of the `key` columns, in order of first
+    appearance (null where the row is not `where`), and those values, row by row."""
+    rows = frame.lazy().with_row_index("_row")
+    if where is not None:
+        rows = rows.filter(where)
+    groups = rows.group_by(key, maintain_order=True).agg(pl.col("_row")).collect()
+    rows_of = groups.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_number"), "_row").explode("_row")
+    numbers = pl.repeat(None, frame.height, dtype=pl.UInt32, eager=True).scatter(rows_of["_row"], rows_of["_number"])
+    return numbers, list(groups.drop("_row").iter_rows(named=True))
 
 
 def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Callable[[dict[str, Any]], Any]) -> tuple[
         pl.Series, list[Any]]:
     """Each day's number among the distinct sets of values of its `columns` (None after a death),
     and `make(values)` of each set, in order."""
-    present = pl.struct([c for c in columns if c in frame.columns])
-    numbers, distinct = _numbered(frame, pl.when(~pl.col("_after_death")).then(present))
+    numbers, distinct = _numbered(frame, [c for c in columns if c in frame.columns], ~pl.col("_after_death"))
     return numbers, [make(values) for values in distinct]
 
 
