@@ -121,10 +121,11 @@ class Renderer:
                                            "f.age_years"] for syndrome in SYNDROMES}
         # what the settings behind a day's oxygen class and assessment tool are found from
         self._derived_from = ["o2_device", "o2_flow_lpm", "f.o2_class", "f.age_years", "ice_score", *_ICE_ITEMS]
+        # what a day's notes are written from
+        self._noted_from = ["s.ice_total", "f.age_years", "ice_score", *_ICE_ITEMS, *self._sources(("fio2_basis",))]
         # what a day's JSON shows but for its patient, day, parts, blood values and therapies
         self._shown_columns = ["fever_waived", *(f"reported_{s}_grade" for s in SYNDROMES), "note", "readings",
-                               "set_aside", "s.ice_total", "f.age_years", "ice_score", *_ICE_ITEMS,
-                               *self._sources(("fio2_basis",))]
+                               "set_aside", *self._noted_from]
 
     def _top(self, number: int, syndrome: Syndrome) -> list[Rule]:
         outcome = self.evaluation.outcomes.items[number]
@@ -214,8 +215,9 @@ class Renderer:
         return grade
 
     def patients(self, frame: pl.DataFrame, explain_days: bool) -> Iterator[GradedPatient]:
-        """The graded days of a frame as typed results, patient by patient."""
-        from .grading import day_blood, day_rows, day_therapies
+        """The graded days of a frame as typed results, patient by patient. A day's grades and
+        notes are each made once per distinct set of what they are written from."""
+        from .grading import day_blood, day_therapies
 
         self._forget_if_many()
         parts = self._parts(frame, explain_days)
@@ -234,23 +236,25 @@ class Renderer:
             return found
 
         therapies, blood = day_therapies(frame), day_blood(frame)
+        noted_of, noted = _numbered(frame, [c for c in self._noted_from if c in frame.columns])
+        notes = [self._notes(row) for row in noted]
+        columns = ("patient_id", "day", "_after_death", "crs_reason", "fever_waived", "note", "readings", "set_aside",
+                   *(f"reported_{s}_grade" for s in SYNDROMES))
         current: list[GradedDay] = []
         patient: str | None = None
-        for index, row in enumerate(day_rows(frame)):
-            if patient is not None and row["patient_id"] != patient:
+        for index, (patient_id, day, late, reason, waived, note, readings, aside, *reported) in enumerate(zip(
+                *(frame[c].to_list() if c in frame.columns else [None] * frame.height for c in columns),
+                strict=True)):
+            if patient is not None and patient_id != patient:
                 yield GradedPatient(patient_id=patient, days=tuple(current))
                 current = []
-            patient = row["patient_id"]
-            if row["_after_death"]:
-                reason = row["crs_reason"]
-                grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES}
-            else:
-                grades = {s: graded(s, index) for s in SYNDROMES}
+            patient = patient_id
+            grades = {s: SyndromeGrade(grade=None, reason=reason) for s in SYNDROMES} if late else \
+                {s: graded(s, index) for s in SYNDROMES}
             current.append(GradedDay.model_construct(
-                patient_id=row["patient_id"], day=row["day"], grades=grades,
-                fever_waived=bool(row["fever_waived"]), therapies=therapies[index], reported_grades=_reported(row),
-                blood=blood[index], note=row.get("note"), readings=row["readings"], notes=self._notes(row),
-                set_aside=tuple(row["set_aside"].split("\n")) if row["set_aside"] else ()))
+                patient_id=patient_id, day=day, grades=grades, fever_waived=bool(waived), therapies=therapies[index],
+                reported_grades=dict(zip(SYNDROMES, reported, strict=True)), blood=blood[index], note=note,
+                readings=readings, notes=notes[noted_of[index]], set_aside=tuple(aside.split("\n")) if aside else ()))
         if patient is not None:
             yield GradedPatient(patient_id=patient, days=tuple(current))
 
