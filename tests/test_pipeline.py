@@ -16,7 +16,7 @@ from crsgrade.evaluation import _Part
 from crsgrade.output import to_csv
 from crsgrade.synthetic import write_cohort
 
-from .conftest import always_in_batches, grader_for
+from .conftest import EXAMPLE, always_in_batches, grader_for
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,36 @@ def test_grade_json_streams_batches_as_the_whole_result(cohort, tmp_path, monkey
     assert graded("batched.json").decode() == expected
     monkeypatch.setattr(rendering, "_KEPT_GRADES", 5)
     assert graded("forgetful.json").decode() == expected
+
+
+EDGES = ("patient_id,day,age_years,temp_c,tocilizumab,o2_device,o2_flow_lpm,ice_score,anc,platelets,death_cause,note\n"
+         '"Zoë ""x""",0,8,38.4,,face_mask,4,7,0,-0.0,,\n'
+         '"Zoë ""x""",1,8,39.0,yes,nasal_cannula,2,,-0,1,,"a, note"\n'
+         '"Zoë ""x""",2,8,38.0,,,,3,-0.0,0,crs,\n'
+         '"Zoë ""x""",3,8,37.0,,,,,1.5,,,\n'
+         "P2,0,40,39.5,,high_flow_nasal_cannula,30,10,,,,\n")
+
+
+@pytest.mark.parametrize("name", ["cohort", "dasatinib_case", "hematotoxicity", "regrading", "edges"])
+@pytest.mark.parametrize("system", ["astct2019", "penn"])
+def test_grade_json_is_the_results_json(name, system, tmp_path):
+    """grade --format json puts each day together from pieces written once; it must be the
+    bytes of the typed result's JSON: after a death, with -0.0 and 0.0 blood values, quotes and
+    accents in a patient id, a note, a waiver."""
+    from typer.testing import CliRunner
+
+    from crsgrade.cli import app
+
+    path = EXAMPLE.with_name(f"{name}.csv")
+    if name == "edges":
+        path = tmp_path / "edges.csv"
+        path.write_text(EDGES, encoding="utf-8")
+    out = tmp_path / "out.json"
+    result = CliRunner().invoke(app, ["grade", str(path), "--system", system, "-f", "json", "-o", str(out), "-q",
+                                      "--engine", "python"])
+    assert result.exit_code == 0, result.output
+    expected = grader_for("python", system).grade(path).model_dump_json(indent=2) + "\n"
+    assert out.read_text(encoding="utf-8") == expected
 
 
 def test_summary_of_batches_is_the_summary_of_the_whole(cohort, tmp_path, monkeypatch):

@@ -117,7 +117,7 @@ def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accou
     """The GradingResult of `crsgrade grade --format json`, written as the frames are graded;
     the warnings and counts, known only at the end, come after the patients."""
     write_streamed(handle, lambda: grader.result([], accounting),
-                   ((grader.renderer.patients(frame, explain_days=False),) for frame in frames))
+                   ((grader.renderer.patients_json(frame),) for frame in frames))
 
 
 def _grade_cell(grade: SyndromeGrade) -> Text:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache, partial
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -78,15 +80,15 @@ def _reported(row: Mapping[str, Any]) -> dict[Syndrome, int | None]:
 
 def _day_shell(fever_waived: bool, therapies: tuple[str, ...], reported: tuple[int | None, ...],
                blood: tuple[tuple[str, Any], ...], note: str | None, readings: int, notes: tuple[str, ...],
-               set_aside: str | None) -> tuple[bytes, bytes, list[bytes]]:
-    """A day's JSON in `explain --format json` but for its patient, its day and each syndrome's
-    part, which go after the first piece, the second and each of the rest but the last: the
-    fields of GradedDay, indented as an item of `days`."""
+               set_aside: str | None, level: int) -> tuple[bytes, bytes, list[bytes]]:
+    """A day's JSON as a GradedDay's, indented as `level` levels deep, but for its patient, its
+    day and each syndrome's part, which go after the first piece, the second and each of the
+    rest but the last."""
     day = {"patient_id": "", "day": 0, "grades": dict.fromkeys(SYNDROMES), "fever_waived": fever_waived,
            "therapies": therapies, "reported_grades": dict(zip(SYNDROMES, reported, strict=True)),
            "blood": dict(blood), "note": note, "readings": readings, "notes": notes,
            "set_aside": tuple(set_aside.split("\n")) if set_aside else ()}
-    text = to_json(day, indent=2).replace(b"\n", b"\n    ")
+    text = to_json(day, indent=2).replace(b"\n", b"\n" + b"  " * level)
     opening, rest = text.split(b'""', 1)
     between, rest = rest.split(b"0", 1)
     around = []
@@ -111,7 +113,8 @@ class Renderer:
         self._grades: dict[tuple[Any, ...], SyndromeGrade] = {}
         self._explanations: dict[tuple[Any, ...], Any] = {}
         self._json: dict[tuple[Any, ...], bytes] = {}
-        self._shells: dict[tuple[str, int], tuple[bytes, bytes]] = {}  # by the id of a grade or an explanation
+        # JSON around what goes inside a grade or an explanation, by its id and the depth of its day
+        self._shells: dict[tuple[str, int, int], tuple[bytes, bytes]] = {}
         self._shown: dict[tuple[int, Syndrome], tuple[str, ...]] = {}
         self._tested_columns = {syndrome: tuple(f"f.{name}" for name in names)
                                 for syndrome, names in self.evaluation.tested_by.items()}
@@ -262,15 +265,32 @@ class Renderer:
                        day: int | None = None) -> Iterator[bytes]:
         """Each day of a graded frame (or those of a patient, a day), with its explanations, as
         the JSON of `crsgrade explain --format json` lists it (UTF-8, indented as an item of its
-        `days`). A day is put together from pieces each written once: per distinct grade, per
-        distinct explanation and settings, and per distinct rest of a day (all but its patient
-        and number), found on columns."""
+        `days`)."""
+        return (text for _, text in self._days_json(frame, True, 2, patient, day))
+
+    def patients_json(self, frame: pl.DataFrame) -> Iterator[bytes]:
+        """Each patient of a graded frame as the JSON of `crsgrade grade --format json` lists it
+        (UTF-8, indented as an item of its `patients`): the same bytes as its GradedPatient's."""
+        for patient, days in groupby(self._days_json(frame, False, 4), key=itemgetter(0)):
+            yield b"".join([b'{\n      "patient_id": ', to_json(patient), b',\n      "days": [\n        ',
+                            b",\n        ".join(text for _, text in days), b"\n      ]\n    }"])
+
+    def _days_json(self, frame: pl.DataFrame, explained: bool, level: int, patient: str | None = None,
+                   day: int | None = None) -> Iterator[tuple[str, bytes]]:
+        """Each day of a graded frame (or those of a patient, a day) with its patient, and its
+        JSON as a GradedDay's, indented as `level` levels deep. A day is put together from
+        pieces each written once: per distinct grade, per distinct explanation and settings, and
+        per distinct rest of a day (all but its patient and number), found on columns."""
         self._forget_if_many()
-        parts = self._parts(frame)
-        grade_json = {s: [self._grade_json(grade) for grade in part.grades] for s, part in parts.items()}
-        explanation_json = {s: [self._explanation_json(core, consulted) for core, consulted in part.explained]
-                            for s, part in parts.items()}
-        shell_of, shells = self._day_shells(frame)
+        parts = self._parts(frame, explained)
+        if explained:
+            grade_json = {s: [self._grade_json(grade, level) for grade in part.grades] for s, part in parts.items()}
+            explanation_json = {s: [self._explanation_json(core, consulted, level) for core, consulted
+                                    in part.explained] for s, part in parts.items()}
+        else:
+            whole_json = {s: [self._whole_grade_json(grade, level) for grade in part.grades]
+                          for s, part in parts.items()}
+        shell_of, shells = self._day_shells(frame, level)
         chosen = pl.lit(True)
         if patient is not None:
             chosen &= pl.col("patient_id") == patient
@@ -288,16 +308,18 @@ class Renderer:
             pieces = [opening, patient_json, between, b"%d" % days[index]]
             for before, syndrome in zip(around, SYNDROMES, strict=False):
                 pieces.append(before)
-                if late[index]:
-                    pieces.append(self._after_death_json(reasons[index]))
-                    continue
                 part = parts[syndrome]
-                grade_opening, grade_closing = grade_json[syndrome][part.grade_of[index]]
-                pieces.append(grade_opening)
-                pieces += explanation_json[syndrome][part.explained_of[index]]
-                pieces.append(grade_closing)
+                if late[index]:
+                    pieces.append(self._after_death_json(reasons[index], level))
+                elif explained:
+                    grade_opening, grade_closing = grade_json[syndrome][part.grade_of[index]]
+                    pieces.append(grade_opening)
+                    pieces += explanation_json[syndrome][part.explained_of[index]]
+                    pieces.append(grade_closing)
+                else:
+                    pieces.append(whole_json[syndrome][part.grade_of[index]])
             pieces.append(around[-1])
-            yield b"".join(pieces)
+            yield patients[index], b"".join(pieces)
 
     def _forget_if_many(self) -> None:
         """Before a batch, the grades, explanations and JSON pieces kept so far forgotten when
@@ -380,7 +402,7 @@ class Renderer:
             used.append(("icans", below.setting, f"age {age:g}: assessed with {tool}"))
         return tuple(used)
 
-    def _day_shells(self, frame: pl.DataFrame) -> tuple[list[int], list[tuple[bytes, bytes, list[bytes]]]]:
+    def _day_shells(self, frame: pl.DataFrame, level: int) -> tuple[list[int], list[tuple[bytes, bytes, list[bytes]]]]:
         """Each day's JSON but for its patient, its day and its parts, as its number among the
         frame's distinct ones, and those: written once per distinct set of the columns they show."""
         from .grading import joined_therapies, split_therapies
@@ -398,47 +420,58 @@ class Renderer:
             return _day_shell(
                 bool(row["fever_waived"]), split_therapies(row.get("_therapies")), tuple(_reported(row).values()),
                 tuple((n, row[n]) for n in blood if row[n] is not None), row.get("note"), row["readings"],
-                self._notes(row), row["set_aside"])
+                self._notes(row), row["set_aside"], level)
 
         shell_of, distinct = _numbered(frame, key)
         return shell_of.to_list(), [shell(row) for row in distinct]
 
-    def _after_death_json(self, reason: str) -> bytes:
-        part = self._json.get(("after death", reason))
+    def _after_death_json(self, reason: str, level: int) -> bytes:
+        key = ("after death", reason, level)
+        part = self._json.get(key)
         if part is None:
-            part = self._json[("after death", reason)] = _indented(SyndromeGrade(grade=None, reason=reason), 4)
+            part = self._json[key] = _indented(SyndromeGrade(grade=None, reason=reason), level + 2)
         return part
 
-    def _grade_json(self, grade: SyndromeGrade) -> tuple[bytes, bytes]:
-        """A grade's JSON before and after its explanation, written once per grade."""
-        key = ("grade", id(grade))
-        found = self._shells.get(key)
+    def _whole_grade_json(self, grade: SyndromeGrade, level: int) -> bytes:
+        """A grade's JSON as it sits in a day `level` levels deep, written once per grade."""
+        key = ("grade", id(grade), level)
+        found = self._json.get(key)
         if found is None:
-            found = self._shells[key] = _around(grade.model_copy(update={"explanation": _EXPLANATION}), 4, _EXPLANATION)
+            found = self._json[key] = _indented(grade, level + 2)
         return found
 
-    def _explanation_json(self, core: Any, consulted: _Consulted) -> tuple[bytes, bytes, bytes]:
+    def _grade_json(self, grade: SyndromeGrade, level: int) -> tuple[bytes, bytes]:
+        """A grade's JSON before and after its explanation, written once per grade."""
+        key = ("grade", id(grade), level)
+        found = self._shells.get(key)
+        if found is None:
+            found = self._shells[key] = _around(grade.model_copy(update={"explanation": _EXPLANATION}), level + 2,
+                                                _EXPLANATION)
+        return found
+
+    def _explanation_json(self, core: Any, consulted: _Consulted, level: int) -> tuple[bytes, bytes, bytes]:
         """An explanation's JSON: before its settings, the settings (its own and those its
         derived facts and the fever waiver consulted), and after. What surrounds the settings is
         written once per explanation."""
-        key = ("explanation", id(core))
+        key = ("explanation", id(core), level)
         found = self._shells.get(key)
         if found is None:
             shell = core.model_construct(**{**dict(core), "settings": _SETTINGS})
-            found = self._shells[key] = _around(shell, 5, _SETTINGS)
-        return found[0], self._settings_json(core, consulted), found[1]
+            found = self._shells[key] = _around(shell, level + 3, _SETTINGS)
+        return found[0], self._settings_json(core, consulted, level), found[1]
 
-    def _settings_json(self, core: Any, derived: tuple[tuple[str, str, str], ...]) -> bytes:
+    def _settings_json(self, core: Any, derived: _Consulted, level: int) -> bytes:
         """The settings an explanation rests on, its own and those the day's derived facts
-        consulted, as they sit in a syndrome's part."""
-        key = (id(core), derived)
+        consulted, as they sit in a syndrome's part of a day `level` levels deep."""
+        key = (id(core), derived, level)
         found = self._json.get(key)
         if found is None:
             if len(self._json) >= _KEPT_PARTS:
                 self._json.clear()
             effects = setting_effects([(e.name, e.effect) for e in core.settings] + [(n, e) for _, n, e in derived],
                                       self.grader.settings)
-            found = self._json[key] = _SETTING_EFFECTS.dump_json(effects, indent=2).replace(b"\n", b"\n" + b"  " * 6)
+            found = self._json[key] = _SETTING_EFFECTS.dump_json(effects, indent=2).replace(
+                b"\n", b"\n" + b"  " * (level + 4))
         return found
 
     def _notes(self, row: Mapping[str, Any]) -> tuple[str, ...]:
