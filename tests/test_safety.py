@@ -135,6 +135,25 @@ def test_an_output_that_cannot_be_looked_at_is_an_error_not_a_traceback(tmp_path
     assert not isinstance(result.exception, OSError)
 
 
+def test_a_temporary_folder_that_cannot_be_written_is_named_not_the_output(tmp_path, monkeypatch):
+    """Output that waits (standard output, a comparison's days) goes to a temporary file past a
+    size; when $TMPDIR cannot take it (a full disk), the error names that folder, with no
+    traceback and no output file."""
+    import tempfile
+
+    from crsgrade import output
+
+    monkeypatch.setattr(output, "SPOOL_BYTES", 100)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    result = run("grade", str(EXAMPLE), "--format", "json", "-q")
+    assert result.exit_code == 1 and f"{tmp_path / 'gone'}: cannot write a temporary file" in result.output
+    out = tmp_path / "compared.json"
+    result = run("compare", str(EXAMPLE), "--format", "json", "-o", str(out), "-q")
+    assert result.exit_code == 1 and "gone: cannot write a temporary file" in result.output
+    assert "compared.json" not in result.output and not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_the_format_follows_the_output_name_or_is_refused(tmp_path):
     out = tmp_path / "grades.csv"
     assert run("grade", str(EXAMPLE), "-o", str(out), "-q").exit_code == 0

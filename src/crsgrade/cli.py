@@ -309,8 +309,10 @@ def _writing(output: Path | None):
     so that nothing is printed when a later batch turns out to have errors; a device or a pipe
     named as the output is spooled and written to in the same way."""
     if output is None or _device(output):
+        from .output import Spool
+
         # a device or a pipe (/dev/null, /dev/stdout, a FIFO) is written to, never replaced
-        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+        with Spool() as spool:
             yield spool
             spool.seek(0)
             if output is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import polars as pl
 from pydantic import BaseModel
 
+from .errors import CrsgradeError
 from .grading import CSV_COLUMNS, GRADE_PARTS, Accounting, Grader
 from .results import GradedPatient, GradingResult, SyndromeGrade
 from .syndromes import NAMES, SYNDROMES, Syndrome
@@ -69,6 +70,25 @@ def to_csv(result: GradingResult, raw: bool = False) -> str:
     return buffer.getvalue()
 
 
+SPOOL_BYTES = 64 << 20  # output kept in memory while it waits, at most; then in a temporary file
+
+
+class Spool(tempfile.SpooledTemporaryFile[bytes]):
+    """Output waiting to be written: in memory up to SPOOL_BYTES, then in a temporary file in
+    $TMPDIR. A temporary file that cannot be written (a full disk) is an error naming that
+    folder, not the output."""
+
+    def __init__(self) -> None:
+        super().__init__(max_size=SPOOL_BYTES)
+
+    def write(self, data: Any) -> int:
+        try:
+            return super().write(data)
+        except OSError as exc:
+            raise CrsgradeError(f"{tempfile.gettempdir()}: cannot write a temporary file: "
+                                f"{exc.strerror or exc}") from None
+
+
 def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
                    parts: Iterable[tuple[Iterable[BaseModel | bytes], ...]],
                    fields: tuple[str, ...] = ("patients",), head_last: bool = False) -> None:
@@ -90,7 +110,7 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
         return [*pieces, text]
 
     with contextlib.ExitStack() as stack:
-        lists: list[Any] = [stack.enter_context(tempfile.SpooledTemporaryFile(max_size=64 << 20))
+        lists: list[Any] = [stack.enter_context(Spool())
                             for _ in fields[0 if head_last else 1:]]
         if not head_last:
             handle.write(between()[0])
