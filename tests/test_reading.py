@@ -292,6 +292,30 @@ def test_undecodable_bytes(tmp_path):
         read_observations(path)
 
 
+def test_a_character_cut_where_a_large_file_is_read_in_pieces_is_read_whole(tmp_path, monkeypatch):
+    """A large file is read in pieces of a set size (its first 4096 bytes, then batches), and a
+    piece can end inside a character of two or more bytes: the character is read with the next
+    piece, never reported as "not UTF-8". Here byte 4096 falls inside a character (0b10xxxxxx
+    is a byte within one), and the notes are dense with characters where the batches end."""
+    import crsgrade
+    from crsgrade import sources
+
+    from .conftest import always_in_batches
+
+    rows = [f"Zoë-{n // 4},{n % 4},3{7 + n % 3}.5,°é “ü” {'–' * (n % 7)}" for n in range(400)]
+
+    def cohort(pad: int) -> str:  # the first note padded, to move the rest of the file
+        return "patient_id,day,temp_c,note\n" + "\n".join([rows[0] + " " * pad, *rows[1:]]) + "\n"
+
+    text = next(cohort(pad) for pad in range(64) if cohort(pad).encode()[4096] & 0xC0 == 0x80)
+    path = tmp_path / "accents.csv"
+    path.write_text(text, encoding="utf-8")
+    whole = crsgrade.grade(text.encode())  # from bytes: read whole
+    monkeypatch.setattr(sources, "BATCH_BYTES", 301)
+    monkeypatch.setattr(sources, "open_path", always_in_batches(sources.open_path))
+    assert crsgrade.grade(path).model_dump_json() == whole.model_dump_json()
+
+
 # --- warnings: contradictions that still grade --------------------------------------------------
 
 @pytest.mark.parametrize("row, warning", [

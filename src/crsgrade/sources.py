@@ -16,6 +16,7 @@ across the cuts.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
@@ -178,11 +179,12 @@ class _Text:
             handle.seek(start)
             piece = handle.read(max(0, end - start))
         _no_nul(piece, self.source)
-        try:
-            piece.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ObservationError([f"{self.source}: not UTF-8 text (byte {start + exc.start} cannot be decoded);"
-                                    " save it as UTF-8"]) from None
+        # a piece ends anywhere, perhaps inside a character: that one is read whole with the
+        # piece after it (pieces are cut at line ends before they are read as text)
+        error = _utf8_error(piece, complete=start + len(piece) >= self.size)
+        if error is not None:
+            raise ObservationError([f"{self.source}: not UTF-8 text (byte {start + error.start} cannot be decoded);"
+                                    " save it as UTF-8"])
         return piece
 
 
@@ -818,19 +820,20 @@ def open_path(path: str | Path) -> Input:
     if head.startswith((_ZIP, _OLE)) or Path(path).suffix.lower() in EXCEL_SUFFIXES:
         return open_excel(path)
     plain = head[:2] not in (b"\xff\xfe", b"\xfe\xff") and not head.startswith(b"\xef\xbb\xbf") \
-        and b"\x00" not in head and not _LONE_CR.search(head) and _utf8(head, complete=len(head) == size)
+        and b"\x00" not in head and not _LONE_CR.search(head) and _utf8_error(head, complete=len(head) == size) is None
     if not plain or size <= BATCH_BYTES:
         return open_bytes(Path(path).read_bytes(), source)
     return _open(_Text(source, path=Path(path)), source, [])
 
 
-def _utf8(piece: bytes, complete: bool) -> bool:
-    """Whether a piece of a file is UTF-8 (a character cut at its end aside)."""
+def _utf8_error(piece: bytes, complete: bool) -> UnicodeDecodeError | None:
+    """Why a piece of a file is not UTF-8, if it is not (a character cut at its end aside,
+    unless the piece is the whole rest of the file)."""
     try:
-        piece.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(piece, final=complete)
     except UnicodeDecodeError as exc:
-        return not complete and exc.start >= len(piece) - 3
-    return True
+        return exc
+    return None
 
 
 def open_records(records: Iterable[Any]) -> Input:
