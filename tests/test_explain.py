@@ -178,3 +178,23 @@ def test_explain_json_writes_each_days_values_as_given(tmp_path):
     days = json.loads(explained)["days"]
     assert [str(d["blood"]["anc"]) for d in days] == [
         str(d["blood"]["anc"]) for d in json.loads(graded)["patients"][0]["days"]]
+
+
+def test_a_days_notes_and_settings_write_its_own_values(tmp_path):
+    """A day's notes and the settings its derived facts consulted are written from its own
+    values, though they are made once per distinct set of them: an age or a flow of -0 is
+    written as -0 on its day, not as the 0 of another day (to polars the two are one value)."""
+    import json
+
+    from .test_cli import run
+
+    path = tmp_path / "obs.csv"
+    path.write_text("patient_id,day,age_years,temp_c,o2_device,o2_flow_lpm,ice_score,capd_score,consciousness\n"
+                    "A,0,0,38.5,high_flow_nasal_cannula,0,10,2,alert\n"
+                    "B,0,-0,38.5,high_flow_nasal_cannula,-0,10,2,alert\n")
+    days = json.loads(run("explain", str(path), "-f", "json", "-q", "--engine", "python").stdout)["days"]
+    said = [(d["notes"], [e["effect"] for g in d["grades"].values() for e in g["explanation"]["settings"]])
+            for d in days]
+    assert "age 0: under 12" in said[0][0][0] and "age -0: under 12" in said[1][0][0]
+    assert any("0.0 L/min" in e and "-0.0" not in e for e in said[0][1])
+    assert any("-0.0 L/min" in e for e in said[1][1]) and any("age -0:" in e for e in said[1][1])

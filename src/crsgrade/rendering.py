@@ -239,7 +239,8 @@ class Renderer:
             return found
 
         therapies, blood = day_therapies(frame), day_blood(frame)
-        noted_of, noted = _numbered(frame, [c for c in self._noted_from if c in frame.columns])
+        noted_of, noted = _numbered(frame, [*(c for c in self._noted_from if c in frame.columns),
+                                            *_negative(frame, self._noted_from)])
         notes = [self._notes(row) for row in noted]
         columns = ("patient_id", "day", "_after_death", "crs_reason", "fever_waived", "note", "readings", "set_aside",
                    *(f"reported_{s}_grade" for s in SYNDROMES))
@@ -369,7 +370,7 @@ class Renderer:
         known: dict[_Consulted, int] = {}
         waiver_of = pl.Series([known.setdefault(used, len(known)) for used in waiver], dtype=pl.UInt32)
         waivers = list(known)
-        derived_of, derived = _each_distinct(frame, self._derived_from, self._derived)
+        derived_of, derived = _each_distinct(frame, self._derived_from, self._derived, zeros_apart=True)
         numbers = pl.DataFrame([waiver_of.alias("w"), derived_of.alias("d")])
         both_of, both = _numbered(numbers, ["w", "d"], pl.col("d").is_not_null())
         consulted = {}
@@ -409,12 +410,10 @@ class Renderer:
 
         blood = [name for name in BLOOD if name in frame.columns]
         therapies = joined_therapies(frame)
-        # the shell's own columns, with the blood values censored after a death and, for each
-        # float, whether it is negative: -0.0 and 0.0 are equal, but are written apart
+        # the shell's own columns, with the blood values censored after a death
         shown = [c for c in self._shown_columns if c in frame.columns and c not in blood]
         key = [*shown, *(pl.when(~pl.col("_after_death")).then(pl.col(n)).alias(n) for n in blood),
-               *((1 / pl.col(n) < 0).alias(f"_negative:{n}") for n in blood if frame.schema[n].is_float()),
-               *([therapies.alias("_therapies")] if therapies is not None else [])]
+               *_negative(frame, [*shown, *blood]), *([therapies.alias("_therapies")] if therapies is not None else [])]
 
         def shell(row: Mapping[str, Any]) -> tuple[bytes, bytes, list[bytes]]:
             return _day_shell(
@@ -533,12 +532,21 @@ def _numbered(frame: pl.DataFrame, key: list[Any], where: pl.Expr | None = None)
     return numbers, list(groups.drop("_row").iter_rows(named=True))
 
 
-def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Callable[[dict[str, Any]], Any]) -> tuple[
-        pl.Series, list[Any]]:
+def _each_distinct(frame: pl.DataFrame, columns: list[str], make: Callable[[dict[str, Any]], Any],
+                   zeros_apart: bool = False) -> tuple[pl.Series, list[Any]]:
     """Each day's number among the distinct sets of values of its `columns` (None after a death),
-    and `make(values)` of each set, in order."""
-    numbers, distinct = _numbered(frame, [c for c in columns if c in frame.columns], ~pl.col("_after_death"))
+    and `make(values)` of each set, in order; with `zeros_apart`, -0.0 and 0.0 are distinct."""
+    key = [c for c in columns if c in frame.columns]
+    numbers, distinct = _numbered(frame, [*key, *_negative(frame, key)] if zeros_apart else key,
+                                  ~pl.col("_after_death"))
     return numbers, [make(values) for values in distinct]
+
+
+def _negative(frame: pl.DataFrame, columns: list[str]) -> list[pl.Expr]:
+    """For each float column, whether its value is negative: polars groups -0.0 with 0.0, but
+    a day's notes and settings write them apart ("age -0"), as does its JSON."""
+    return [(1 / pl.col(c) < 0).alias(f"_negative:{c}") for c in columns
+            if c in frame.columns and frame.schema[c].is_float()]
 
 
 @dataclass
