@@ -145,8 +145,10 @@ def test_a_temporary_folder_that_cannot_be_written_is_named_not_the_output(tmp_p
 
     monkeypatch.setattr(output, "SPOOL_BYTES", 100)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
-    result = run("grade", str(EXAMPLE), "--format", "json", "-q")
-    assert result.exit_code == 1 and f"{tmp_path / 'gone'}: cannot write a temporary file" in result.output
+    for form in ("json", "csv"):  # a CSV is written by polars, which raises its own error in place of ours
+        result = run("grade", str(EXAMPLE), "--format", form, "-q")
+        assert result.exit_code == 1 and f"{tmp_path / 'gone'}: cannot write a temporary file" in result.output
+        assert not isinstance(result.exception, OSError), form
     out = tmp_path / "compared.json"
     result = run("compare", str(EXAMPLE), "--format", "json", "-o", str(out), "-q")
     assert result.exit_code == 1 and "gone: cannot write a temporary file" in result.output

@@ -313,7 +313,12 @@ def _writing(output: Path | None):
 
         # a device or a pipe (/dev/null, /dev/stdout, a FIFO) is written to, never replaced
         with Spool() as spool:
-            yield spool
+            try:
+                yield spool
+            except OSError:
+                if spool.failure is None:
+                    raise
+                raise spool.failure from None
             spool.seek(0)
             if output is None:
                 shutil.copyfileobj(spool, sys.stdout.buffer)

@@ -76,17 +76,20 @@ SPOOL_BYTES = 64 << 20  # output kept in memory while it waits, at most; then in
 class Spool(tempfile.SpooledTemporaryFile[bytes]):
     """Output waiting to be written: in memory up to SPOOL_BYTES, then in a temporary file in
     $TMPDIR. A temporary file that cannot be written (a full disk) is an error naming that
-    folder, not the output."""
+    folder, not the output; it is kept as `failure` too, since a writer that calls `write`
+    (polars) may raise its own error in its place."""
 
     def __init__(self) -> None:
         super().__init__(max_size=SPOOL_BYTES)
+        self.failure: CrsgradeError | None = None
 
     def write(self, data: Any) -> int:
         try:
             return super().write(data)
         except OSError as exc:
-            raise CrsgradeError(f"{tempfile.gettempdir()}: cannot write a temporary file: "
-                                f"{exc.strerror or exc}") from None
+            self.failure = CrsgradeError(f"{tempfile.gettempdir()}: cannot write a temporary file: "
+                                         f"{exc.strerror or exc}")
+            raise self.failure from None
 
 
 def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
