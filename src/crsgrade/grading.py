@@ -420,55 +420,12 @@ def say_days(days: list[int]) -> str:
     return f"day {days[0]}" if len(days) == 1 else f"days {capped([str(d) for d in days])}"
 
 
-def day_rows(frame: pl.DataFrame) -> Iterator[DayRow]:
-    """The graded days of a frame, each a mapping of its columns and every contract column
-    (None where the input had no such column)."""
-    columns = _Columns(frame)
-    return (DayRow(columns, index) for index in range(frame.height))
-
-
-class _Columns(dict[str, list[Any]]):
-    """A graded frame's columns as lists, each made when first read: a frame has about a
-    hundred columns, and what is written of a day reads a dozen or two."""
-
-    def __init__(self, frame: pl.DataFrame):
-        super().__init__()
-        self.frame = frame
-        self.present = set(frame.columns)
-        self.names = [*frame.columns, *(c for c in CONTRACT_COLUMNS if c not in self.present)]
-        self.known = self.present | set(CONTRACT_COLUMNS)
-
-    def __missing__(self, name: str) -> list[Any]:
-        if name not in self.known:
-            raise KeyError(name)
-        values = self[name] = self.frame[name].to_list() if name in self.present else [None] * self.frame.height
-        return values
-
-
-class DayRow(Mapping[str, Any]):
-    """One graded day: its columns by name, read from the frame's columns as they are asked for."""
-
-    __slots__ = ("_columns", "_index")
-
-    def __init__(self, columns: _Columns, index: int):
-        self._columns, self._index = columns, index
-
-    def __getitem__(self, name: str) -> Any:
-        return self._columns[name][self._index]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        values = self._columns.get(name)
-        if values is None:
-            if name not in self._columns.known:
-                return default
-            values = self._columns[name]
-        return values[self._index]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._columns.names)
-
-    def __len__(self) -> int:
-        return len(self._columns.names)
+def day_rows(frame: pl.DataFrame) -> Iterator[dict[str, Any]]:
+    """The graded days of a frame as dicts with every contract column (None where the input had
+    no such column)."""
+    empty = dict.fromkeys(c for c in CONTRACT_COLUMNS if c not in frame.columns)
+    for row in frame.iter_rows(named=True):
+        yield {**empty, **row}
 
 
 def joined_therapies(frame: pl.DataFrame) -> pl.Expr | None:
@@ -495,14 +452,20 @@ def day_therapies(frame: pl.DataFrame) -> list[tuple[str, ...]]:
     return [split[text] for text in series.to_list()]
 
 
+def censored_blood(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The blood values that hematotoxicity reads, of the columns the frame has, none after a
+    recorded death: the scores are censored there."""
+    return [pl.when(~pl.col("_after_death")).then(pl.col(name)).alias(name) for name in BLOOD
+            if name in frame.columns]
+
+
 def day_blood(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Each graded day's recorded blood values that hematotoxicity reads (none after a recorded
-    death: the scores are censored there)."""
-    names = [name for name in BLOOD if name in frame.columns]
-    if not names:
+    """Each graded day's recorded blood values that hematotoxicity reads."""
+    censored = censored_blood(frame)
+    if not censored:
         return [{} for _ in range(frame.height)]
-    rows = frame.select(pl.when(~pl.col("_after_death")).then(pl.struct(names)).alias("_blood")).to_series()
-    return [{name: value for name, value in row.items() if value is not None} if row else {} for row in rows]
+    rows = frame.select(pl.struct(censored).alias("_blood")).to_series()
+    return [{name: value for name, value in row.items() if value is not None} for row in rows]
 
 
 @lru_cache(maxsize=16)

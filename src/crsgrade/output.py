@@ -113,8 +113,7 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
         return [*pieces, text]
 
     with contextlib.ExitStack() as stack:
-        lists: list[Any] = [stack.enter_context(Spool())
-                            for _ in fields[0 if head_last else 1:]]
+        lists: list[Any] = [stack.enter_context(Spool()) for _ in fields[0 if head_last else 1:]]
         if not head_last:
             handle.write(between()[0])
             lists.insert(0, handle)

@@ -406,14 +406,13 @@ class Renderer:
     def _day_shells(self, frame: pl.DataFrame, level: int) -> tuple[list[int], list[tuple[bytes, bytes, list[bytes]]]]:
         """Each day's JSON but for its patient, its day and its parts, as its number among the
         frame's distinct ones, and those: written once per distinct set of the columns they show."""
-        from .grading import joined_therapies, split_therapies
+        from .grading import censored_blood, joined_therapies, split_therapies
 
         blood = [name for name in BLOOD if name in frame.columns]
         therapies = joined_therapies(frame)
-        # the shell's own columns, with the blood values censored after a death
-        shown = [c for c in self._shown_columns if c in frame.columns and c not in blood]
-        key = [*shown, *(pl.when(~pl.col("_after_death")).then(pl.col(n)).alias(n) for n in blood),
-               *_negative(frame, [*shown, *blood]), *([therapies.alias("_therapies")] if therapies is not None else [])]
+        shown = [c for c in self._shown_columns if c in frame.columns]
+        key = [*shown, *censored_blood(frame), *_negative(frame, [*shown, *blood]),
+               *([therapies.alias("_therapies")] if therapies is not None else [])]
 
         def shell(row: Mapping[str, Any]) -> tuple[bytes, bytes, list[bytes]]:
             return _day_shell(
