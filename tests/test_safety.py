@@ -156,6 +156,60 @@ def test_a_temporary_folder_that_cannot_be_written_is_named_not_the_output(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def test_a_long_output_written_behind_fails_as_one_line_and_leaves_no_file(tmp_path, monkeypatch):
+    """JSON is written by a thread of its own while later days are rendered; a disk that fills
+    while it writes is the same one-line error, raised in the command, with the previous output
+    kept and no partial file."""
+    from crsgrade import output
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle, self.room = handle, 3000
+
+        def write(self, data):
+            if len(data) > self.room:
+                raise OSError(28, "No space left on device")
+            self.room -= len(data)
+            return self.handle.write(data)
+
+    original = output.Behind.__init__
+    monkeypatch.setattr(output.Behind, "CHUNK", 1000)
+    monkeypatch.setattr(output.Behind, "__init__", lambda self, handle: original(self, FullDisk(handle)))
+    for command in ("explain", "grade", "compare"):
+        out = tmp_path / "out.json"
+        out.write_text("previous\n")
+        result = run(command, str(EXAMPLE), "--format", "json", "-o", str(out), "-q")
+        assert result.exit_code == 1, (command, result.output)
+        assert "out.json: cannot write: No space left on device" in result.output
+        assert not isinstance(result.exception, OSError)
+        assert out.read_text() == "previous\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_writing_behind_keeps_the_order_and_gives_up_with_the_block(tmp_path):
+    import io
+
+    from crsgrade.output import Behind, behind
+
+    sink = io.BytesIO()
+    with behind(sink) as writer:
+        for number in range(5000):
+            writer.write(b"%d," % number)
+    assert sink.getvalue() == b"".join(b"%d," % n for n in range(5000))
+
+    class Failing:
+        def write(self, data):
+            raise OSError(5, "Input/output error")
+
+    writer = Behind(Failing())
+    writer.write(b"x" * Behind.CHUNK)  # sent to the thread, which fails on it
+    with pytest.raises(OSError, match="Input/output error"):
+        writer.close()
+    with pytest.raises(ValueError, match="the block's own"), behind(Failing()) as writer:
+        writer.write(b"x" * Behind.CHUNK)
+        raise ValueError("the block's own")
+
+
 def test_the_format_follows_the_output_name_or_is_refused(tmp_path):
     out = tmp_path / "grades.csv"
     assert run("grade", str(EXAMPLE), "-o", str(out), "-q").exit_code == 0

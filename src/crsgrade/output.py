@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import queue
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
@@ -92,6 +94,68 @@ class Spool(tempfile.SpooledTemporaryFile[bytes]):
             raise self.failure from None
 
 
+class Behind:
+    """A handle written to by a thread of its own, a megabyte at a time. Writing a large output
+    (explain's days come to about 13 kB each) is the kernel copying it, which releases the GIL:
+    done behind, it overlaps the rendering of the days that follow. A write that fails raises
+    its error at the next write or at `close`, in the thread that writes."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="crsgrade-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> int:
+        self._pieces.append(data)
+        self._size += len(data)
+        if self._size >= self.CHUNK:
+            self._send()
+        return len(data)
+
+    def _send(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        self._chunks.put(b"".join(self._pieces))
+        self._pieces, self._size = [], 0
+
+    def _drain(self) -> None:
+        while (chunk := self._chunks.get()) is not None:
+            if self._failure is None:
+                try:
+                    self._handle.write(chunk)
+                except BaseException as exc:  # raised again in the thread that writes
+                    self._failure = exc
+
+    def close(self, complete: bool = True) -> None:
+        """Writes what is left (unless the output is abandoned) and waits for the thread."""
+        try:
+            if complete:
+                self._send()
+        finally:
+            self._chunks.put(None)
+            self._thread.join()
+        if complete and self._failure is not None:
+            raise self._failure
+
+
+@contextlib.contextmanager
+def behind(handle: BinaryIO) -> Iterator[Behind]:
+    """`handle` written to behind, as Behind; all is written when the block ends without error."""
+    writer = Behind(handle)
+    try:
+        yield writer
+    except BaseException:
+        writer.close(complete=False)
+        raise
+    writer.close()
+
+
 def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
                    parts: Iterable[tuple[Iterable[BaseModel | bytes], ...]],
                    fields: tuple[str, ...] = ("patients",), head_last: bool = False) -> None:
@@ -113,10 +177,11 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
         return [*pieces, text]
 
     with contextlib.ExitStack() as stack:
+        out = stack.enter_context(behind(handle))
         lists: list[Any] = [stack.enter_context(Spool()) for _ in fields[0 if head_last else 1:]]
         if not head_last:
-            handle.write(between()[0])
-            lists.insert(0, handle)
+            out.write(between()[0])
+            lists.insert(0, out)
         written = [False] * len(fields)
         for part in parts:
             for number, items in enumerate(part):
@@ -128,11 +193,11 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
         pieces = between()
         for number in range(len(fields)):
             if number or head_last:
-                handle.write(pieces[number])
+                out.write(pieces[number])
                 lists[number].seek(0)
-                shutil.copyfileobj(lists[number], handle)
-            handle.write(b"\n  ]" if written[number] else b"[]")
-        handle.write(pieces[-1] + b"\n")
+                shutil.copyfileobj(lists[number], out)
+            out.write(b"\n  ]" if written[number] else b"[]")
+        out.write(pieces[-1] + b"\n")
 
 
 def write_json(grader: Grader, frames: Iterable[pl.DataFrame], accounting: Accounting, handle: BinaryIO) -> None:
