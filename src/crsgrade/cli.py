@@ -280,7 +280,8 @@ def _graded(observations: Any, set_: list[str], rules: Path | None, engine: Engi
     accounting = Accounting()
     with _progress(observations, quiet, "grading") as progress:
         frames = list(grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress))
+                                    skip_invalid=skip_invalid, accounting=accounting, progress=progress,
+                                    reasons=False))
         result = grader.result(frames, accounting, explain=explain)
     _report(result.input.line(), result.warnings, result.input.skipped, quiet)
     return grader, frames, result
@@ -400,7 +401,8 @@ def grade(
     accounting = Accounting()
     with _progress(observations, quiet, "grading") as progress, _writing(output) as handle:
         frames = grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                               skip_invalid=skip_invalid, accounting=accounting, progress=progress)
+                               skip_invalid=skip_invalid, accounting=accounting, progress=progress,
+                               reasons=format is Format.csv)
         if format is Format.json:
             write_json(grader, frames, accounting, handle)
         else:
@@ -455,7 +457,7 @@ def explain(
     def days(progress) -> Iterator[bytes]:
         seen = []  # each batch's patients and days, for a --patient or --day the file does not have
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                                   accounting=accounting, progress=progress):
+                                   accounting=accounting, progress=progress, reasons=False):
             seen.append(frame.select("patient_id", "day"))
             with collector_paused():  # a batch's parts and days are many objects, most kept for reuse
                 yield from grader.renderer.explained_json(frame, patient, day)
@@ -537,7 +539,8 @@ def summary(
 
     def batches(progress) -> Iterator[list]:
         for frame in grader.frames(observations, infusion_date=infusion_date.date() if infusion_date else None,
-                                   skip_invalid=skip_invalid, accounting=accounting, progress=progress):
+                                   skip_invalid=skip_invalid, accounting=accounting, progress=progress,
+                                   reasons=False):
             yield summariser.add_frame(frame)
 
     if format is Format.table:  # built whole
@@ -591,7 +594,7 @@ def compare(
     graders = graders_for(_systems(systems) or None, grading, engine.value)
     accounting = Accounting()
     batches = compared_frames(observations, graders, accounting, infusion_date=when, skip_invalid=skip_invalid,
-                              reasons=format is not Format.csv)
+                              reasons=False)
     comparer = Comparer(graders, scoring)
     with _progress(observations, quiet, "grading under each system"):
         if format is not Format.table:

@@ -164,7 +164,7 @@ def compare(
     graders = graders_for(systems, grading, engine)
     accounting = Accounting()
     batches = compared_frames(observations, graders, accounting, infusion_date=infusion_date,
-                              skip_invalid=skip_invalid)
+                              skip_invalid=skip_invalid, reasons=False)
     return Comparer(graders, scoring).whole(batches, accounting)
 
 

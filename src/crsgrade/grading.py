@@ -285,7 +285,7 @@ class Grader:
     def grade_readings(self, readings: pl.DataFrame, accounting: Accounting, locate: Callable[[int], str],
                        reasons: bool = True, combined: dict[bytes, pl.DataFrame] | None = None) -> pl.DataFrame:
         """Validated readings of whole patients to graded days (one row per patient-day);
-        without `reasons`, the reasons are left out (for a comparison's CSV). Systems that
+        without `reasons`, the reason columns are left out (see `frames`). Systems that
         order oxygen support alike combine a day's readings alike: `combined` keeps each
         ordering's days for the other systems grading the same readings."""
         definitions = self.ruleset.definitions
@@ -366,14 +366,16 @@ class Grader:
 
     def frames(self, observations: ObservationsInput, *, infusion_date: datetime.date | None = None,
                skip_invalid: bool = False, accounting: Accounting | None = None,
-               progress: Callable[[int, int], None] | None = None) -> Iterator[pl.DataFrame]:
+               progress: Callable[[int, int], None] | None = None, reasons: bool = True) -> Iterator[pl.DataFrame]:
         """The graded days of an input, a frame per batch of whole patients. A file whose
-        patients' rows are not together is read whole (see the README)."""
+        patients' rows are not together is read whole (see the README). Without `reasons`, the
+        reason columns are left out: typed results and JSON write a reason once per distinct
+        grade, not from the columns."""
         accounting = accounting if accounting is not None else Accounting()
         source = open_input(observations)
         accounting.warnings += source.warnings
         for batch in readings(source, infusion_date, skip_invalid, accounting):
-            yield self.grade_readings(batch, accounting, source.locate)
+            yield self.grade_readings(batch, accounting, source.locate, reasons=reasons)
             if progress is not None:
                 progress(accounting.rows_read, 0)
         self.evaluation.keep()
@@ -399,7 +401,7 @@ class Grader:
         `explain`, every day's grades carry an Explanation."""
         accounting = Accounting()
         frames = list(self.frames(observations, infusion_date=infusion_date, skip_invalid=skip_invalid,
-                                  accounting=accounting, progress=progress))
+                                  accounting=accounting, progress=progress, reasons=False))
         return self.result(frames, accounting, explain=explain)
 
     def result(self, frames: list[pl.DataFrame], accounting: Accounting, explain: bool = False) -> GradingResult:
