@@ -465,6 +465,15 @@ def edited(text: str, changes) -> str:
     return text
 
 
+def test_a_row_of_values_none_allowed_is_read_and_rejected_not_taken_for_blank():
+    """Its cells all end up empty once refused, as a blank row's are; but it was read, and the
+    accounting must say it was rejected. (A JSON file edited into CSV found this.)"""
+    text = "patient_id,day,temp_c\np1,0,38.5\n,x,hot\n  ,  ,  \n"
+    read = parse_text(text, "f.csv", skip_invalid=True)
+    assert (read.rows_read, read.rows_skipped, len(read.observations)) == (2, 1, 1)
+    assert any(":3:day: value 'x'" in problem for problem in read.skipped)
+
+
 @FUZZ
 @given(changes=json_edits, lines=st.booleans())
 def test_edited_json_never_crashes_and_accounts_for_every_record(changes, lines):

@@ -579,11 +579,13 @@ def _comparable(raw: pl.DataFrame) -> pl.DataFrame:
 def validate(raw: pl.DataFrame, infusion_date: datetime.date | None, found: Found) -> tuple[pl.DataFrame, int]:
     """Raw cells (rows with no cell at all already dropped) to typed readings with every
     contract column, and how many rows turned out blank (cells of spaces only); the problems
-    and warnings go to `found`."""
+    and warnings go to `found`. A row whose every cell is a value not allowed is not blank:
+    it is read, and rejected."""
     raw = _comparable(raw)
     frame = _convert(raw, found)
     cells = [c for c in frame.columns if c not in (REC, "_other")]
-    blank = pl.all_horizontal([pl.col(c).is_null() for c in cells]) & ~pl.col("_other")
+    refused = sorted({rec for rec, _, _ in found.problems})
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in cells]) & ~pl.col("_other") & ~pl.col(REC).is_in(refused)
     blanks = frame.select(blank.sum()).item()
     if blanks:
         keep = frame.select(~blank).to_series()
