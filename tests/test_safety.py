@@ -186,13 +186,13 @@ def test_a_long_output_written_behind_fails_as_one_line_and_leaves_no_file(tmp_p
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
 
 
-def test_writing_behind_keeps_the_order_and_gives_up_with_the_block(tmp_path):
+def test_writing_behind_keeps_the_order_and_gives_up_with_the_block():
     import io
 
-    from crsgrade.output import Behind, behind
+    from crsgrade.output import Behind
 
     sink = io.BytesIO()
-    with behind(sink) as writer:
+    with Behind(sink) as writer:
         for number in range(5000):
             writer.write(b"%d," % number)
     assert sink.getvalue() == b"".join(b"%d," % n for n in range(5000))
@@ -205,7 +205,7 @@ def test_writing_behind_keeps_the_order_and_gives_up_with_the_block(tmp_path):
     writer.write(b"x" * Behind.CHUNK)  # sent to the thread, which fails on it
     with pytest.raises(OSError, match="Input/output error"):
         writer.close()
-    with pytest.raises(ValueError, match="the block's own"), behind(Failing()) as writer:
+    with pytest.raises(ValueError, match="the block's own"), Behind(Failing()) as writer:
         writer.write(b"x" * Behind.CHUNK)
         raise ValueError("the block's own")
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
@@ -143,17 +143,12 @@ class Behind:
         if complete and self._failure is not None:
             raise self._failure
 
+    def __enter__(self) -> Behind:
+        return self
 
-@contextlib.contextmanager
-def behind(handle: BinaryIO) -> Iterator[Behind]:
-    """`handle` written to behind, as Behind; all is written when the block ends without error."""
-    writer = Behind(handle)
-    try:
-        yield writer
-    except BaseException:
-        writer.close(complete=False)
-        raise
-    writer.close()
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """All is written when the block ends without error; otherwise the rest is abandoned."""
+        self.close(complete=kind is None)
 
 
 def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
@@ -177,7 +172,7 @@ def write_streamed(handle: BinaryIO, around: Callable[[], BaseModel | bytes],
         return [*pieces, text]
 
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(behind(handle))
+        out = stack.enter_context(Behind(handle))
         lists: list[Any] = [stack.enter_context(Spool()) for _ in fields[0 if head_last else 1:]]
         if not head_last:
             out.write(between()[0])

@@ -16,7 +16,7 @@ from pydantic_core import to_json
 
 from .explain import Explainer, setting_effects
 from .facts import ASIDE_FACTS, NOT_ASSESSABLE, SET_ASIDE, aside_reason, format_value, message_facts
-from .observations import BLOOD
+from .observations import BLOOD, ICE_ITEMS
 from .results import FiredRule, GradedDay, GradedPatient, SettingEffect, SyndromeGrade
 from .ruleset import PLACEHOLDER, Rule, SettingRef
 from .syndromes import SYNDROMES, Syndrome
@@ -35,7 +35,6 @@ _KEPT_PARTS = 16_384
 _KEPT_GRADES = 16_384
 _SETTING_EFFECTS = TypeAdapter(tuple[SettingEffect, ...])
 _ASIDE_COLUMNS = tuple((name, f"s.{name}") for name in ASIDE_FACTS)
-_ICE_ITEMS = tuple(f"ice_{item}" for item in ("orientation", "naming", "commands", "writing", "attention"))
 _Consulted = tuple[tuple[str, str, str], ...]  # settings consulted: (syndrome, setting, what it decided)
 
 
@@ -123,9 +122,9 @@ class Renderer:
         self._explained_from = {syndrome: ["_o", *self._tested_columns[syndrome], *(c for _, c in _ASIDE_COLUMNS),
                                            "f.age_years"] for syndrome in SYNDROMES}
         # what the settings behind a day's oxygen class and assessment tool are found from
-        self._derived_from = ["o2_device", "o2_flow_lpm", "f.o2_class", "f.age_years", "ice_score", *_ICE_ITEMS]
+        self._derived_from = ["o2_device", "o2_flow_lpm", "f.o2_class", "f.age_years", "ice_score", *ICE_ITEMS]
         # what a day's notes are written from
-        self._noted_from = ["s.ice_total", "f.age_years", "ice_score", *_ICE_ITEMS, *self._sources(("fio2_basis",))]
+        self._noted_from = ["s.ice_total", "f.age_years", "ice_score", *ICE_ITEMS, *self._sources(("fio2_basis",))]
         # what a day's JSON shows but for its patient, day, parts, blood values and therapies
         self._shown_columns = ["fever_waived", *(f"reported_{s}_grade" for s in SYNDROMES), "note", "readings",
                                "set_aside", *self._noted_from]
@@ -568,7 +567,7 @@ def _around(model: BaseModel, level: int, placeholder: str) -> tuple[bytes, byte
 
 
 def _ice_recorded(row: Mapping[str, Any]) -> bool:
-    return row.get("ice_score") is not None or all(row.get(item) is not None for item in _ICE_ITEMS)
+    return row.get("ice_score") is not None or all(row.get(item) is not None for item in ICE_ITEMS)
 
 
 def _waiver_consulted(grader: Grader, frame: pl.DataFrame) -> list[_Consulted]:
